@@ -1,0 +1,37 @@
+# One entry point: run, test, lint, bench, docs. Every target builds its own .venv.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench docs demo clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/engage run
+
+test: $(STAMP)
+	$(BIN)/python -m tests.tiers
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check engage workers tests bench
+	$(BIN)/ruff format --check engage workers tests bench
+	$(BIN)/mypy engage workers
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+docs: $(STAMP)
+	$(BIN)/python -m docs.generate
+
+demo: $(STAMP)
+	$(BIN)/engage demo
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

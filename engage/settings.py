@@ -1,0 +1,90 @@
+"""One settings object, read from the environment (prefix `ENGAGE_`) once at start-up.
+
+Secrets may also come from a file: `ENGAGE_TWILIO_AUTH_TOKEN_FILE=/run/secrets/twilio` reads it.
+A malformed value fails loudly, naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from engage.errors import ConfigError
+
+_SECRET_FIELDS = (
+    "twilio_auth_token",
+    "sendgrid_api_key",
+    "signing_secret",
+    "sendgrid_webhook_public_key",
+)
+
+
+class Settings(BaseSettings):
+    """Every knob engage reads; defaults are the embedded, single-process mode."""
+
+    model_config = SettingsConfigDict(env_prefix="ENGAGE_", extra="ignore")
+
+    database_url: str = "sqlite:///engage.db"
+    broker_url: str = ""  # empty: embedded mode, no external broker
+    schedule_path: Path = Path("schedules.yaml")
+    templates_dir: Path = Path("templates")
+    public_url: str = "http://127.0.0.1:8000"
+    outbox_dir: Path = Path("var/outbox")  # the file channel writes here in embedded mode
+    signing_secret: str = "dev-only-change-me"  # signs unsubscribe links
+
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_base_url: str = ""  # e.g. http://127.0.0.1:4010 to aim the SDK at a fake
+    sendgrid_api_key: str = ""
+    sendgrid_from: str = ""
+    sendgrid_base_url: str = ""
+    sendgrid_webhook_public_key: str = ""
+
+    sms_rate_per_second: float = Field(default=10.0, gt=0)
+    email_rate_per_second: float = Field(default=50.0, gt=0)
+    send_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1)
+    dispatch_interval_seconds: float = Field(default=1.0, gt=0)
+    dispatch_batch_size: int = Field(default=500, ge=1)
+    stuck_after_seconds: int = Field(default=300, ge=10)
+    send_concurrency: int = Field(default=16, ge=1)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, data: dict[str, object]) -> dict[str, object]:
+        for name in _SECRET_FIELDS:
+            env = f"ENGAGE_{name.upper()}_FILE"
+            path = os.environ.get(env)
+            if path:
+                try:
+                    data[name] = Path(path).read_text().strip()
+                except OSError as exc:
+                    raise ValueError(f"{env}={path}: cannot read: {exc.strerror}") from None
+        return data
+
+    @property
+    def sms_provider(self) -> str:
+        return "twilio" if self.twilio_account_sid and self.twilio_auth_token else "file"
+
+    @property
+    def email_provider(self) -> str:
+        return "sendgrid" if self.sendgrid_api_key else "file"
+
+
+def load_settings() -> Settings:
+    """Build Settings from the environment; raise ConfigError naming each bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"ENGAGE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise ConfigError("; ".join(problems)) from None
