@@ -1,4 +1,6 @@
 # One entry point: run, test, lint, bench, docs. Every target builds its own .venv.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,8 +10,8 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --upgrade pip 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	$(BIN)/pip install -q -e '.[test]' 2>&1 | { grep -vE 'is ignored: it is neither|BuildBackendWarning|^ ' || true; }
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -1,0 +1,1 @@
+"""The `engage` command line."""

@@ -1,0 +1,3 @@
+"""The explicit list of sub-command modules; importing each adds its commands to `app`."""
+
+from __future__ import annotations
