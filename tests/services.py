@@ -50,8 +50,12 @@ POSTGRES = Service(
     os.environ.get("ENGAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
     "postgres",
 )
-REDIS = Service("Redis", os.environ.get("ENGAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), "redis")
+REDIS = Service(
+    "Redis", os.environ.get("ENGAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), "redis"
+)
 RABBITMQ = Service(
-    "RabbitMQ", os.environ.get("ENGAGE_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//"), "rabbitmq"
+    "RabbitMQ",
+    os.environ.get("ENGAGE_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//"),
+    "rabbitmq",
 )
 ALL = (POSTGRES, REDIS, RABBITMQ)

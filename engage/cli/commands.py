@@ -1,3 +1,5 @@
 """The explicit list of sub-command modules; importing each adds its commands to `app`."""
 
 from __future__ import annotations
+
+from engage.cli import validate  # noqa: F401

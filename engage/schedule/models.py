@@ -34,10 +34,10 @@ def _parse_hhmm(value: Any) -> time:
     if isinstance(value, time):
         return value
     if isinstance(value, int):  # YAML 1.1 reads an unquoted 09:00 as sexagesimal 540
-        raise ValueError(f"bad time {value!r}: quote it, as \"HH:MM\"")
+        raise ValueError(f'bad time {value!r}: quote it, as "HH:MM"')
     match = _HHMM.match(str(value).strip())
     if not match:
-        raise ValueError(f"bad time {value!r}: expected \"HH:MM\" on a 24-hour clock")
+        raise ValueError(f'bad time {value!r}: expected "HH:MM" on a 24-hour clock')
     return time(int(match.group(1)), int(match.group(2)))
 
 
@@ -210,5 +210,7 @@ def check_zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(f"unknown time zone {value!r}: expected an IANA name such as America/New_York") from None
+        raise ValueError(
+            f"unknown time zone {value!r}: expected an IANA name such as America/New_York"
+        ) from None
     return value
