@@ -1,0 +1,105 @@
+"""Recipient-local wall-clock time: turning local times into UTC instants, and quiet hours.
+
+Shared by the planner (due times) and the delivery code (re-checking quiet hours at send time), so
+both agree on the two DST rules: a local time inside a spring-forward gap moves to the first valid
+minute after the gap, and a local time repeated by a fall-back means its FIRST occurrence (fold=0),
+so a message is sent once. Everything here is pure: values in, values out.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from engage.schedule.models import QuietHours
+
+_MINUTE = timedelta(minutes=1)
+# A quiet window is shorter than a day, so a few hops always reach an allowed minute; more than one
+# hop only happens when a gap swallows the window's end (Pacific/Apia skipped 2011-12-30 entirely).
+_MAX_QUIET_HOPS = 4
+
+
+def to_local(instant: datetime, zone: ZoneInfo) -> datetime:
+    """The naive wall-clock reading of an aware instant in `zone`."""
+    # Via UTC: astimezone() to the instant's own tzinfo returns it untouched, so a wall time that
+    # does not exist would otherwise read back as itself.
+    return instant.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+
+
+def exists(naive_local: datetime, zone: ZoneInfo) -> bool:
+    """False when the wall-clock time falls in a spring-forward gap of `zone`."""
+    return to_local(naive_local.replace(tzinfo=zone, fold=0), zone) == naive_local
+
+
+def resolve_local(naive_local: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC instant a clock on the wall in `zone` shows `naive_local` (first one, if repeated).
+
+    In a gap there is no such instant: the answer is the first whole minute after the gap (the
+    transition itself, as transitions fall on whole minutes). The result is monotone in
+    `naive_local`, which keeps a sequence's steps in order across DST changes.
+    """
+    naive_local = naive_local.replace(tzinfo=None, fold=0)
+    first = naive_local.replace(tzinfo=zone).astimezone(UTC)
+    if to_local(first, zone) == naive_local:
+        return first
+    return _ceil_to_local_minute(_gap_end(naive_local, zone), zone)
+
+
+def _gap_end(naive_local: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC instant at which the wall clock jumps over `naive_local`, to the second."""
+    # fold=1 reads the wall time with the offset after the jump and fold=0 with the one before,
+    # so the transition lies between the two readings: bisect for the first instant whose wall
+    # clock has passed `naive_local`.
+    low = naive_local.replace(tzinfo=zone, fold=1).astimezone(UTC)  # wall clock still before
+    high = naive_local.replace(tzinfo=zone, fold=0).astimezone(UTC)  # wall clock already past
+    if low > high:
+        low, high = high, low
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if to_local(middle, zone) >= naive_local:
+            high = middle
+        else:
+            low = middle
+    return high.replace(microsecond=0)
+
+
+def _ceil_to_local_minute(instant: datetime, zone: ZoneInfo) -> datetime:
+    wall = to_local(instant, zone)
+    if wall.second or wall.microsecond:
+        instant += _MINUTE - timedelta(seconds=wall.second, microseconds=wall.microsecond)
+    return instant
+
+
+def add_months(naive_local: datetime, months: int) -> datetime:
+    """Calendar months on a wall-clock date, clamping the day (Jan 31 + 1 month = Feb 28/29)."""
+    year, month0 = divmod(naive_local.month - 1 + months, 12)
+    year += naive_local.year
+    day = min(naive_local.day, calendar.monthrange(year, month0 + 1)[1])
+    return naive_local.replace(year=year, month=month0 + 1, day=day)
+
+
+def next_allowed(instant: datetime, zone: ZoneInfo, quiet: QuietHours) -> datetime:
+    """`instant` in UTC if its local time is outside quiet hours, else the end of that window.
+
+    The end is the local `quiet.end` of the right day (tomorrow for 22:00 under 21:00-08:00, today
+    for 03:00), resolved like any wall time. Never earlier than `instant`.
+    """
+    moment = instant.astimezone(UTC)
+    for _ in range(_MAX_QUIET_HOPS):
+        wall = to_local(moment, zone)
+        if not quiet.contains(wall.time()):
+            return moment
+        end_date = wall.date()
+        if quiet.start > quiet.end and wall.time() >= quiet.start:
+            end_date += timedelta(days=1)
+        end_wall = datetime.combine(end_date, quiet.end)
+        candidate = resolve_local(end_wall, zone)
+        if candidate <= moment:
+            # We sit in the second pass of a fall-back hour and the window ends later in that same
+            # repeated hour: its first occurrence is already behind us, so take the second.
+            candidate = end_wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+        if candidate <= moment:
+            return moment
+        moment = candidate
+    return moment
