@@ -1,0 +1,67 @@
+"""The audit log: who changed what, with the values before and after."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import JSON, Integer, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from engage.store.base import Base, UTCDateTime, utcnow
+
+
+class AuditLog(Base):
+    """One write by a person or a process. Values hold ids and states, never message bodies."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # "cli", "api:<user>", "worker", "twilio", ...
+    action: Mapped[str] = mapped_column(String(64))  # "enrollment.create", "appointment.move", ...
+    entity: Mapped[str] = mapped_column(String(32))  # table name
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+def audit(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: object,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditLog:
+    """Add an audit row to the session's current transaction (it commits with the change)."""
+    row = AuditLog(
+        at=at or utcnow(),
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id),
+        before=_jsonable(before),
+        after=_jsonable(after),
+    )
+    session.add(row)
+    return row
+
+
+def _jsonable(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    # Datetimes become ISO text and enums their value, so JSON columns accept them everywhere.
+    if values is None:
+        return None
+    return {key: _plain(value) for key, value in values.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value

@@ -1,0 +1,106 @@
+"""The outbox: one row per planned send, and one event row per change of its state.
+
+Far-future messages live here, not in the broker: a dispatcher claims due `scheduled` rows. No row
+is ever deleted; the message and its events are the audit trail of what was sent and why not.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engage.store.base import Base, UTCDateTime, str_enum, utcnow
+
+
+class MessageState(StrEnum):
+    SCHEDULED = "scheduled"  # planned: waits in the database until due_at (re-planned on moves)
+    QUEUED = "queued"  # scheduled -> queued: a dispatcher claimed it and enqueued a send task
+    SENDING = "sending"  # queued -> sending: committed by a worker right before the provider call
+    SENT = "sent"  # sending -> sent: the provider accepted it; provider_id is stored
+    DELIVERED = "delivered"  # sent -> delivered: the provider's callback confirmed delivery
+    FAILED = "failed"  # sending/sent -> failed: permanent provider error or retries exhausted
+    UNDELIVERED = "undelivered"  # sent -> undelivered: accepted, then the carrier/mailbox refused
+    CANCELLED = "cancelled"  # scheduled/queued -> cancelled: unenrolled, appointment cancelled
+    SUPPRESSED = "suppressed"  # -> suppressed: deliberately not sent (no consent, late skip, ...)
+    FLAGGED = "flagged"  # -> flagged: a critical message with no open channel: needs staff
+
+
+S = MessageState
+# Where each state may go next. Retries and operator requeues go back to scheduled/queued;
+# sent, delivered, cancelled and suppressed are final as far as sending goes.
+ALLOWED_TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
+    S.SCHEDULED: frozenset({S.QUEUED, S.SENDING, S.CANCELLED, S.SUPPRESSED, S.FLAGGED}),
+    S.QUEUED: frozenset({S.SENDING, S.SCHEDULED, S.CANCELLED, S.SUPPRESSED, S.FLAGGED, S.FAILED}),
+    S.SENDING: frozenset(
+        {S.SENT, S.DELIVERED, S.FAILED, S.SCHEDULED, S.QUEUED, S.SUPPRESSED, S.FLAGGED}
+    ),
+    S.SENT: frozenset({S.DELIVERED, S.UNDELIVERED, S.FAILED}),
+    S.DELIVERED: frozenset(),
+    S.FAILED: frozenset({S.SCHEDULED, S.QUEUED}),
+    S.UNDELIVERED: frozenset({S.SCHEDULED, S.QUEUED}),
+    S.CANCELLED: frozenset(),
+    S.SUPPRESSED: frozenset(),
+    S.FLAGGED: frozenset({S.SCHEDULED, S.QUEUED, S.CANCELLED}),
+}
+PENDING = frozenset({S.SCHEDULED})  # what a re-plan may move
+UNSENT = frozenset({S.SCHEDULED, S.QUEUED})  # what a cancellation withdraws
+del S
+
+
+class Message(Base):
+    """One send of one step, for one anchor event, on one channel."""
+
+    __tablename__ = "message"
+    __table_args__ = (
+        # A plan is never stored twice: re-planning updates these rows instead.
+        UniqueConstraint("enrollment_id", "step_id", "event_key"),
+        Index(None, "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollment.id"))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"), index=True)
+    sequence: Mapped[str] = mapped_column(String(64))
+    step_id: Mapped[str] = mapped_column(String(64))
+    event_key: Mapped[str] = mapped_column(String(64), default="")
+    occurrence: Mapped[int] = mapped_column(Integer, default=1)
+    channel: Mapped[str] = mapped_column(String(8))
+    template: Mapped[str] = mapped_column(String(128))
+    critical: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[MessageState] = mapped_column(
+        str_enum(MessageState, "state"), default=MessageState.SCHEDULED
+    )
+    reason: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider: Mapped[str | None] = mapped_column(String(32))
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    provider_status: Mapped[str | None] = mapped_column(String(32))
+    last_error_code: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MessageEvent(Base):
+    """One change of a message's state (or of its due time), with why and by whom."""
+
+    __tablename__ = "message_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    from_state: Mapped[str | None] = mapped_column(String(16))  # None: the row was created
+    to_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(64))
+
+    # Set instead of message_id for a message not yet flushed: the flush orders the inserts.
+    message: Mapped[Message] = relationship()

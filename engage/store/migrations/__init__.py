@@ -1,0 +1,1 @@
+"""Alembic migrations of engage's database; run them with `engage db upgrade`."""

@@ -1,0 +1,215 @@
+"""Initial schema: patients and consent, enrollments and their events, appointments, the outbox
+(messages and their state events) and the audit log.
+
+Written by hand against engage.store's models; tests/integration/test_migrations.py proves the two
+agree on SQLite and PostgreSQL. Times are `timestamptz` on PostgreSQL; on SQLite they are naive
+UTC readings (engage.store.base.UTCDateTime converts).
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-25
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.schema import SchemaItem
+
+revision: str = "0001"
+down_revision: str | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+MESSAGE_STATES = (
+    "scheduled",
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "undelivered",
+    "cancelled",
+    "suppressed",
+    "flagged",
+)
+ENROLLMENT_STATES = ("active", "paused", "completed", "cancelled")
+APPOINTMENT_STATES = ("scheduled", "confirmed", "cancelled", "completed")
+
+
+def _instant(name: str, *, nullable: bool = False) -> sa.Column[object]:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+def _state(table: str, values: tuple[str, ...]) -> list[SchemaItem]:
+    allowed = ", ".join(f"'{value}'" for value in values)
+    return [
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.CheckConstraint(f"state IN ({allowed})", name=op.f(f"ck_{table}_state")),
+    ]
+
+
+def _id(table: str) -> list[SchemaItem]:
+    return [
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=f"pk_{table}"),
+    ]
+
+
+def _fk(table: str, column: str, target: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint([column], [f"{target}.id"], name=f"fk_{table}_{column}_{target}")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "patient",
+        *_id("patient"),
+        sa.Column("external_ref", sa.String(64), nullable=True),
+        sa.Column("first_name", sa.String(100), nullable=False),
+        sa.Column("last_name", sa.String(100), nullable=False),
+        sa.Column("phone", sa.String(16), nullable=True),
+        sa.Column("email", sa.String(254), nullable=True),
+        sa.Column("timezone", sa.String(64), nullable=False),
+        sa.Column("locale", sa.String(8), nullable=False),
+        sa.Column("preferred_channel", sa.String(8), nullable=False),
+        _instant("course_completed_at", nullable=True),
+        _instant("created_at"),
+        _instant("updated_at"),
+        sa.UniqueConstraint("external_ref", name="uq_patient_external_ref"),
+        sa.UniqueConstraint("phone", name="uq_patient_phone"),
+        sa.UniqueConstraint("email", name="uq_patient_email"),
+    )
+    op.create_table(
+        "consent",
+        *_id("consent"),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(8), nullable=False),
+        sa.Column("granted", sa.Boolean(), nullable=False),
+        _instant("changed_at"),
+        sa.Column("source", sa.String(32), nullable=False),
+        sa.Column("notice", sa.Text(), nullable=False),
+        _fk("consent", "patient_id", "patient"),
+        sa.UniqueConstraint("patient_id", "channel", name="uq_consent_patient_id_channel"),
+    )
+    op.create_table(
+        "enrollment",
+        *_id("enrollment"),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
+        sa.Column("sequence", sa.String(64), nullable=False),
+        *_state("enrollment", ENROLLMENT_STATES),
+        sa.Column("reason", sa.Text(), nullable=False),
+        _instant("enrolled_at"),
+        _instant("created_at"),
+        _instant("updated_at"),
+        _fk("enrollment", "patient_id", "patient"),
+    )
+    op.create_index("ix_enrollment_patient_id", "enrollment", ["patient_id"])
+    op.create_table(
+        "enrollment_event",
+        *_id("enrollment_event"),
+        sa.Column("enrollment_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(32), nullable=False),
+        _instant("at"),
+        sa.Column("key", sa.String(64), nullable=False),
+        sa.Column("occurrence", sa.Integer(), nullable=False),
+        sa.Column("cancelled", sa.Boolean(), nullable=False),
+        _fk("enrollment_event", "enrollment_id", "enrollment"),
+        sa.UniqueConstraint(
+            "enrollment_id", "name", "key", name="uq_enrollment_event_enrollment_id_name_key"
+        ),
+    )
+    op.create_table(
+        "appointment",
+        *_id("appointment"),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
+        _instant("starts_at"),
+        _instant("ends_at"),
+        sa.Column("location", sa.String(200), nullable=False),
+        *_state("appointment", APPOINTMENT_STATES),
+        _instant("confirmed_at", nullable=True),
+        _instant("created_at"),
+        _instant("updated_at"),
+        _fk("appointment", "patient_id", "patient"),
+    )
+    op.create_index("ix_appointment_patient_id", "appointment", ["patient_id"])
+    op.create_table(
+        "message",
+        *_id("message"),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
+        sa.Column("enrollment_id", sa.Integer(), nullable=False),
+        sa.Column("appointment_id", sa.Integer(), nullable=True),
+        sa.Column("sequence", sa.String(64), nullable=False),
+        sa.Column("step_id", sa.String(64), nullable=False),
+        sa.Column("event_key", sa.String(64), nullable=False),
+        sa.Column("occurrence", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(8), nullable=False),
+        sa.Column("template", sa.String(128), nullable=False),
+        sa.Column("critical", sa.Boolean(), nullable=False),
+        _instant("due_at"),
+        *_state("message", MESSAGE_STATES),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("provider", sa.String(32), nullable=True),
+        sa.Column("provider_id", sa.String(64), nullable=True),
+        sa.Column("provider_status", sa.String(32), nullable=True),
+        sa.Column("last_error_code", sa.String(32), nullable=True),
+        _instant("created_at"),
+        _instant("updated_at"),
+        _instant("queued_at", nullable=True),
+        _instant("sending_at", nullable=True),
+        _instant("sent_at", nullable=True),
+        _instant("delivered_at", nullable=True),
+        _fk("message", "patient_id", "patient"),
+        _fk("message", "enrollment_id", "enrollment"),
+        _fk("message", "appointment_id", "appointment"),
+        sa.UniqueConstraint(
+            "enrollment_id",
+            "step_id",
+            "event_key",
+            name="uq_message_enrollment_id_step_id_event_key",
+        ),
+    )
+    op.create_index("ix_message_state_due_at", "message", ["state", "due_at"])
+    op.create_index("ix_message_patient_id", "message", ["patient_id"])
+    op.create_index("ix_message_appointment_id", "message", ["appointment_id"])
+    op.create_index("ix_message_provider_id", "message", ["provider_id"])
+    op.create_table(
+        "message_event",
+        *_id("message_event"),
+        sa.Column("message_id", sa.Integer(), nullable=False),
+        _instant("at"),
+        sa.Column("from_state", sa.String(16), nullable=True),
+        sa.Column("to_state", sa.String(16), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("actor", sa.String(64), nullable=False),
+        _fk("message_event", "message_id", "message"),
+    )
+    op.create_index("ix_message_event_message_id", "message_event", ["message_id"])
+    op.create_table(
+        "audit_log",
+        *_id("audit_log"),
+        _instant("at"),
+        sa.Column("actor", sa.String(64), nullable=False),
+        sa.Column("action", sa.String(64), nullable=False),
+        sa.Column("entity", sa.String(32), nullable=False),
+        sa.Column("entity_id", sa.String(64), nullable=False),
+        sa.Column("before", sa.JSON(), nullable=True),
+        sa.Column("after", sa.JSON(), nullable=True),
+    )
+    op.create_index("ix_audit_log_at", "audit_log", ["at"])
+
+
+def downgrade() -> None:
+    for table in (
+        "audit_log",
+        "message_event",
+        "message",
+        "appointment",
+        "enrollment_event",
+        "enrollment",
+        "consent",
+        "patient",
+    ):
+        op.drop_table(table)
