@@ -1,0 +1,132 @@
+"""SMS through Twilio's official SDK: one `messages.create` per send, errors classified here.
+
+Twilio's error codes: https://www.twilio.com/docs/api/errors. A 4xx names a problem with this
+message or this account, so retrying cannot help; 429 and 5xx are Twilio's load and can.
+The reason on a DeliveryError comes from our table, never from Twilio's message: that text
+echoes the phone number.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import requests
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from engage.channels.base import Outgoing, Receipt
+from engage.channels.retry_after import parse_retry_after
+from engage.errors import ConfigError, DeliveryError
+from engage.settings import Settings
+
+TWILIO_API = "https://api.twilio.com"
+
+# Codes that say this message can never be sent as it is. 21610 also means the patient texted
+# STOP: the caller must close SMS consent (it reads `DeliveryError.code`).
+PERMANENT_CODES: dict[int, str] = {
+    20003: "authentication failed",
+    21211: "invalid 'To' phone number",
+    21408: "sending to this region is not enabled",
+    21602: "message body is required",
+    21606: "'From' number cannot send to this destination",
+    21608: "trial account: 'To' number is unverified",
+    21610: "recipient unsubscribed (replied STOP)",
+    21612: "'To' number cannot be reached from this sender",
+    21614: "'To' number is not a mobile number",
+    21617: "body exceeds the 1600-character limit",
+    30002: "account suspended",
+    30004: "message blocked",
+    30005: "unknown destination handset",
+    30006: "landline or unreachable carrier",
+    30007: "filtered by the carrier",
+}
+# Codes that say "not now": the same message may go through later.
+RETRYABLE: dict[int, str] = {
+    20429: "too many requests",
+    20500: "Twilio internal error",
+    20503: "Twilio service unavailable",
+    30001: "queue overflow",
+    30003: "handset unreachable (off or out of coverage)",
+    30008: "unknown error",
+}
+
+
+def classify(status: int, code: int | None, retry_after: float | None = None) -> DeliveryError:
+    """Turn Twilio's HTTP status and error code into a DeliveryError; the table wins over status."""
+    label = str(code or status)
+    if code in PERMANENT_CODES:
+        return DeliveryError(f"twilio {label}: {PERMANENT_CODES[code]}", permanent=True, code=label)
+    if code in RETRYABLE or status == 429 or status >= 500:
+        why = RETRYABLE.get(code or 0, f"HTTP {status}")
+        return DeliveryError(
+            f"twilio {label}: {why}", permanent=False, retry_after=retry_after, code=label
+        )
+    return DeliveryError(f"twilio {label}: HTTP {status}", permanent=True, code=label)
+
+
+class _HttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK ships no type hints
+    """Aims the SDK at `base_url` and remembers the last response's Retry-After header.
+
+    The SDK has no base-URL option, and its TwilioRestException drops the response headers.
+    Per thread (greenlet, under gevent), since one channel serves many concurrent sends.
+    """
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self._base_url = base_url.rstrip("/")
+        self._last = threading.local()
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if self._base_url and url.startswith(TWILIO_API):
+            url = self._base_url + url[len(TWILIO_API) :]
+        self._last.retry_after = None
+        response = super().request(method, url, *args, **kwargs)
+        self._last.retry_after = response.headers.get("Retry-After")
+        return response
+
+    @property
+    def last_retry_after(self) -> str | None:
+        return getattr(self._last, "retry_after", None)
+
+
+class TwilioChannel:
+    name = "twilio"
+
+    def __init__(self, settings: Settings) -> None:
+        if not (settings.twilio_messaging_service_sid or settings.twilio_from):
+            raise ConfigError(
+                "ENGAGE_TWILIO_MESSAGING_SERVICE_SID or ENGAGE_TWILIO_FROM: one is required"
+            )
+        self._http = _HttpClient(settings.twilio_base_url, settings.send_timeout_seconds)
+        self._client = Client(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            account_sid=settings.twilio_account_sid,
+            http_client=self._http,
+        )
+        self._sender: dict[str, str] = (
+            {"messaging_service_sid": settings.twilio_messaging_service_sid}
+            if settings.twilio_messaging_service_sid
+            else {"from_": settings.twilio_from}
+        )
+        self._callback_base = f"{settings.public_url.rstrip('/')}/webhooks/twilio/status"
+
+    def send(self, message: Outgoing) -> Receipt:
+        try:
+            created = self._client.messages.create(
+                to=message.to,
+                body=message.body,
+                status_callback=f"{self._callback_base}/{message.message_id}",
+                **self._sender,
+            )
+        except (TwilioRestException, TwilioServiceException) as exc:
+            wait = parse_retry_after(self._http.last_retry_after)
+            raise classify(exc.status, exc.code, wait) from None
+        except requests.Timeout:
+            raise DeliveryError("twilio: timed out", permanent=False, code="timeout") from None
+        except requests.RequestException as exc:
+            reason = f"twilio: connection failed ({type(exc).__name__})"
+            raise DeliveryError(reason, permanent=False, code="connection") from None
+        return Receipt(provider=self.name, provider_id=str(created.sid))
