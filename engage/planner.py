@@ -1,0 +1,174 @@
+"""The sequence planner: which messages an enrollment needs, on which channel, due when (UTC).
+
+Pure: (sequence, recipient, anchor events, quiet hours, now) in, a sorted list of planned messages
+out; no database, no Celery, no clock. A message that must not be sent is still returned, with a
+`skip_reason`, so the outbox records why instead of silently missing a step.
+
+Due time of one (step, event) pair:
+  1. read the event in the recipient's zone; add `offset.months` (day clamped) and `offset.days` to
+     the wall clock and resolve it (gap -> first minute after, repeat -> first occurrence);
+  2. add `offset.minutes` as elapsed time;
+  3. with `step.at`, take that wall time on the local date reached so far;
+  4. if that is before `now`: `if_late: send` -> `now`; `if_late: skip` -> keep it, but skip it;
+  5. non-critical messages due in quiet hours wait for the window's end; critical ones never move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from engage.errors import PlanningError
+from engage.localtime import add_months, next_allowed, resolve_local, to_local
+from engage.schedule.models import QuietHours, Sequence, Step
+
+LATE_SKIP = "late: due before enrollment (if_late: skip)"
+
+
+@dataclass(frozen=True)
+class AnchorEvent:
+    """Something that happened (or is booked) to a patient, that steps are timed from."""
+
+    name: str  # "enrolled", "infusion.start", "infusion.end", "course.completed", ...
+    at: datetime  # timezone-aware, any zone
+    key: str = ""  # e.g. "appointment:42": tells occurrences of a repeating anchor apart
+    occurrence: int = 1  # 1-based among events of the same name (first infusion = 1)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What the planner needs to know about the patient."""
+
+    timezone: str  # IANA name
+    channels: tuple[str, ...]  # consented channels, in the patient's order of preference
+
+
+@dataclass(frozen=True)
+class PlannedMessage:
+    """One message the outbox should hold; `skip_reason` set means record it but do not send."""
+
+    step_id: str
+    step_index: int  # position of the step in the sequence
+    anchor: str
+    event_key: str
+    occurrence: int
+    channel: str
+    template: str
+    due_at: datetime  # aware, UTC
+    critical: bool
+    skip_reason: str | None = None
+
+
+def plan(
+    sequence: Sequence,
+    recipient: Recipient,
+    events: Iterable[AnchorEvent],
+    quiet: QuietHours,
+    now: datetime,
+) -> list[PlannedMessage]:
+    """Every message `sequence` needs for these events, sorted by (due_at, step_index, occurrence).
+
+    One message per step and per event named by `step.anchor` whose occurrence `step.when`
+    admits; steps whose anchor has no event yet plan nothing. Raises PlanningError for an unknown
+    time zone or a naive datetime.
+    """
+    zone = _zone(recipient.timezone)
+    events = tuple(events)
+    for event in events:
+        _require_aware(event.at, f"event {event.name!r} ({event.key or 'no key'})")
+    _require_aware(now, "now")
+    planned = [
+        _plan_one(index, step, event, recipient, zone, quiet, now)
+        for index, step in enumerate(sequence.steps)
+        for event in events
+        if event.name == step.anchor and step.when.admits(event.occurrence)
+    ]
+    # event_key only breaks ties between events of equal occurrence, so that the output does not
+    # depend on the order the events were given in.
+    return sorted(planned, key=lambda m: (m.due_at, m.step_index, m.occurrence, m.event_key))
+
+
+def due_time(step: Step, event_at: datetime, zone: ZoneInfo) -> datetime:
+    """When `step` falls for an event at `event_at`, in UTC, before lateness and quiet hours."""
+    instant = event_at.astimezone(UTC)
+    offset = step.offset
+    try:
+        if offset.months or offset.days:
+            wall = add_months(to_local(instant, zone), offset.months) + timedelta(days=offset.days)
+            instant = resolve_local(wall, zone)
+        # Without calendar units the event instant is used as is: re-reading its wall clock would
+        # lose which pass of a fall-back hour it happened in, and "+2h" must mean two hours.
+        instant += timedelta(minutes=offset.minutes)
+        if step.at is not None:
+            instant = resolve_local(datetime.combine(to_local(instant, zone).date(), step.at), zone)
+    except (OverflowError, ValueError):
+        raise PlanningError(
+            f"step {step.id!r}: offset {step.offset} from {event_at.isoformat()} "
+            "leaves the supported calendar"
+        ) from None
+    return instant
+
+
+def choose_channel(step: Step, consented: tuple[str, ...]) -> str | None:
+    """The patient's most preferred consented channel that the step may use, if any."""
+    for channel in consented:
+        if channel in step.channels:
+            return channel
+    return None
+
+
+def _plan_one(
+    index: int,
+    step: Step,
+    event: AnchorEvent,
+    recipient: Recipient,
+    zone: ZoneInfo,
+    quiet: QuietHours,
+    now: datetime,
+) -> PlannedMessage:
+    due = due_time(step, event.at, zone)
+    skip_reason: str | None = None
+    if due < now:
+        if step.if_late == "skip":
+            skip_reason = LATE_SKIP
+        else:
+            due = now.astimezone(UTC)
+    if skip_reason is None and not step.critical:
+        due = next_allowed(due, zone, quiet)
+    channel = choose_channel(step, recipient.channels)
+    if channel is None:
+        channel = step.channels[0]
+        skip_reason = skip_reason or (
+            f"no consented channel (step allows {', '.join(step.channels)})"
+        )
+    return PlannedMessage(
+        step_id=step.id,
+        step_index=index,
+        anchor=step.anchor,
+        event_key=event.key,
+        occurrence=event.occurrence,
+        channel=channel,
+        template=step.template,
+        due_at=due,
+        critical=step.critical,
+        skip_reason=skip_reason,
+    )
+
+
+def _zone(name: str) -> ZoneInfo:
+    # A directory name such as "America" raises IsADirectoryError, an OSError.
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        raise PlanningError(
+            f"unknown time zone {name!r}: expected an IANA name such as America/New_York"
+        ) from None
+
+
+def _require_aware(moment: datetime, what: str) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise PlanningError(
+            f"{what} at {moment.isoformat()} has no time zone: pass an aware datetime"
+        )
