@@ -1,0 +1,94 @@
+"""Turn one outbox row into the `Outgoing` a channel sends: context, templates, attachments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engage.channels.base import Attachment, Outgoing
+from engage.errors import TemplateError
+from engage.rendering.calendar import appointment_ics
+from engage.rendering.context import AppointmentFacts, build_context
+from engage.rendering.render import render_email, render_sms
+from engage.schedule.models import Schedule
+from engage.store.appointments import Appointment
+from engage.store.messages import Message
+from engage.store.patients import Patient
+from engage.unsubscribe import url as unsubscribe_url
+
+
+def compose(
+    *,
+    schedule: Schedule,
+    env: Any,
+    message: Message,
+    patient: Patient,
+    channel: str,
+    appointment: Appointment | None,
+    public_url: str,
+    signing_secret: str,
+) -> Outgoing:
+    """Render `message` for `patient` on `channel`; raise TemplateError if it cannot be."""
+    address = patient.address(channel)
+    if not address:
+        raise TemplateError(f"message {message.id}: patient {patient.id} has no {channel} address")
+    locale = patient.locale if patient.locale in schedule.clinic.locales else "en"
+    unsubscribe = unsubscribe_url(public_url, message.id, signing_secret)
+    facts = (
+        AppointmentFacts(
+            appointment.starts_at, number=message.occurrence, location=appointment.location
+        )
+        if appointment is not None
+        else None
+    )
+    context = build_context(
+        clinic=schedule.clinic,
+        first_name=patient.first_name,
+        locale=locale,
+        timezone=patient.timezone,
+        channel=channel,
+        anchor=_anchor(schedule, message),
+        unsubscribe_url=unsubscribe,
+        appointment=facts,
+        course_completed_at=patient.course_completed_at,
+    )
+    if channel == "sms":
+        sms = render_sms(env, message.template, locale, context)
+        return Outgoing(message.id, "sms", address, sms.body)
+    email = render_email(env, message.template, locale, context)
+    return Outgoing(
+        message.id,
+        "email",
+        address,
+        email.text,
+        subject=email.subject,
+        html=email.html,
+        attachments=_attachments(schedule, message, appointment),
+        unsubscribe_url=unsubscribe,
+    )
+
+
+def _anchor(schedule: Schedule, message: Message) -> str:
+    try:
+        return schedule.sequence(message.sequence).step(message.step_id).anchor
+    except KeyError:
+        raise TemplateError(
+            f"message {message.id}: step {message.sequence}/{message.step_id} "
+            "is no longer in the schedule"
+        ) from None
+
+
+def _attachments(
+    schedule: Schedule, message: Message, appointment: Appointment | None
+) -> tuple[Attachment, ...]:
+    step = schedule.sequence(message.sequence).step(message.step_id)
+    if "calendar" not in step.attach or appointment is None:
+        return ()
+    ics = appointment_ics(
+        uid=f"appointment-{appointment.id}@engage",
+        summary=schedule.clinic.name,
+        starts_at=appointment.starts_at,
+        ends_at=appointment.ends_at,
+        location=appointment.location or schedule.clinic.address,
+        organizer_name=f"{schedule.clinic.name} {schedule.clinic.phone}",
+    )
+    return (Attachment("appointment.ics", "text/calendar", ics),)

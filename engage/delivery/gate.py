@@ -1,0 +1,93 @@
+"""The last look before a send: is this message still wanted, on which channel, and now?
+
+Pure: the sender gathers the facts from the store and acts on the verdict. Consent, enrollment and
+appointment state can all change after a message was queued (a STOP, an unenroll, a cancelled
+appointment), so they are checked here, at the moment of sending, not only at planning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from engage.localtime import next_allowed
+from engage.schedule.models import QuietHours
+
+
+class Action(StrEnum):
+    SEND = "send"  # go ahead on `channel` (possibly a fallback)
+    DEFER = "defer"  # back to scheduled until `until` (quiet hours, daily cap, paused)
+    CANCEL = "cancel"  # no longer wanted (unenrolled, appointment cancelled)
+    SUPPRESS = "suppress"  # wanted but not allowed (consent closed, no address)
+    FLAG = "flag"  # critical and no open channel: staff must reach the patient
+
+
+@dataclass(frozen=True)
+class SendFacts:
+    """Everything the verdict depends on, read fresh when the send task runs."""
+
+    channel: str
+    step_channels: tuple[str, ...]
+    critical: bool
+    enrollment_state: str  # active | paused | completed | cancelled
+    appointment_cancelled: bool
+    open_channels: tuple[str, ...]  # consent granted and an address on file, preferred first
+    sent_today: int  # non-critical messages already sent to this patient, local day
+    daily_cap: int
+    timezone: str
+    quiet: QuietHours
+    now: datetime  # aware
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: Action
+    channel: str
+    reason: str = ""
+    until: datetime | None = None
+
+
+PAUSE_RECHECK = timedelta(hours=1)
+
+
+def decide(facts: SendFacts) -> Verdict:
+    """What to do with one message now; every verdict but SEND carries its reason."""
+    if facts.enrollment_state == "cancelled":
+        return Verdict(Action.CANCEL, facts.channel, "enrollment cancelled")
+    if facts.appointment_cancelled:
+        return Verdict(Action.CANCEL, facts.channel, "appointment cancelled")
+    if facts.enrollment_state == "paused":
+        return Verdict(Action.DEFER, facts.channel, "enrollment paused", facts.now + PAUSE_RECHECK)
+    channel, reason = _choose_channel(facts)
+    if channel is None:
+        action = Action.FLAG if facts.critical else Action.SUPPRESS
+        return Verdict(action, facts.channel, reason)
+    if not facts.critical:
+        zone = ZoneInfo(facts.timezone)
+        allowed = next_allowed(facts.now, zone, facts.quiet)
+        if allowed > facts.now:
+            return Verdict(Action.DEFER, channel, "quiet hours", allowed)
+        if facts.sent_today >= facts.daily_cap:
+            return Verdict(Action.DEFER, channel, "daily cap reached", _next_day(facts, zone))
+    return Verdict(Action.SEND, channel, reason)
+
+
+def _choose_channel(facts: SendFacts) -> tuple[str | None, str]:
+    if facts.channel in facts.open_channels:
+        return facts.channel, ""
+    # Critical messages may use any channel the patient opened; others only the step's own.
+    candidates = facts.open_channels if facts.critical else facts.step_channels
+    for other in candidates:
+        if other != facts.channel and other in facts.open_channels:
+            return other, f"fallback: {facts.channel} closed, sent by {other}"
+    if facts.critical:
+        return None, f"{facts.channel} closed and no other open channel: staff must call"
+    return None, f"{facts.channel} consent closed"
+
+
+def _next_day(facts: SendFacts, zone: ZoneInfo) -> datetime:
+    local = facts.now.astimezone(zone)
+    tomorrow = datetime.combine(local.date() + timedelta(days=1), facts.quiet.end, zone)
+    return next_allowed(tomorrow, zone, facts.quiet)

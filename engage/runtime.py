@@ -1,0 +1,61 @@
+"""Wiring: build the long-lived objects of one process from Settings, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from engage.channels.base import Channel
+from engage.channels.registry import build_channels
+from engage.delivery.sender import Sender
+from engage.ratelimit import build_rate_limiter
+from engage.rendering.environment import make_environment
+from engage.retry import RetryPolicy
+from engage.schedule.loader import load_schedule
+from engage.schedule.models import Schedule
+from engage.settings import Settings
+from engage.store.db import make_engine, session_factory
+
+
+@dataclass
+class Runtime:
+    """Lazily built, per-process: each forked worker builds its own engine and pools."""
+
+    settings: Settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return session_factory(self.engine)
+
+    @cached_property
+    def schedule(self) -> Schedule:
+        return load_schedule(self.settings.schedule_path)
+
+    @cached_property
+    def channels(self) -> dict[str, Channel]:
+        return build_channels(self.settings)
+
+    @cached_property
+    def sender(self) -> Sender:
+        return Sender(
+            sessions=self.sessions,
+            schedule=self.schedule,
+            env=make_environment(self.settings.templates_dir),
+            channels=self.channels,
+            limiter=build_rate_limiter(self.settings),
+            policy=RetryPolicy(max_attempts=self.settings.max_attempts),
+            public_url=self.settings.public_url,
+            signing_secret=self.settings.signing_secret,
+        )
+
+    @property
+    def stuck_after(self) -> timedelta:
+        return timedelta(seconds=self.settings.stuck_after_seconds)

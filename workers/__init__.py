@@ -1,0 +1,1 @@
+"""The Celery side of engage: the app and its thin tasks."""
