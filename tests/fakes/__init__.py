@@ -1,0 +1,1 @@
+"""Real, small implementations of the outside world for tests (provider HTTP servers)."""

@@ -1,0 +1,278 @@
+"""A fake Twilio + SendGrid HTTP server: enough of each API for the real SDKs, scriptable per test.
+
+It answers `POST /2010-04-01/Accounts/{sid}/Messages.json` (201 + a message resource) and
+`POST /v3/mail/send` (202 + X-Message-Id), records every request, and can be told what to answer
+next: a 429 with Retry-After, a 500 storm, a reply slower than the client's timeout, a vendor error.
+
+In a test:   with ProviderServer() as fake: fake.script(TWILIO, twilio_error(400, 21211)); ...
+As a process (benchmarks, multi-process tests):
+    python -m tests.fakes.provider_server --port 0 --latency-ms 50   # prints "listening on URL"
+and drive it over HTTP: GET/DELETE /_fake/requests, POST /_fake/script {"route", "replies"}
+(each reply `{"status", "body", "headers", "delay"}`; status 0 is a late success, a hang).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import threading
+import uuid
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+TWILIO = "twilio"
+SENDGRID = "sendgrid"
+_TWILIO_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
+_SENDGRID_PATH = "/v3/mail/send"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request as the provider saw it."""
+
+    route: str
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def form(self) -> dict[str, str]:
+        """Twilio's url-encoded body, one value per field."""
+        return {k: v[0] for k, v in parse_qs(self.body.decode(), keep_blank_values=True).items()}
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to answer; `delay` seconds first (longer than the client's timeout: a hang)."""
+
+    status: int
+    body: Any = b""  # bytes, str, or a JSON-able value
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+    def payload(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return json.dumps(self.body).encode()
+
+
+def twilio_error(status: int, code: int, message: str = "", **headers: str) -> Reply:
+    """The JSON error body Twilio sends, which its SDK parses into TwilioRestException."""
+    body = {
+        "code": code,
+        "message": message or f"error {code}",
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+    return Reply(status, body, {"Content-Type": "application/json", **_dashed(headers)})
+
+
+def sendgrid_error(status: int, message: str = "", **headers: str) -> Reply:
+    body = {"errors": [{"message": message or f"error {status}", "field": None, "help": None}]}
+    return Reply(status, body, {"Content-Type": "application/json", **_dashed(headers)})
+
+
+def hang(seconds: float) -> Reply:
+    """Answer success, but only after `seconds`: longer than the client timeout means a timeout."""
+    return Reply(0, delay=seconds)
+
+
+def _dashed(headers: dict[str, str]) -> dict[str, str]:
+    """`Retry_After="3"` keyword arguments to `Retry-After: 3` headers."""
+    return {name.replace("_", "-"): value for name, value in headers.items()}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a handler still sleeping in a hang never blocks stop()
+    request_queue_size = 128  # many worker processes connect at once in benchmarks
+
+
+class ProviderServer:
+    """The server, its records and its script; threads share it under one lock."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0.0) -> None:
+        self.latency = latency_ms / 1000
+        self._lock = threading.Lock()
+        self._records: list[Recorded] = []
+        self._scripts: dict[str, deque[Reply]] = {TWILIO: deque(), SENDGRID: deque()}
+        self._stopping = threading.Event()
+        self._httpd = _Server((host, port), _handler_for(self))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> ProviderServer:
+        # A short poll keeps stop() quick (shutdown waits for the loop's next poll).
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes handlers sleeping in a delay
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> ProviderServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def script(self, route: str, *replies: Reply) -> None:
+        """Answer the next requests to `route` with `replies`, in order; then succeed again."""
+        with self._lock:
+            self._scripts[route].extend(replies)
+
+    @property
+    def requests(self) -> list[Recorded]:
+        with self._lock:
+            return list(self._records)
+
+    def requests_to(self, route: str) -> list[Recorded]:
+        return [r for r in self.requests if r.route == route]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+            for queue in self._scripts.values():
+                queue.clear()
+
+    def answer(self, recorded: Recorded, match: re.Match[str] | None) -> Reply:
+        """Record the request and pick its reply: the script's next one, else success."""
+        with self._lock:
+            self._records.append(recorded)
+            queue = self._scripts[recorded.route]
+            scripted = queue.popleft() if queue else None
+        if scripted is not None and scripted.status:
+            return scripted
+        success = _twilio_created(recorded, match) if recorded.route == TWILIO else _sendgrid_ok()
+        if scripted is not None:  # a hang(): success, late
+            return Reply(success.status, success.body, success.headers, scripted.delay)
+        return success
+
+    def pause(self, seconds: float) -> None:
+        self._stopping.wait(seconds)
+
+
+def _twilio_created(recorded: Recorded, match: re.Match[str] | None) -> Reply:
+    form = recorded.form()
+    account = match.group("sid") if match else ""
+    sid = "SM" + uuid.uuid4().hex
+    body = {
+        "sid": sid,
+        "account_sid": account,
+        "messaging_service_sid": form.get("MessagingServiceSid"),
+        "from": form.get("From"),
+        "to": form.get("To"),
+        "body": form.get("Body"),
+        "status": "queued",
+        "direction": "outbound-api",
+        "num_segments": "1",
+        "num_media": "0",
+        "api_version": "2010-04-01",
+        "date_created": formatdate(usegmt=True),
+        "date_updated": formatdate(usegmt=True),
+        "date_sent": None,
+        "error_code": None,
+        "error_message": None,
+        "price": None,
+        "price_unit": "USD",
+        "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
+        "subresource_uris": {"media": f"/2010-04-01/Accounts/{account}/Messages/{sid}/Media.json"},
+    }
+    return Reply(201, body, {"Content-Type": "application/json"})
+
+
+def _sendgrid_ok() -> Reply:
+    return Reply(202, b"", {"X-Message-Id": uuid.uuid4().hex[:22]})
+
+
+def _handler_for(fake: ProviderServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' pools expect
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read records
+            pass
+
+        def do_POST(self) -> None:
+            body = self._read_body()
+            if self.path == "/_fake/script":
+                spec = json.loads(body)
+                fake.script(spec["route"], *(Reply(**r) for r in spec["replies"]))
+                return self._send(Reply(204))
+            match = _TWILIO_PATH.match(self.path)
+            route = TWILIO if match else SENDGRID if self.path == _SENDGRID_PATH else ""
+            if not route:
+                return self._send(Reply(404, {"message": f"no route {self.path}"}))
+            recorded = Recorded(route, "POST", self.path, dict(self.headers.items()), body)
+            reply = fake.answer(recorded, match)
+            fake.pause(fake.latency + reply.delay)
+            self._send(reply)
+
+        def do_GET(self) -> None:
+            if self.path != "/_fake/requests":
+                return self._send(Reply(404, {"message": f"no route {self.path}"}))
+            records = [
+                {**asdict(r), "body": r.body.decode(errors="replace")} for r in fake.requests
+            ]
+            self._send(Reply(200, records, {"Content-Type": "application/json"}))
+
+        def do_DELETE(self) -> None:
+            fake.clear()
+            self._send(Reply(204))
+
+        def _read_body(self) -> bytes:
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def _send(self, reply: Reply) -> None:
+            payload = reply.payload()
+            try:
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except OSError:  # the client gave up (its timeout) and closed the socket
+                self.close_connection = True
+
+    return Handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before every reply")
+    args = parser.parse_args(argv)
+    fake = ProviderServer(args.host, args.port, args.latency_ms)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    with fake:
+        print(f"listening on {fake.url}", flush=True)
+        done.wait()
+
+
+if __name__ == "__main__":
+    main()
