@@ -10,10 +10,13 @@ from engage.store.audit import AuditLog, audit
 from engage.store.base import Base, UTCDateTime
 from engage.store.db import make_engine, session_factory, transition
 from engage.store.enrollments import Enrollment, EnrollmentEvent, EnrollmentState
+from engage.store.inbound import InboundMessage, WebhookEvent
 from engage.store.messages import Message, MessageEvent, MessageState
 from engage.store.patients import Consent, Patient, consented_channels
+from engage.store.tokens import ApiToken, Role
 
 __all__ = [
+    "ApiToken",
     "Appointment",
     "AppointmentState",
     "AuditLog",
@@ -22,11 +25,14 @@ __all__ = [
     "Enrollment",
     "EnrollmentEvent",
     "EnrollmentState",
+    "InboundMessage",
     "Message",
     "MessageEvent",
     "MessageState",
     "Patient",
+    "Role",
     "UTCDateTime",
+    "WebhookEvent",
     "audit",
     "consented_channels",
     "make_engine",

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): staff routes behind role-checked bearer tokens, provider webhooks."""

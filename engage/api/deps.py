@@ -1,0 +1,41 @@
+"""What a route needs from the process: the runtime's sessions and schedule, settings, a clock.
+
+Kept on `app.state` by `create_app`, so that every route (and the ops engineer's) reads one
+set of objects, and tests can hand in their own runtime or clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from engage.runtime import Runtime
+from engage.settings import Settings
+
+
+def runtime(request: Request) -> Runtime:
+    found: Runtime = request.app.state.runtime
+    return found
+
+
+def settings(request: Request) -> Settings:
+    found: Settings = request.app.state.runtime.settings
+    return found
+
+
+def sessions(request: Request) -> sessionmaker[Session]:
+    found: sessionmaker[Session] = request.app.state.runtime.sessions
+    return found
+
+
+def clock(request: Request) -> Callable[[], datetime]:
+    found: Callable[[], datetime] = request.app.state.clock
+    return found
+
+
+def now(request: Request) -> datetime:
+    """The current instant, from the app's clock (tests move it by hand)."""
+    return clock(request)()
