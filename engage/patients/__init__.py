@@ -1,0 +1,1 @@
+"""Patients in: validating CSV rows and importing them, idempotently, into the store."""
