@@ -53,12 +53,13 @@ class Dispatcher:
         return counts
 
     def run(self, interval: float, stop: threading.Event) -> None:
-        """Tick every `interval` seconds until `stop` is set; recover stuck rows each minute."""
+        """Tick every `interval` seconds until `stop` is set; look for stuck rows regularly."""
+        recovery_period = min(60.0, self.stuck_after.total_seconds() / 2)
         last_recovery = 0.0
         while not stop.is_set():
             started = self.clock().timestamp()
             try:
-                if started - last_recovery >= 60:
+                if started - last_recovery >= recovery_period:
                     self.recover()
                     last_recovery = started
                 self.tick()
