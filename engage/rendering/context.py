@@ -32,7 +32,10 @@ def _local_date(moment: datetime, zone: str, locale: str) -> str:
 
 
 def _local_time(moment: datetime, zone: str, locale: str) -> str:
-    return format_time(moment.astimezone(ZoneInfo(zone)), format="short", locale=locale)
+    # CLDR puts a narrow no-break space before AM/PM: one such character forces UCS-2 and
+    # doubles an SMS's price, so it becomes a plain space.
+    text = format_time(moment.astimezone(ZoneInfo(zone)), format="short", locale=locale)
+    return text.replace("\u202f", " ").replace("\xa0", " ")
 
 
 def build_context(

@@ -209,6 +209,9 @@ def _sendgrid_ok() -> Reply:
 def _handler_for(fake: ProviderServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' pools expect
+        # Headers and body leave in separate writes; without TCP_NODELAY, Nagle plus the
+        # client's delayed ACK adds ~40 ms to every reply and the "provider" looks slow.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read records
             pass
