@@ -95,3 +95,54 @@ def transition(
     )
     session.add(event)
     return event
+
+
+def reschedule(
+    session: Session,
+    message: Message,
+    due_at: datetime,
+    reason: str,
+    actor: str,
+    *,
+    channel: str | None = None,
+    at: datetime | None = None,
+) -> MessageEvent:
+    """Give a still-scheduled message a new due time (and channel), recording why.
+
+    The message keeps its id, so links and the audit trail follow it; the event row reads
+    scheduled -> scheduled with the reason (e.g. "appointment moved").
+    """
+    if message.state != MessageState.SCHEDULED:
+        raise Conflict(f"message {message.id}: only a scheduled message can be re-planned")
+    at = at or utcnow()
+    message.due_at = due_at
+    if channel is not None:
+        message.channel = channel
+    message.reason = reason
+    message.updated_at = at
+    event = MessageEvent(
+        message=message,
+        at=at,
+        from_state=MessageState.SCHEDULED.value,
+        to_state=MessageState.SCHEDULED.value,
+        reason=reason,
+        actor=actor,
+    )
+    session.add(event)
+    return event
+
+
+def record_created(
+    session: Session, message: Message, reason: str, actor: str, *, at: datetime | None = None
+) -> MessageEvent:
+    """The first event of a message: how it entered the outbox (from no state to its first)."""
+    event = MessageEvent(
+        message=message,
+        at=at or utcnow(),
+        from_state=None,
+        to_state=MessageState(message.state).value,
+        reason=reason,
+        actor=actor,
+    )
+    session.add(event)
+    return event

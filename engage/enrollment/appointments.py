@@ -1,0 +1,143 @@
+"""Booking, moving and cancelling infusion appointments, re-planning exactly what they anchor.
+
+Every open enrollment of the patient follows: moving an appointment moves its still-scheduled
+messages (same ids, new due times); cancelling withdraws its unsent ones. A change of rank (the
+second infusion becoming the first) re-plans the other appointments whose occurrence changed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from engage.enrollment.anchors import infusion_length
+from engage.enrollment.common import get_patient, open_enrollments, transaction
+from engage.enrollment.service import book_appointment, refresh_appointments
+from engage.errors import Conflict, NotFound, PlanningError
+from engage.schedule.models import Schedule
+from engage.store.appointments import Appointment, AppointmentState
+from engage.store.audit import audit
+from engage.store.messages import PENDING, UNSENT, MessageState
+
+
+@transaction
+def add_appointment(
+    session: Session,
+    schedule: Schedule,
+    patient_id: int,
+    starts_at: datetime,
+    ends_at: datetime | None = None,
+    *,
+    location: str = "",
+    now: datetime,
+    actor: str,
+) -> Appointment:
+    """Book an infusion and plan its messages in every open enrollment of the patient."""
+    patient = get_patient(session, patient_id)
+    ends_at = _checked_end(schedule, starts_at, ends_at)
+    appointment = book_appointment(
+        session, patient, starts_at, ends_at, location, now=now, actor=actor
+    )
+    for enrollment in open_enrollments(session, patient_id):
+        refresh_appointments(
+            session, schedule, enrollment, patient, now, actor, "appointment added"
+        )
+    return appointment
+
+
+@transaction
+def move_appointment(
+    session: Session,
+    schedule: Schedule,
+    appointment_id: int,
+    starts_at: datetime,
+    ends_at: datetime | None = None,
+    *,
+    now: datetime,
+    actor: str,
+) -> Appointment:
+    """Move an appointment (keeping its length unless `ends_at` is given) and re-plan it."""
+    appointment = _get_open(session, appointment_id)
+    if ends_at is None:
+        ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
+    ends_at = _checked_end(schedule, starts_at, ends_at)
+    before = {"starts_at": appointment.starts_at, "ends_at": appointment.ends_at}
+    appointment.starts_at, appointment.ends_at, appointment.updated_at = starts_at, ends_at, now
+    _follow(session, schedule, appointment, now, actor, "appointment moved")
+    audit(
+        session,
+        actor=actor,
+        action="appointment.move",
+        entity="appointment",
+        entity_id=appointment_id,
+        before=before,
+        after={"starts_at": starts_at, "ends_at": ends_at},
+        at=now,
+    )
+    return appointment
+
+
+@transaction
+def cancel_appointment(
+    session: Session,
+    schedule: Schedule,
+    appointment_id: int,
+    *,
+    reason: str = "appointment cancelled",
+    now: datetime,
+    actor: str,
+) -> Appointment:
+    """Cancel an appointment and every message of it not yet sent (with `reason`)."""
+    appointment = _get_open(session, appointment_id)
+    before = appointment.state
+    appointment.state, appointment.updated_at = AppointmentState.CANCELLED, now
+    _follow(session, schedule, appointment, now, actor, reason, withdraw=UNSENT)
+    audit(
+        session,
+        actor=actor,
+        action="appointment.cancel",
+        entity="appointment",
+        entity_id=appointment_id,
+        before={"state": before},
+        after={"state": appointment.state, "reason": reason},
+        at=now,
+    )
+    return appointment
+
+
+def _follow(
+    session: Session,
+    schedule: Schedule,
+    appointment: Appointment,
+    now: datetime,
+    actor: str,
+    reason: str,
+    *,
+    withdraw: frozenset[MessageState] = PENDING,
+) -> None:
+    session.flush()
+    patient = get_patient(session, appointment.patient_id)
+    for enrollment in open_enrollments(session, appointment.patient_id):
+        refresh_appointments(
+            session, schedule, enrollment, patient, now, actor, reason, withdraw=withdraw
+        )
+
+
+def _get_open(session: Session, appointment_id: int) -> Appointment:
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound(f"appointment {appointment_id} not found")
+    if appointment.state in (AppointmentState.CANCELLED, AppointmentState.COMPLETED):
+        raise Conflict(f"appointment {appointment_id} is {appointment.state}")
+    return appointment
+
+
+def _checked_end(schedule: Schedule, starts_at: datetime, ends_at: datetime | None) -> datetime:
+    for moment in (starts_at, ends_at):
+        if moment is not None and (moment.tzinfo is None or moment.utcoffset() is None):
+            raise PlanningError(f"appointment time {moment.isoformat()} has no time zone")
+    ends_at = ends_at or starts_at + infusion_length(schedule)
+    if ends_at <= starts_at:
+        raise PlanningError(f"appointment end {ends_at.isoformat()} is not after its start")
+    return ends_at

@@ -1,0 +1,66 @@
+"""What every service function shares: one transaction per call, and loading rows by id."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engage.errors import NotFound, PlanningError
+from engage.schedule.models import Schedule, Sequence
+from engage.store.enrollments import Enrollment, EnrollmentState
+from engage.store.patients import Patient
+
+P = ParamSpec("P")
+R = TypeVar("R")
+OPEN = (EnrollmentState.ACTIVE, EnrollmentState.PAUSED)  # enrollments whose plan is kept current
+
+
+def transaction(fn: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Session, P], R]:
+    """Commit what `fn` did to the session, or roll all of it back and re-raise."""
+
+    @functools.wraps(fn)
+    def run(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            result = fn(session, *args, **kwargs)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return result
+
+    return run
+
+
+def get_patient(session: Session, patient_id: int) -> Patient:
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"patient {patient_id} not found")
+    return patient
+
+
+def get_enrollment(session: Session, enrollment_id: int) -> Enrollment:
+    enrollment = session.get(Enrollment, enrollment_id)
+    if enrollment is None:
+        raise NotFound(f"enrollment {enrollment_id} not found")
+    return enrollment
+
+
+def get_sequence(schedule: Schedule, name: str) -> Sequence:
+    try:
+        return schedule.sequence(name)
+    except KeyError as exc:
+        raise PlanningError(str(exc.args[0])) from None
+
+
+def open_enrollments(session: Session, patient_id: int) -> list[Enrollment]:
+    return list(
+        session.scalars(
+            select(Enrollment)
+            .where(Enrollment.patient_id == patient_id, Enrollment.state.in_(OPEN))
+            .order_by(Enrollment.id)
+        )
+    )

@@ -1,0 +1,147 @@
+"""Keeping an enrollment's outbox rows in step with what the planner says now.
+
+One (step, event key) pair is one row for the enrollment's whole life: re-planning moves a still
+`scheduled` row (same id, new due time, an event row saying why), creates rows for new pairs and
+withdraws pending rows the plan no longer wants. Rows past `scheduled` are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engage.enrollment.anchors import anchor_events
+from engage.enrollment.common import get_sequence
+from engage.planner import PlannedMessage, Recipient, plan
+from engage.schedule.models import Schedule
+from engage.store.db import record_created, reschedule, transition
+from engage.store.enrollments import Enrollment
+from engage.store.messages import PENDING, Message, MessageState
+from engage.store.patients import Patient, consented_channels
+
+Selector = Callable[[str, str], bool]  # (step anchor, event key) -> is this pair re-planned?
+
+
+@dataclass(frozen=True)
+class Replanned:
+    """How many rows a re-plan created, moved, withdrew (cancelled) and skipped (flag/suppress)."""
+
+    created: int = 0
+    moved: int = 0
+    cancelled: int = 0
+    skipped: int = 0
+
+
+def replan(
+    session: Session,
+    schedule: Schedule,
+    enrollment: Enrollment,
+    patient: Patient,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str,
+    only: Selector | None = None,
+    withdraw: frozenset[MessageState] = PENDING,
+) -> Replanned:
+    """Plan `enrollment` again and reconcile its messages (those `only` selects, or all)."""
+    sequence = get_sequence(schedule, enrollment.sequence)
+    anchors = {step.id: step.anchor for step in sequence.steps}
+
+    def chosen(step_id: str, key: str) -> bool:
+        return only is None or only(anchors.get(step_id, ""), key)
+
+    recipient = Recipient(patient.timezone, consented_channels(patient))
+    planned = plan(sequence, recipient, anchor_events(enrollment), schedule.clinic.quiet_hours, now)
+    stored = {
+        (m.step_id, m.event_key): m
+        for m in session.scalars(select(Message).where(Message.enrollment_id == enrollment.id))
+        if chosen(m.step_id, m.event_key)
+    }
+    counts = {"created": 0, "moved": 0, "cancelled": 0, "skipped": 0}
+    for item in planned:
+        if not chosen(item.step_id, item.event_key):
+            continue
+        message = stored.pop((item.step_id, item.event_key), None)
+        if message is None:
+            message = _create(session, enrollment, item, now=now, actor=actor, reason=reason)
+            counts["created" if message.state == MessageState.SCHEDULED else "skipped"] += 1
+        elif message.state == MessageState.SCHEDULED:
+            outcome = _update(session, message, item, now=now, actor=actor, reason=reason)
+            if outcome:
+                counts[outcome] += 1
+    for message in stored.values():
+        if message.state in withdraw:
+            transition(session, message, MessageState.CANCELLED, reason, actor, at=now)
+            counts["cancelled"] += 1
+    return Replanned(**counts)
+
+
+def _skip_state(item: PlannedMessage) -> MessageState:
+    # A critical message that cannot go out needs a person; anything else is recorded as skipped.
+    return MessageState.FLAGGED if item.critical else MessageState.SUPPRESSED
+
+
+def _create(
+    session: Session,
+    enrollment: Enrollment,
+    item: PlannedMessage,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str,
+) -> Message:
+    message = Message(
+        patient_id=enrollment.patient_id,
+        enrollment_id=enrollment.id,
+        appointment_id=appointment_id(item.event_key),
+        sequence=enrollment.sequence,
+        step_id=item.step_id,
+        event_key=item.event_key,
+        occurrence=item.occurrence,
+        channel=item.channel,
+        template=item.template,
+        critical=item.critical,
+        due_at=item.due_at,
+        state=_skip_state(item) if item.skip_reason else MessageState.SCHEDULED,
+        reason=item.skip_reason or reason,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(message)
+    record_created(session, message, message.reason, actor, at=now)
+    return message
+
+
+def _update(
+    session: Session,
+    message: Message,
+    item: PlannedMessage,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str,
+) -> str | None:
+    if item.skip_reason:
+        transition(session, message, _skip_state(item), item.skip_reason, actor, at=now)
+        return "skipped"
+    message.occurrence, message.template, message.critical = (
+        item.occurrence,
+        item.template,
+        item.critical,
+    )
+    if (message.due_at, message.channel) == (item.due_at, item.channel):
+        return None
+    reschedule(session, message, item.due_at, reason, actor, channel=item.channel, at=now)
+    return "moved"
+
+
+def appointment_id(event_key: str) -> int | None:
+    """The appointment an event key names (`appointment:7` -> 7), if any."""
+    kind, _, value = event_key.partition(":")
+    return int(value) if kind == "appointment" and value.isdigit() else None

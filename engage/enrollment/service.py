@@ -1,0 +1,336 @@
+"""Enrolling a patient in a sequence, and the enrollment's life: pause, resume, unenroll, and
+course completion (which starts the booster sequence)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engage.enrollment.anchors import (
+    appointment_events,
+    infusion_length,
+    ranked_appointments,
+    set_event,
+    split_events,
+    sync_appointment_events,
+)
+from engage.enrollment.common import (
+    get_enrollment,
+    get_patient,
+    get_sequence,
+    open_enrollments,
+    transaction,
+)
+from engage.enrollment.outbox import replan
+from engage.errors import Conflict
+from engage.planner import AnchorEvent
+from engage.schedule.models import Schedule
+from engage.store.appointments import Appointment
+from engage.store.audit import audit
+from engage.store.db import transition
+from engage.store.enrollments import Enrollment, EnrollmentEvent, EnrollmentState
+from engage.store.messages import PENDING, UNSENT, Message, MessageState
+from engage.store.patients import Patient
+
+BOOSTER = "booster"
+COURSE_COMPLETED = "course.completed"
+
+
+@transaction
+def enroll(
+    session: Session,
+    schedule: Schedule,
+    patient_id: int,
+    sequence_name: str,
+    events: Iterable[AnchorEvent] = (),
+    *,
+    now: datetime,
+    actor: str,
+    location: str = "",
+) -> Enrollment:
+    """Enroll a patient and store every message the sequence plans for them.
+
+    `events` are the anchors known so far (`enrolled` defaults to `now`); `infusion.start`
+    events become appointments (ending at the matching `infusion.end`, else after the clinic's
+    infusion length), which every open enrollment of the patient then plans for.
+    Raises NotFound (patient), PlanningError (sequence, events) or Conflict (already enrolled).
+    """
+    patient = get_patient(session, patient_id)
+    get_sequence(schedule, sequence_name)
+    single, appointments = split_events(schedule, events, infusion_length(schedule))
+    others = open_enrollments(session, patient_id)
+    for other in others:
+        if other.sequence == sequence_name:
+            raise Conflict(
+                f"patient {patient_id} is already enrolled in {sequence_name!r} "
+                f"(enrollment {other.id}, {other.state})"
+            )
+    for starts_at, ends_at in appointments:
+        book_appointment(session, patient, starts_at, ends_at, location, now=now, actor=actor)
+    enrollment = start_enrollment(
+        session, schedule, patient, sequence_name, single, now=now, actor=actor
+    )
+    if appointments:
+        for other in others:
+            refresh_appointments(session, schedule, other, patient, now, actor, "appointment added")
+    return enrollment
+
+
+def start_enrollment(
+    session: Session,
+    schedule: Schedule,
+    patient: Patient,
+    sequence_name: str,
+    events: list[AnchorEvent],
+    *,
+    now: datetime,
+    actor: str,
+) -> Enrollment:
+    """Create the enrollment, its events and its messages (inside the caller's transaction)."""
+    names = {event.name for event in events}
+    if "enrolled" not in names:
+        events = [AnchorEvent("enrolled", now), *events]
+    if COURSE_COMPLETED not in names and patient.course_completed_at is not None:
+        events = [*events, AnchorEvent(COURSE_COMPLETED, patient.course_completed_at)]
+    enrollment = Enrollment(
+        patient_id=patient.id,
+        sequence=sequence_name,
+        state=EnrollmentState.ACTIVE,
+        reason="",
+        enrolled_at=now,
+        created_at=now,
+        updated_at=now,
+        events=[
+            EnrollmentEvent(name=e.name, at=e.at, key=e.key, occurrence=e.occurrence)
+            for e in events
+        ],
+    )
+    session.add(enrollment)
+    sync_appointment_events(
+        enrollment, appointment_events(ranked_appointments(session, patient.id))
+    )
+    session.flush()
+    result = replan(session, schedule, enrollment, patient, now=now, actor=actor, reason="planned")
+    audit(
+        session,
+        actor=actor,
+        action="enrollment.create",
+        entity="enrollment",
+        entity_id=enrollment.id,
+        after={
+            "patient_id": patient.id,
+            "sequence": sequence_name,
+            "events": sorted(f"{e.name}@{e.at.isoformat()}" for e in events),
+            "planned": result.created,
+            "skipped": result.skipped,
+        },
+        at=now,
+    )
+    return enrollment
+
+
+def refresh_appointments(
+    session: Session,
+    schedule: Schedule,
+    enrollment: Enrollment,
+    patient: Patient,
+    now: datetime,
+    actor: str,
+    reason: str,
+    *,
+    withdraw: frozenset[MessageState] = PENDING,
+) -> set[str]:
+    """Bring the enrollment's appointment events up to date and re-plan the ones that changed."""
+    changed = sync_appointment_events(
+        enrollment, appointment_events(ranked_appointments(session, patient.id))
+    )
+    if changed:
+        replan(
+            session,
+            schedule,
+            enrollment,
+            patient,
+            now=now,
+            actor=actor,
+            reason=reason,
+            only=lambda _anchor, key: key in changed,
+            withdraw=withdraw,
+        )
+    return changed
+
+
+def book_appointment(
+    session: Session,
+    patient: Patient,
+    starts_at: datetime,
+    ends_at: datetime,
+    location: str,
+    *,
+    now: datetime,
+    actor: str,
+) -> Appointment:
+    appointment = Appointment(
+        patient_id=patient.id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        location=location,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(appointment)
+    session.flush()
+    audit(
+        session,
+        actor=actor,
+        action="appointment.create",
+        entity="appointment",
+        entity_id=appointment.id,
+        after={"patient_id": patient.id, "starts_at": starts_at, "ends_at": ends_at},
+        at=now,
+    )
+    return appointment
+
+
+@transaction
+def unenroll(
+    session: Session, enrollment_id: int, *, reason: str, now: datetime, actor: str
+) -> int:
+    """Cancel the enrollment and every message of it not yet sent; return how many."""
+    enrollment = get_enrollment(session, enrollment_id)
+    if enrollment.state in (EnrollmentState.CANCELLED, EnrollmentState.COMPLETED):
+        raise Conflict(f"enrollment {enrollment_id} is already {enrollment.state}")
+    before = enrollment.state
+    _set_state(enrollment, EnrollmentState.CANCELLED, reason, now)
+    cancelled = 0
+    for message in session.scalars(
+        select(Message)
+        .where(Message.enrollment_id == enrollment_id, Message.state.in_(UNSENT))
+        .order_by(Message.id)
+    ):
+        transition(session, message, MessageState.CANCELLED, f"unenrolled: {reason}", actor, at=now)
+        cancelled += 1
+    _audit_state(session, enrollment, before, actor, now, "enrollment.cancel", cancelled=cancelled)
+    return cancelled
+
+
+@transaction
+def pause(session: Session, enrollment_id: int, *, reason: str, now: datetime, actor: str) -> None:
+    """Hold the enrollment: its scheduled messages stay, but are not sent until resumed."""
+    enrollment = get_enrollment(session, enrollment_id)
+    if enrollment.state != EnrollmentState.ACTIVE:
+        raise Conflict(f"enrollment {enrollment_id} is {enrollment.state}, not active")
+    _set_state(enrollment, EnrollmentState.PAUSED, reason, now)
+    _audit_state(session, enrollment, EnrollmentState.ACTIVE, actor, now, "enrollment.pause")
+
+
+@transaction
+def resume(
+    session: Session, schedule: Schedule, enrollment_id: int, *, now: datetime, actor: str
+) -> None:
+    """Resume a paused enrollment, re-planning what is still ahead from `now`."""
+    enrollment = get_enrollment(session, enrollment_id)
+    if enrollment.state != EnrollmentState.PAUSED:
+        raise Conflict(f"enrollment {enrollment_id} is {enrollment.state}, not paused")
+    _set_state(enrollment, EnrollmentState.ACTIVE, "", now)
+    patient = get_patient(session, enrollment.patient_id)
+    result = replan(session, schedule, enrollment, patient, now=now, actor=actor, reason="resumed")
+    _audit_state(
+        session,
+        enrollment,
+        EnrollmentState.PAUSED,
+        actor,
+        now,
+        "enrollment.resume",
+        moved=result.moved,
+        skipped=result.skipped,
+    )
+
+
+@transaction
+def complete_course(
+    session: Session,
+    schedule: Schedule,
+    patient_id: int,
+    at: datetime,
+    *,
+    now: datetime,
+    actor: str,
+    booster: str = BOOSTER,
+) -> Enrollment | None:
+    """Record that the patient's course ended at `at`, and plan the booster nudges from it.
+
+    Every open enrollment gets the `course.completed` event; the patient is enrolled in
+    `booster` unless already (a schedule without that sequence just records the date).
+    Returns the booster enrollment, if any.
+    """
+    patient = get_patient(session, patient_id)
+    before = patient.course_completed_at
+    patient.course_completed_at = at
+    patient.updated_at = now
+    booster_enrollment = None
+    for enrollment in open_enrollments(session, patient_id):
+        if enrollment.sequence == booster:
+            booster_enrollment = enrollment
+        if set_event(enrollment, COURSE_COMPLETED, at):
+            session.flush()
+            replan(
+                session,
+                schedule,
+                enrollment,
+                patient,
+                now=now,
+                actor=actor,
+                reason="course completed",
+                only=lambda anchor, _key: anchor == COURSE_COMPLETED,
+            )
+    if booster_enrollment is None and booster in schedule.sequences:
+        booster_enrollment = start_enrollment(
+            session,
+            schedule,
+            patient,
+            booster,
+            [AnchorEvent(COURSE_COMPLETED, at)],
+            now=now,
+            actor=actor,
+        )
+    audit(
+        session,
+        actor=actor,
+        action="patient.course-completed",
+        entity="patient",
+        entity_id=patient_id,
+        before={"course_completed_at": before},
+        after={"course_completed_at": at},
+        at=now,
+    )
+    return booster_enrollment
+
+
+def _set_state(enrollment: Enrollment, state: EnrollmentState, reason: str, now: datetime) -> None:
+    enrollment.state = state
+    enrollment.reason = reason
+    enrollment.updated_at = now
+
+
+def _audit_state(
+    session: Session,
+    enrollment: Enrollment,
+    before: EnrollmentState,
+    actor: str,
+    now: datetime,
+    action: str,
+    **extra: object,
+) -> None:
+    audit(
+        session,
+        actor=actor,
+        action=action,
+        entity="enrollment",
+        entity_id=enrollment.id,
+        before={"state": before},
+        after={"state": enrollment.state, "reason": enrollment.reason, **extra},
+        at=now,
+    )
