@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,7 @@ def server_process(repo_root):
         text=True,
     )
     try:
+        assert process.stdout is not None
         line = process.stdout.readline()
         assert line.startswith("listening on "), line
         yield process, line.split()[-1]
@@ -46,7 +48,7 @@ def settings_for(url: str) -> Settings:
     )
 
 
-def control(url: str, method: str, body: object = None) -> object:
+def control(url: str, method: str, body: object = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
         url + "/_fake/" + ("script" if body else "requests"), data, method=method

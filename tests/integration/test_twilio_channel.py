@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ def fake():
 
 
 def settings_for(url: str, **overrides) -> Settings:
-    values = {
+    values: dict[str, Any] = {
         "twilio_account_sid": ACCOUNT,
         "twilio_auth_token": "token",
         "twilio_from": "+15017122661",

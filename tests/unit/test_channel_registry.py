@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from engage.channels.file import FileChannel
@@ -11,12 +13,12 @@ from engage.channels.twilio import TwilioChannel
 from engage.errors import ConfigError
 from engage.settings import Settings
 
-TWILIO = {
+TWILIO: dict[str, Any] = {
     "twilio_account_sid": "AC" + "0" * 32,
     "twilio_auth_token": "t",
     "twilio_from": "+15017122661",
 }
-SENDGRID = {"sendgrid_api_key": "SG.key", "sendgrid_from": "clinic@example.org"}
+SENDGRID: dict[str, Any] = {"sendgrid_api_key": "SG.key", "sendgrid_from": "clinic@example.org"}
 
 
 def test_without_credentials_both_kinds_go_to_the_outbox_files(tmp_path):
