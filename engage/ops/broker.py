@@ -1,0 +1,83 @@
+"""The broker as operators see it: how many tasks wait in each queue, and which workers answer.
+
+Read the way the workers connect (workers.app's URL and transport options), so the embedded
+filesystem broker, Redis and RabbitMQ all answer. Nothing here raises when the broker is down:
+status pages must still render, and say so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+from engage.settings import Settings
+
+
+@dataclass(frozen=True)
+class QueueDepths:
+    """Tasks waiting per queue; `error` says why the broker could not be read (depths empty)."""
+
+    depths: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return self.error is None
+
+
+def _missing_queue(exc: Exception) -> bool:
+    # A queue nobody declared yet (no worker ever started) answers 404: it holds nothing.
+    return getattr(exc, "reply_code", None) == 404 or "NOT_FOUND" in str(exc)
+
+
+def queue_depths(settings: Settings, timeout: float = 2.0) -> QueueDepths:
+    """Messages waiting in each Celery queue (not counting tasks a worker has prefetched)."""
+    from kombu.connection import Connection
+
+    from workers.app import QUEUES, broker_options
+
+    url, options = broker_options(settings)
+    depths: dict[str, int] = {}
+    try:
+        connection = Connection(  # type: ignore[no-untyped-call]
+            url, transport_options=options, connect_timeout=timeout
+        )
+        with connection as conn:
+            conn.ensure_connection(max_retries=1, timeout=timeout)
+            for queue in QUEUES:
+                channel = conn.channel()  # one per queue: a 404 closes an AMQP channel
+                try:
+                    depths[queue] = int(channel.queue_declare(queue=queue, passive=True)[1])
+                except Exception as exc:  # sorted just below
+                    if not _missing_queue(exc):
+                        raise
+                    depths[queue] = 0
+                finally:
+                    _close_quietly(channel)
+    except Exception as exc:  # any way the broker fails is reported, not raised
+        return QueueDepths(error=f"broker unreachable: {type(exc).__name__}: {exc}")
+    return QueueDepths(depths)
+
+
+def ping_workers(settings: Settings, timeout: float = 1.0) -> list[str] | None:
+    """Names of the Celery workers that answered a ping within `timeout`; None if unknown.
+
+    Unknown in embedded mode: the filesystem transport has no broadcast, so no ping travels.
+    """
+    if not settings.broker_url:
+        return None
+    from workers.app import make_celery
+
+    celery = make_celery(settings)
+    try:
+        replies = celery.control.ping(timeout=timeout)
+    except Exception:  # a broker without broadcast support, or down
+        return None
+    finally:
+        celery.close()
+    return sorted(name for reply in replies for name in reply)
+
+
+def _close_quietly(channel: object) -> None:
+    with contextlib.suppress(Exception):  # a channel the broker already closed
+        channel.close()  # type: ignore[attr-defined]

@@ -1,0 +1,181 @@
+"""`engage status` in one value: backlog, lateness, activity per channel, queues, liveness.
+
+Gathered from the database (the outbox and its events), the broker (queue depths, a worker
+ping) and the heartbeats; any part that cannot be read is reported as unknown, never raised.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from engage.delivery.claim import DISPATCHER
+from engage.ops import outbox
+from engage.ops.broker import QueueDepths, ping_workers, queue_depths
+from engage.ops.heartbeat import Beat, beats
+from engage.schedule.models import CHANNELS
+from engage.settings import Settings
+from engage.store.messages import MessageState
+
+S = MessageState
+WINDOW = timedelta(hours=1)
+# A dispatcher ticks every second or so; three missed beats of a slow tick still count as alive.
+ALIVE_WITHIN = timedelta(seconds=30)
+ACTIVITY = (S.SENT, S.DELIVERED, S.FAILED, S.UNDELIVERED, S.FLAGGED)
+
+
+@dataclass(frozen=True)
+class ChannelActivity:
+    """What happened on one channel within the window."""
+
+    channel: str
+    sent: int
+    delivered: int
+    failed: int  # failed + undelivered
+    flagged: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    at: datetime
+    window_seconds: float
+    backlog: tuple[outbox.Backlog, ...]
+    lateness_p50: float | None
+    lateness_p99: float | None
+    lateness_samples: int
+    channels: tuple[ChannelActivity, ...]
+    top_failures: tuple[tuple[str, int], ...]
+    queues: QueueDepths
+    workers: tuple[str, ...] | None  # None: the broker could not be asked
+    dispatchers: tuple[Beat, ...] | None  # None: the heartbeat store could not be read
+    dispatcher_last_event: datetime | None
+
+    @property
+    def backlog_total(self) -> int:
+        return sum(item.count for item in self.backlog)
+
+    @property
+    def backlog_oldest_seconds(self) -> float | None:
+        oldest = [item.oldest_due for item in self.backlog if item.oldest_due]
+        return max(0.0, (self.at - min(oldest)).total_seconds()) if oldest else None
+
+    @property
+    def live_dispatchers(self) -> tuple[Beat, ...]:
+        return tuple(b for b in self.dispatchers or () if b.age(self.at) <= ALIVE_WITHIN.seconds)
+
+    @property
+    def dispatcher_alive(self) -> bool:
+        return bool(self.live_dispatchers)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "window_seconds": self.window_seconds,
+            "backlog": {
+                "total": self.backlog_total,
+                "oldest_seconds": self.backlog_oldest_seconds,
+                "by_channel": {b.channel: b.count for b in self.backlog},
+            },
+            "lateness_seconds": {
+                "p50": self.lateness_p50,
+                "p99": self.lateness_p99,
+                "samples": self.lateness_samples,
+            },
+            "channels": {
+                c.channel: {
+                    "sent": c.sent,
+                    "delivered": c.delivered,
+                    "failed": c.failed,
+                    "flagged": c.flagged,
+                }
+                for c in self.channels
+            },
+            "top_failures": [{"reason": r, "count": n} for r, n in self.top_failures],
+            "queues": {"depths": self.queues.depths, "error": self.queues.error},
+            "workers": {
+                "alive": None if self.workers is None else bool(self.workers),
+                "names": list(self.workers or ()),
+            },
+            "dispatcher": {
+                "alive": self.dispatcher_alive,
+                "instances": [
+                    {"instance": b.instance, "age_seconds": round(b.age(self.at), 1)}
+                    for b in self.dispatchers or ()
+                ],
+                "last_event_at": _iso(self.dispatcher_last_event),
+            },
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The nearest-rank `q` percentile (0 < q <= 100) of `values`; None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def gather(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    now: datetime,
+    *,
+    window: timedelta = WINDOW,
+    ping_timeout: float = 1.0,
+) -> Snapshot:
+    """Read everything `engage status` shows, as of `now`."""
+    since = now - window
+    with sessions() as session:
+        lag = outbox.backlog(session, now)
+        lateness = outbox.lateness_seconds(session, since)
+        moves = outbox.transitions_by_channel(session, since, ACTIVITY)
+        failures = outbox.top_failure_reasons(session, since)
+        last_event = outbox.last_event_at(session, DISPATCHER)
+    queues = queue_depths(settings)
+    # A ping through a broker that is down would wait out every retry: skip it.
+    workers = ping_workers(settings, ping_timeout) if queues.reachable else None
+    return Snapshot(
+        at=now,
+        window_seconds=window.total_seconds(),
+        backlog=tuple(lag),
+        lateness_p50=percentile(lateness, 50),
+        lateness_p99=percentile(lateness, 99),
+        lateness_samples=len(lateness),
+        channels=_activity(moves, {b.channel for b in lag}),
+        top_failures=tuple(failures),
+        queues=queues,
+        workers=None if workers is None else tuple(workers),
+        dispatchers=_dispatcher_beats(settings, now),
+        dispatcher_last_event=last_event,
+    )
+
+
+def _activity(moves: dict[tuple[str, str], int], extra: set[str]) -> tuple[ChannelActivity, ...]:
+    channels = sorted(set(CHANNELS) | extra | {channel for channel, _ in moves})
+    return tuple(
+        ChannelActivity(
+            channel=c,
+            sent=moves.get((c, S.SENT.value), 0),
+            delivered=moves.get((c, S.DELIVERED.value), 0),
+            failed=moves.get((c, S.FAILED.value), 0) + moves.get((c, S.UNDELIVERED.value), 0),
+            flagged=moves.get((c, S.FLAGGED.value), 0),
+        )
+        for c in channels
+    )
+
+
+def _dispatcher_beats(settings: Settings, now: datetime) -> tuple[Beat, ...] | None:
+    try:
+        return tuple(beats(settings, "dispatcher", now))
+    except Exception:  # the heartbeat store is down: say "unknown", not "dead"
+        return None

@@ -1,0 +1,123 @@
+"""The counters the sender and webhooks increment, as Prometheus scrapes them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from prometheus_client import REGISTRY
+
+from engage import metrics
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def scrape() -> str:
+    body, content_type = metrics.exposition(metrics.scrape_registry())
+    assert content_type.startswith("text/plain")
+    return body.decode()
+
+
+def test_an_accepted_send_counts_its_latency_and_its_lateness() -> None:
+    before = sample("engage_send_lateness_seconds_bucket", provider="unit-a", le="60.0")
+    metrics.observe_send("unit-a", 0.2, 45.0)
+    assert sample("engage_sends_total", provider="unit-a") == 1
+    assert sample("engage_send_lateness_seconds_bucket", provider="unit-a", le="60.0") == before + 1
+    assert sample("engage_send_lateness_seconds_bucket", provider="unit-a", le="30.0") == 0
+    assert sample("engage_provider_request_seconds_count", provider="unit-a", outcome="ok") == 1
+
+
+def test_errors_are_counted_by_provider_and_vendor_code() -> None:
+    metrics.count_error("unit-b", "21211", seconds=0.1)
+    metrics.count_error("unit-b", "21211")
+    metrics.count_error("unit-b", "")
+    assert sample("engage_provider_errors_total", provider="unit-b", code="21211") == 2
+    assert sample("engage_provider_errors_total", provider="unit-b", code="none") == 1
+    assert sample("engage_provider_request_seconds_count", provider="unit-b", outcome="error") == 1
+
+
+def test_retries_suppressions_and_webhook_events_are_counted() -> None:
+    metrics.count_retry("unit-c")
+    metrics.count_suppressed("unit sms consent closed")
+    metrics.count_webhook("unit-c", "delivered")
+    assert sample("engage_retries_total", provider="unit-c") == 1
+    assert sample("engage_suppressions_total", reason="unit sms consent closed") == 1
+    assert sample("engage_webhook_events_total", provider="unit-c", kind="delivered") == 1
+
+
+def test_an_absurdly_long_label_is_cut_short() -> None:
+    metrics.count_suppressed("x" * 500)
+    assert sample("engage_suppressions_total", reason="x" * 64) == 1
+
+
+def test_the_scrape_text_carries_every_series_family() -> None:
+    metrics.observe_send("unit-d", 0.1, 1.0)
+    metrics.count_error("unit-d", "timeout", seconds=2.0)
+    metrics.count_retry("unit-d")
+    metrics.count_suppressed("unit-d")
+    metrics.count_webhook("unit-d", "bounce")
+    text = scrape()
+    for family in (
+        'engage_sends_total{provider="unit-d"}',
+        'engage_send_lateness_seconds_bucket{le="5.0",provider="unit-d"}',
+        'engage_provider_request_seconds_bucket{le="2.5",outcome="error",provider="unit-d"}',
+        'engage_provider_errors_total{code="timeout",provider="unit-d"}',
+        'engage_retries_total{provider="unit-d"}',
+        'engage_suppressions_total{reason="unit-d"}',
+        'engage_webhook_events_total{kind="bounce",provider="unit-d"}',
+    ):
+        assert family in text
+
+
+def test_a_worker_serves_its_metrics_on_its_own_port() -> None:
+    metrics.count_retry("unit-e")
+    server = metrics.start_worker_metrics_server(0, "127.0.0.1")
+    try:
+        port = server.server_address[1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert 'engage_retries_total{provider="unit-e"} 1.0' in text
+
+
+MULTIPROCESS_WORKER = """
+import multiprocessing, sys
+from engage import metrics
+metrics.reset_multiproc_dir()
+
+def child():
+    metrics.count_retry("mp")
+    metrics.observe_send("mp", 0.1, 2.0)
+
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context("fork")
+    for _ in range(3):
+        p = ctx.Process(target=child)
+        p.start()
+        p.join()
+        metrics.mark_process_dead(p.pid)
+    sys.stdout.write(metrics.exposition(metrics.scrape_registry())[0].decode())
+"""
+
+
+def test_worker_children_add_up_in_multiprocess_mode(tmp_path: Path) -> None:
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
+    (tmp_path / "prom").mkdir()
+    (tmp_path / "prom" / "counter_999.db").write_bytes(b"stale run")
+    done = subprocess.run(
+        [sys.executable, "-c", MULTIPROCESS_WORKER],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert 'engage_retries_total{provider="mp"} 3.0' in done.stdout
+    assert 'engage_send_lateness_seconds_count{provider="mp"} 3.0' in done.stdout
