@@ -15,7 +15,8 @@ from typing import Any
 import structlog
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"\+?\d[\d\s().-]{7,}\d")
+# E.164 with its plus, or a bare run of 10-15 digits; host:port and ids stay readable.
+_PHONE = re.compile(r"\+\d[\d\s().-]{6,}\d|(?<![\d.])\d{10,15}(?![\d.])")
 _FORBIDDEN_KEYS = frozenset({"body", "html", "text", "subject", "to", "phone", "email", "Body"})
 
 
@@ -62,6 +63,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def get_logger(name: str = "engage") -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from celery import Celery
-from kombu.entity import Queue
+from kombu.entity import Exchange, Queue
 
 from engage.settings import Settings, load_settings
 
@@ -45,7 +45,9 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,  # ...and the outbox state makes the redelivery harmless
         task_ignore_result=True,
         worker_prefetch_multiplier=4,
-        task_queues=[Queue(name) for name in QUEUES],
+        task_queues=[
+            Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES
+        ],
         task_default_queue="dispatch",
         task_routes={
             "engage.dispatch": {"queue": "dispatch"},
@@ -54,7 +56,7 @@ def make_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         worker_hijack_root_logger=False,
-        worker_send_task_events=True,
+        worker_send_task_events=bool(settings.broker_url),  # for Flower; needs a real broker
         beat_schedule={
             "dispatch-due-messages": {
                 "task": "engage.dispatch",

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from engage.cli import failed, serve, simulate, status, validate  # noqa: F401
+from engage.cli import failed, run, serve, simulate, status, validate  # noqa: F401

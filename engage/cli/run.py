@@ -1,0 +1,85 @@
+"""`engage run` (what `make run` starts): the whole service in one process, embedded defaults.
+
+SQLite, no broker server (kombu's filesystem transport), the file channel unless provider
+credentials are set; the dispatcher, a Celery worker and the HTTP API share the process, and the
+send tasks travel exactly the path they take in production.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from engage.cli.main import app
+from engage.cli.serve import settings_or_exit, worker_argv
+from engage.logs import get_logger
+from engage.settings import Settings
+
+log = get_logger("engage.run")
+
+
+def _start_api(settings: Settings, host: str, port: int) -> Any:
+    import uvicorn
+
+    from engage.api.app import create_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host=host, port=port, log_config=None, access_log=False
+        )
+    )
+    threading.Thread(target=server.run, name="api", daemon=True).start()
+    return server
+
+
+def _banner(settings: Settings, host: str, port: int, samples: str) -> None:
+    console = Console(stderr=True)
+    console.print(f"[b]engage[/b] running on its embedded default ({settings.database_url})")
+    console.print(
+        f"  API + docs       http://{host}:{port}/docs   (health: /health, metrics: /metrics)"
+    )
+    console.print(f"  messages sent    {settings.outbox_dir.resolve()}/<message id>.json")
+    console.print(f"  sample patients  {samples}")
+    console.print("  timeline         engage simulate --help  ·  engage status  ·  Ctrl-C stops")
+
+
+@app.command("run")
+def run_command(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    samples: bool = typer.Option(
+        True, "--samples/--no-samples", help="Load sample patients into an empty database."
+    ),
+) -> None:
+    """Run dispatcher, worker and API in one process on the embedded defaults."""
+    settings = settings_or_exit()
+    from engage.store.migrate import upgrade
+
+    revision = upgrade(settings.database_url)
+    log.info("db.upgraded", revision=revision)
+    from engage.samples import load_samples
+    from workers.tasks import dispatcher, runtime
+
+    rt = runtime()
+    loaded = load_samples(rt.sessions, rt.schedule) if samples else None
+    note = "skipped (--no-samples)" if loaded is None else loaded
+    stop = threading.Event()
+    threading.Thread(
+        target=dispatcher().run,
+        args=(settings.dispatch_interval_seconds, stop),
+        name="dispatcher",
+        daemon=True,
+    ).start()
+    _start_api(settings, host, port)
+    _banner(settings, host, port, note)
+    from workers.app import app as celery
+
+    try:
+        celery.worker_main(
+            worker_argv(settings, "sms,email,dispatch", settings.send_concurrency, "threads")
+        )
+    finally:
+        stop.set()
