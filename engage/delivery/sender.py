@@ -9,6 +9,7 @@ it up again, so retries survive restarts and obey the same claiming rules as fir
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from engage import metrics
 from engage.channels.base import Channel, Outgoing, Receipt
 from engage.delivery.compose import compose
 from engage.delivery.gate import Action, SendFacts, Verdict, decide
@@ -61,11 +63,13 @@ class Sender:
             return prepared
         outgoing, provider = prepared
         self.limiter.acquire(provider)
+        started = time.monotonic()
         try:
             receipt = self.channels[outgoing.channel].send(outgoing)
         except DeliveryError as error:
+            metrics.count_error(provider, error.code, time.monotonic() - started)
             return self._record_failure(message_id, error)
-        return self._record_success(message_id, receipt)
+        return self._record_success(message_id, receipt, time.monotonic() - started)
 
     # -- before the call -------------------------------------------------------------------
 
@@ -81,6 +85,8 @@ class Sender:
             verdict = decide(self._facts(session, message, patient, now))
             if verdict.action is not Action.SEND:
                 self._apply(session, message, verdict, now)
+                if verdict.action is Action.SUPPRESS:
+                    metrics.count_suppressed(verdict.reason)
                 log.info(
                     "send.withheld",
                     message_id=message_id,
@@ -184,9 +190,10 @@ class Sender:
 
     # -- after the call --------------------------------------------------------------------
 
-    def _record_success(self, message_id: int, receipt: Receipt) -> str:
+    def _record_success(self, message_id: int, receipt: Receipt, seconds: float = 0.0) -> str:
         now = self.clock()
         with self.sessions.begin() as session:
+            due = session.execute(select(Message.due_at).where(Message.id == message_id)).scalar()
             moved = _rowcount(
                 session.execute(
                     update(Message)
@@ -217,6 +224,7 @@ class Sender:
                     .values(provider=receipt.provider, provider_id=receipt.provider_id)
                     .execution_options(synchronize_session=False)
                 )
+        metrics.observe_send(receipt.provider, seconds, (now - due).total_seconds() if due else 0.0)
         log.info("send.sent", message_id=message_id, provider=receipt.provider)
         return "sent"
 
@@ -247,6 +255,7 @@ class Sender:
                     now,
                 )
                 outcome = "retry"
+                metrics.count_retry(self.channels[message.channel].name)
         log.warning(
             "send.error",
             message_id=message_id,

@@ -1,0 +1,131 @@
+"""Metrics as the pipeline produces them: counters from real sends, gauges from the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from engage.channels.sendgrid import SendGridChannel
+from engage.channels.twilio import TwilioChannel
+from engage.metrics_outbox import OutboxCollector
+from engage.settings import Settings
+from engage.store import Consent, Message, MessageState
+from engage.store.db import make_engine, session_factory
+from tests.delivery_kit import Kit, build_kit
+from tests.fakes.provider_server import TWILIO, ProviderServer, twilio_error
+
+S = MessageState
+
+
+@pytest.fixture
+def fake() -> Iterator[ProviderServer]:
+    with ProviderServer() as server:
+        yield server
+
+
+@pytest.fixture
+def kit(db_url: str, tmp_path: Path, fake: ProviderServer) -> Kit:
+    settings = Settings(
+        twilio_account_sid="AC" + "0" * 32,
+        twilio_auth_token="token",
+        twilio_from="+15005550006",
+        twilio_base_url=fake.url,
+        sendgrid_api_key="SG.test",
+        sendgrid_from="care@clinic.example.org",
+        sendgrid_base_url=fake.url,
+        send_timeout_seconds=2,
+    )
+    channels = {"sms": TwilioChannel(settings), "email": SendGridChannel(settings)}
+    return build_kit(db_url, tmp_path / "templates", channels)
+
+
+def value(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_a_late_send_counts_one_send_and_its_lateness(kit: Kit) -> None:
+    sends = value("engage_sends_total", provider="twilio")
+    within_2m = value("engage_send_lateness_seconds_bucket", provider="twilio", le="120.0")
+    within_1m = value("engage_send_lateness_seconds_bucket", provider="twilio", le="60.0")
+    kit.message(kit.patient())
+    kit.clock.advance(seconds=90)
+    kit.run_due()
+    assert value("engage_sends_total", provider="twilio") == sends + 1
+    assert (
+        value("engage_send_lateness_seconds_bucket", provider="twilio", le="120.0") == within_2m + 1
+    )
+    assert value("engage_send_lateness_seconds_bucket", provider="twilio", le="60.0") == within_1m
+
+
+def test_a_provider_error_counts_its_code_and_a_retry(kit: Kit, fake: ProviderServer) -> None:
+    errors = value("engage_provider_errors_total", provider="twilio", code="20503")
+    retries = value("engage_retries_total", provider="twilio")
+    failed_calls = value(
+        "engage_provider_request_seconds_count", provider="twilio", outcome="error"
+    )
+    fake.script(TWILIO, twilio_error(503, 20503))
+    kit.message(kit.patient())
+    kit.run_due()
+    assert value("engage_provider_errors_total", provider="twilio", code="20503") == errors + 1
+    assert value("engage_retries_total", provider="twilio") == retries + 1
+    assert (
+        value("engage_provider_request_seconds_count", provider="twilio", outcome="error")
+        == failed_calls + 1
+    )
+
+
+def test_a_permanent_error_is_not_counted_as_a_retry(kit: Kit, fake: ProviderServer) -> None:
+    retries = value("engage_retries_total", provider="twilio")
+    fake.script(TWILIO, twilio_error(400, 21211))
+    kit.message(kit.patient())
+    kit.run_due()
+    assert value("engage_provider_errors_total", provider="twilio", code="21211") >= 1
+    assert value("engage_retries_total", provider="twilio") == retries
+
+
+def test_a_suppressed_message_counts_its_reason(kit: Kit) -> None:
+    before = value("engage_suppressions_total", reason="sms consent closed")
+    pid = kit.patient(email=False)
+    kit.message(pid)
+    with kit.sessions.begin() as s:
+        s.query(Consent).filter_by(patient_id=pid, channel="sms").update({"granted": False})
+    kit.run_due()
+    assert value("engage_suppressions_total", reason="sms consent closed") == before + 1
+
+
+def scrape(collector: OutboxCollector) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return registry
+
+
+def test_outbox_gauges_count_messages_by_state_and_the_due_backlog(kit: Kit) -> None:
+    pid = kit.patient()
+    overdue = [kit.message(pid, due_in=-600), kit.message(pid, due_in=-60)]
+    kit.message(pid, due_in=3600)  # scheduled, not yet due: not backlog
+    emailed = kit.message(pid, channel="email", due_in=-30)
+    with kit.sessions.begin() as s:
+        s.get_one(Message, emailed).state = S.FAILED
+    registry = scrape(OutboxCollector(kit.sessions, clock=kit.clock))
+    sample = registry.get_sample_value
+    assert sample("engage_database_up", {}) == 1
+    assert sample("engage_messages", {"state": "scheduled", "channel": "sms"}) == 3
+    assert sample("engage_messages", {"state": "failed", "channel": "email"}) == 1
+    assert sample("engage_messages", {"state": "delivered", "channel": "sms"}) == 0
+    assert sample("engage_backlog_messages", {"channel": "sms"}) == len(overdue)
+    assert sample("engage_backlog_messages", {"channel": "email"}) == 0
+    assert sample("engage_backlog_oldest_age_seconds", {"channel": "sms"}) == 600
+    kit.clock.advance(minutes=1)
+    assert sample("engage_backlog_oldest_age_seconds", {"channel": "sms"}) == 660
+
+
+def test_an_unreachable_database_reads_as_down_not_as_an_error() -> None:
+    engine = make_engine(
+        "postgresql://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
+    )
+    registry = scrape(OutboxCollector(session_factory(engine)))
+    assert registry.get_sample_value("engage_database_up", {}) == 0
+    assert registry.get_sample_value("engage_backlog_messages", {"channel": "sms"}) is None
