@@ -13,11 +13,38 @@ from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
 from engage import __version__
-from engage.api import errors
+from engage.api import (
+    appointments,
+    consents,
+    enrollments,
+    errors,
+    imports,
+    inbox,
+    patients,
+    previews,
+    timeline,
+    tokens,
+    unsubscribe,
+    webhooks_sendgrid,
+    webhooks_twilio,
+)
 from engage.runtime import Runtime
 from engage.settings import Settings
 
-ROUTERS: tuple[APIRouter, ...] = ()
+ROUTERS: tuple[APIRouter, ...] = (
+    patients.router,
+    consents.router,
+    enrollments.router,
+    appointments.router,
+    timeline.router,
+    previews.router,
+    imports.router,
+    inbox.router,
+    tokens.router,
+    webhooks_twilio.router,
+    webhooks_sendgrid.router,
+    unsubscribe.router,
+)
 
 
 class Alive(BaseModel):

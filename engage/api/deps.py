@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from engage.rendering.environment import make_environment
 from engage.runtime import Runtime
+from engage.schedule.models import Schedule
 from engage.settings import Settings
 
 
@@ -39,3 +42,16 @@ def clock(request: Request) -> Callable[[], datetime]:
 def now(request: Request) -> datetime:
     """The current instant, from the app's clock (tests move it by hand)."""
     return clock(request)()
+
+
+def schedule(request: Request) -> Schedule:
+    found: Schedule = request.app.state.runtime.schedule
+    return found
+
+
+def templates(request: Request) -> Any:
+    """The sandboxed template environment, built on first use (previews need it, little else)."""
+    state = request.app.state
+    if getattr(state, "templates", None) is None:
+        state.templates = make_environment(settings(request).templates_dir)
+    return state.templates

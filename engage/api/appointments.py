@@ -1,0 +1,204 @@
+"""Staff routes for infusion appointments: book, move, cancel, confirm.
+
+Moving an appointment re-plans exactly its pending messages, in one transaction (sent ones are
+untouched, and each moved message records why); cancelling withdraws its unsent ones.
+The answer lists the appointment's messages, so staff see what followed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engage import enrollment as service
+from engage.api import deps, errors
+from engage.api.auth import Principal, require_role
+from engage.api.confirmations import confirm
+from engage.api.fields import Id, Moment
+from engage.api.patients import load_patient
+from engage.errors import NotFound
+from engage.schedule.models import Schedule
+from engage.store.appointments import Appointment
+from engage.store.messages import Message
+
+router = APIRouter(tags=["appointments"], responses=errors.responses(401, 403))
+Staff = Annotated[Principal, Depends(require_role("staff"))]
+Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
+Plan = Annotated[Schedule, Depends(deps.schedule)]
+Now = Annotated[Any, Depends(deps.now)]
+WRITE = errors.responses(404, 409, 422)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AppointmentCreate(_In):
+    starts_at: Moment
+    ends_at: Moment | None = Field(default=None, description="Default: the clinic's length.")
+    location: str = Field(default="", max_length=200)
+
+
+class AppointmentMove(_In):
+    starts_at: Moment
+    ends_at: Moment | None = Field(default=None, description="Default: keep its length.")
+
+
+class Cancel(_In):
+    reason: str = Field(default="appointment cancelled", min_length=1, max_length=500)
+
+
+class MessageBrief(BaseModel):
+    id: int
+    sequence: str
+    step: str
+    channel: str
+    state: str
+    reason: str
+    due_at: datetime
+
+
+class AppointmentOut(BaseModel):
+    id: int
+    patient_id: int
+    starts_at: datetime
+    ends_at: datetime
+    location: str
+    state: str
+    confirmed_at: datetime | None
+    messages: list[MessageBrief]
+
+
+def appointment_out(session: Session, appointment: Appointment) -> AppointmentOut:
+    messages = session.scalars(
+        select(Message)
+        .where(Message.appointment_id == appointment.id)
+        .order_by(Message.due_at, Message.id)
+    )
+    return AppointmentOut(
+        id=appointment.id,
+        patient_id=appointment.patient_id,
+        starts_at=appointment.starts_at,
+        ends_at=appointment.ends_at,
+        location=appointment.location,
+        state=str(appointment.state),
+        confirmed_at=appointment.confirmed_at,
+        messages=[
+            MessageBrief(
+                id=m.id,
+                sequence=m.sequence,
+                step=m.step_id,
+                channel=m.channel,
+                state=str(m.state),
+                reason=m.reason,
+                due_at=m.due_at,
+            )
+            for m in messages
+        ],
+    )
+
+
+def _load(session: Session, appointment_id: int) -> Appointment:
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound(f"appointment {appointment_id} does not exist")
+    return appointment
+
+
+@router.post(
+    "/patients/{patient_id}/appointments",
+    status_code=201,
+    response_model=AppointmentOut,
+    responses=WRITE,
+)
+def add(
+    patient_id: Id, body: AppointmentCreate, who: Staff, sessions: Sessions, plan: Plan, now: Now
+) -> AppointmentOut:
+    """Book an infusion; every open enrollment of the patient plans its messages."""
+    with sessions() as session:
+        appointment = service.add_appointment(
+            session,
+            plan,
+            patient_id,
+            body.starts_at,
+            body.ends_at,
+            location=body.location,
+            now=now,
+            actor=who.actor,
+        )
+        return appointment_out(session, appointment)
+
+
+@router.get(
+    "/patients/{patient_id}/appointments",
+    response_model=list[AppointmentOut],
+    responses=errors.responses(404, 422),
+)
+def list_appointments(patient_id: Id, who: Staff, sessions: Sessions) -> list[AppointmentOut]:
+    with sessions() as session:
+        load_patient(session, patient_id)
+        rows = session.scalars(
+            select(Appointment)
+            .where(Appointment.patient_id == patient_id)
+            .order_by(Appointment.starts_at, Appointment.id)
+        )
+        return [appointment_out(session, a) for a in rows]
+
+
+@router.get(
+    "/appointments/{appointment_id}",
+    response_model=AppointmentOut,
+    responses=errors.responses(404, 422),
+)
+def get_appointment(appointment_id: Id, who: Staff, sessions: Sessions) -> AppointmentOut:
+    with sessions() as session:
+        return appointment_out(session, _load(session, appointment_id))
+
+
+@router.post("/appointments/{appointment_id}/move", response_model=AppointmentOut, responses=WRITE)
+def move(
+    appointment_id: Id,
+    body: AppointmentMove,
+    who: Staff,
+    sessions: Sessions,
+    plan: Plan,
+    now: Now,
+) -> AppointmentOut:
+    """Move it: its scheduled messages move with it (same ids, new due times, the reason)."""
+    with sessions() as session:
+        appointment = service.move_appointment(
+            session, plan, appointment_id, body.starts_at, body.ends_at, now=now, actor=who.actor
+        )
+        return appointment_out(session, appointment)
+
+
+@router.post(
+    "/appointments/{appointment_id}/cancel", response_model=AppointmentOut, responses=WRITE
+)
+def cancel(
+    appointment_id: Id, body: Cancel, who: Staff, sessions: Sessions, plan: Plan, now: Now
+) -> AppointmentOut:
+    """Cancel it and every message of it not yet sent, recording the reason on each."""
+    with sessions() as session:
+        appointment = service.cancel_appointment(
+            session, plan, appointment_id, reason=body.reason, now=now, actor=who.actor
+        )
+        return appointment_out(session, appointment)
+
+
+@router.post(
+    "/appointments/{appointment_id}/confirm", response_model=AppointmentOut, responses=WRITE
+)
+def confirm_appointment(
+    appointment_id: Id, who: Staff, sessions: Sessions, now: Now
+) -> AppointmentOut:
+    """Record that the patient confirmed (as replying C by SMS does)."""
+    with sessions.begin() as session:
+        appointment = _load(session, appointment_id)
+        confirm(session, appointment, now=now, actor=who.actor)
+        return appointment_out(session, appointment)

@@ -1,0 +1,205 @@
+"""Staff routes for enrollments: enroll with anchor events, pause, resume, unenroll, and mark a
+patient's course completed (which starts the booster sequence).
+
+Each call is one transaction of the enrollment service (engage.enrollment): its messages are
+planned, moved or cancelled with it, with the reason on every message, and the audit log names
+the token that asked.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engage import enrollment as service
+from engage.api import deps, errors
+from engage.api.auth import Principal, require_role
+from engage.api.fields import Id, Moment
+from engage.api.patients import load_patient
+from engage.errors import NotFound
+from engage.planner import AnchorEvent
+from engage.schedule.models import Schedule
+from engage.store.enrollments import Enrollment
+from engage.store.messages import Message
+
+router = APIRouter(tags=["enrollments"], responses=errors.responses(401, 403))
+Staff = Annotated[Principal, Depends(require_role("staff"))]
+Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
+Plan = Annotated[Schedule, Depends(deps.schedule)]
+Now = Annotated[Any, Depends(deps.now)]
+WRITE = errors.responses(404, 409, 422)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class EventIn(_In):
+    """An anchor event: `enrolled`, `consultation`, `infusion.start` (an appointment), ..."""
+
+    name: str = Field(min_length=1, max_length=32, examples=["infusion.start"])
+    at: Moment
+
+
+class EnrollmentCreate(_In):
+    sequence: str = Field(min_length=1, max_length=64, examples=["pre-infusion"])
+    events: list[EventIn] = Field(default=[], max_length=50)
+    location: str = Field(default="", max_length=200, description="Of appointments it books.")
+
+
+class Reason(_In):
+    reason: str = Field(min_length=1, max_length=500, examples=["patient asked to stop"])
+
+
+class CourseCompleted(_In):
+    completed_at: Moment
+
+
+class EventOut(BaseModel):
+    name: str
+    at: datetime
+    key: str
+    occurrence: int
+    cancelled: bool
+
+
+class EnrollmentOut(BaseModel):
+    id: int
+    patient_id: int
+    sequence: str
+    state: str
+    reason: str
+    enrolled_at: datetime
+    events: list[EventOut]
+    messages: dict[str, int] = Field(description="How many of its messages are in each state.")
+
+
+def enrollment_out(session: Session, enrollment: Enrollment) -> EnrollmentOut:
+    counts = session.execute(
+        select(Message.state, func.count(Message.id))
+        .where(Message.enrollment_id == enrollment.id)
+        .group_by(Message.state)
+    ).all()
+    return EnrollmentOut(
+        id=enrollment.id,
+        patient_id=enrollment.patient_id,
+        sequence=enrollment.sequence,
+        state=str(enrollment.state),
+        reason=enrollment.reason,
+        enrolled_at=enrollment.enrolled_at,
+        events=[
+            EventOut(
+                name=e.name, at=e.at, key=e.key, occurrence=e.occurrence, cancelled=e.cancelled
+            )
+            for e in enrollment.events
+        ],
+        messages={str(state): int(count) for state, count in counts},
+    )
+
+
+def _load(session: Session, enrollment_id: int) -> Enrollment:
+    enrollment = session.get(Enrollment, enrollment_id)
+    if enrollment is None:
+        raise NotFound(f"enrollment {enrollment_id} does not exist")
+    return enrollment
+
+
+@router.post(
+    "/patients/{patient_id}/enrollments",
+    status_code=201,
+    response_model=EnrollmentOut,
+    responses=WRITE,
+)
+def enroll(
+    patient_id: Id, body: EnrollmentCreate, who: Staff, sessions: Sessions, plan: Plan, now: Now
+) -> EnrollmentOut:
+    """Enroll the patient and plan the sequence; `infusion.start` events book appointments."""
+    events = [AnchorEvent(e.name, e.at) for e in body.events]
+    with sessions() as session:
+        enrollment = service.enroll(
+            session,
+            plan,
+            patient_id,
+            body.sequence,
+            events,
+            now=now,
+            actor=who.actor,
+            location=body.location,
+        )
+        return enrollment_out(session, enrollment)
+
+
+@router.get(
+    "/patients/{patient_id}/enrollments",
+    response_model=list[EnrollmentOut],
+    responses=errors.responses(404, 422),
+)
+def list_enrollments(patient_id: Id, who: Staff, sessions: Sessions) -> list[EnrollmentOut]:
+    with sessions() as session:
+        load_patient(session, patient_id)
+        rows = session.scalars(
+            select(Enrollment).where(Enrollment.patient_id == patient_id).order_by(Enrollment.id)
+        )
+        return [enrollment_out(session, e) for e in rows]
+
+
+@router.get(
+    "/enrollments/{enrollment_id}",
+    response_model=EnrollmentOut,
+    responses=errors.responses(404, 422),
+)
+def get_enrollment(enrollment_id: Id, who: Staff, sessions: Sessions) -> EnrollmentOut:
+    with sessions() as session:
+        return enrollment_out(session, _load(session, enrollment_id))
+
+
+@router.post("/enrollments/{enrollment_id}/pause", response_model=EnrollmentOut, responses=WRITE)
+def pause(
+    enrollment_id: Id, body: Reason, who: Staff, sessions: Sessions, now: Now
+) -> EnrollmentOut:
+    """Hold its messages (they stay scheduled, unsent) until resumed."""
+    with sessions() as session:
+        service.pause(session, enrollment_id, reason=body.reason, now=now, actor=who.actor)
+        return enrollment_out(session, _load(session, enrollment_id))
+
+
+@router.post("/enrollments/{enrollment_id}/resume", response_model=EnrollmentOut, responses=WRITE)
+def resume(
+    enrollment_id: Id, who: Staff, sessions: Sessions, plan: Plan, now: Now
+) -> EnrollmentOut:
+    """Resume, re-planning what is still ahead from now."""
+    with sessions() as session:
+        service.resume(session, plan, enrollment_id, now=now, actor=who.actor)
+        return enrollment_out(session, _load(session, enrollment_id))
+
+
+@router.post("/enrollments/{enrollment_id}/unenroll", response_model=EnrollmentOut, responses=WRITE)
+def unenroll(
+    enrollment_id: Id, body: Reason, who: Staff, sessions: Sessions, now: Now
+) -> EnrollmentOut:
+    """Cancel the enrollment; every message not yet sent is cancelled with the reason."""
+    with sessions() as session:
+        service.unenroll(session, enrollment_id, reason=body.reason, now=now, actor=who.actor)
+        return enrollment_out(session, _load(session, enrollment_id))
+
+
+@router.post(
+    "/patients/{patient_id}/course-completed",
+    response_model=EnrollmentOut | None,
+    responses=WRITE,
+)
+def complete_course(
+    patient_id: Id, body: CourseCompleted, who: Staff, sessions: Sessions, plan: Plan, now: Now
+) -> EnrollmentOut | None:
+    """Record the end of the course; answers the booster enrollment it starts (if any)."""
+    with sessions() as session:
+        load_patient(session, patient_id)
+        booster = service.complete_course(
+            session, plan, patient_id, body.completed_at, now=now, actor=who.actor
+        )
+        return None if booster is None else enrollment_out(session, booster)

@@ -1,0 +1,59 @@
+"""The texts patients sent that no keyword handled (and the keywords, for context), for staff."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engage.api import deps, errors
+from engage.api.auth import Principal, require_role
+from engage.store.inbound import InboundMessage
+
+router = APIRouter(tags=["inbox"], responses=errors.responses(401, 403))
+Staff = Annotated[Principal, Depends(require_role("staff"))]
+Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
+
+
+class Inbound(BaseModel):
+    id: int
+    patient_id: int | None
+    from_phone: str
+    body: str
+    keyword: str
+    received_at: datetime
+
+
+@router.get("/inbox", response_model=list[Inbound], responses=errors.responses(422))
+def inbox(
+    who: Staff,
+    sessions: Sessions,
+    keyword: Annotated[
+        Literal["other", "stop", "start", "help", "confirm"] | None,
+        Query(description="Only this keyword (`other`: texts staff should read)."),
+    ] = None,
+    patient_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[Inbound]:
+    """The newest inbound texts first."""
+    query = select(InboundMessage).order_by(InboundMessage.id.desc()).limit(limit)
+    if keyword:
+        query = query.where(InboundMessage.keyword == keyword)
+    if patient_id:
+        query = query.where(InboundMessage.patient_id == patient_id)
+    with sessions() as session:
+        return [
+            Inbound(
+                id=m.id,
+                patient_id=m.patient_id,
+                from_phone=m.from_phone,
+                body=m.body,
+                keyword=m.keyword,
+                received_at=m.received_at,
+            )
+            for m in session.scalars(query)
+        ]
