@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -75,6 +76,8 @@ class _HttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK ships no t
 
     def __init__(self, base_url: str, timeout: float) -> None:
         super().__init__(timeout=timeout)
+        if self.session is not None:  # the SDK sizes only its https pool; a fake speaks http
+            self.session.mount("http://", HTTPAdapter(pool_maxsize=32))
         self._base_url = base_url.rstrip("/")
         self._last = threading.local()
 
