@@ -2,4 +2,14 @@
 
 from __future__ import annotations
 
-from engage.cli import failed, run, serve, simulate, status, validate  # noqa: F401
+from engage.cli import (  # noqa: F401
+    db,
+    enroll,
+    failed,
+    patients,
+    run,
+    serve,
+    simulate,
+    status,
+    validate,
+)

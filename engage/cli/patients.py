@@ -1,0 +1,99 @@
+"""`engage patients import FILE.csv` and `engage patients list`."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engage.cli.db import open_store
+from engage.cli.main import app
+from engage.cli.serve import settings_or_exit
+from engage.errors import ValidationError
+from engage.patients import importer
+from engage.patients.importer import ImportReport, import_csv
+from engage.store.patients import Patient, consented_channels
+
+patients_app = typer.Typer(help="Patients: import them from CSV, list them.", no_args_is_help=True)
+app.add_typer(patients_app, name="patients")
+
+
+@patients_app.command("import")
+def import_command(
+    file: Path = typer.Argument(..., help="CSV with a header row: first_name, last_name, ..."),
+) -> None:
+    """Import (or update) patients; prints one `FILE.csv:LINE: field: problem` per bad row.
+
+    Good rows are stored even when others are rejected; the exit code is 1 if any was.
+    Importing the same file again changes nothing.
+    """
+    settings = settings_or_exit()
+    if not file.is_file():
+        typer.echo(f"error: {file}: no such file", err=True)
+        raise typer.Exit(1)
+    sessions = open_store(settings)
+    try:
+        report = _import_with_progress(sessions, file)
+    except ValidationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for problem in report.problems:
+        typer.echo(problem)
+    typer.echo(f"{file.name}: {report.summary}")
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+def _import_with_progress(sessions: sessionmaker[Session], file: Path) -> ImportReport:
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("importing {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task(file.name, total=None)
+
+    def on_progress(done: int, total: int) -> None:
+        # Only files of more than one batch are worth a bar; small ones finish at once.
+        if total > importer.BATCH_SIZE and not progress.live.is_started:
+            progress.start()
+        progress.update(task, completed=done, total=total)
+
+    try:
+        actor = f"cli:{getpass.getuser()}"
+        return import_csv(sessions, file, on_progress=on_progress, actor=actor)
+    finally:
+        if progress.live.is_started:
+            progress.stop()
+
+
+@patients_app.command("list")
+def list_command(
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="Show at most this many."),
+) -> None:
+    """The most recently added patients, with the channels open to each."""
+    settings = settings_or_exit()
+    sessions = open_store(settings)
+    table = Table("id", "name", "ref", "zone", "locale", "open channels")
+    with sessions() as session:
+        patients = session.scalars(select(Patient).order_by(Patient.id.desc()).limit(limit)).all()
+        for patient in patients:
+            table.add_row(
+                str(patient.id),
+                f"{patient.first_name} {patient.last_name}",
+                patient.external_ref or "",
+                patient.timezone,
+                patient.locale,
+                ", ".join(consented_channels(patient)) or "none",
+            )
+    Console().print(table)
+    typer.echo(f"{len(patients)} patient(s) shown")
