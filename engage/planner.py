@@ -119,6 +119,9 @@ def choose_channel(step: Step, consented: tuple[str, ...]) -> str | None:
     return None
 
 
+LATE_EVENT_PASSED = "late: its event has already happened"
+
+
 def _plan_one(
     index: int,
     step: Step,
@@ -133,6 +136,9 @@ def _plan_one(
     if due < now:
         if step.if_late == "skip":
             skip_reason = LATE_SKIP
+        elif due < event.at <= now:
+            # A reminder *before* an event that has already happened helps no one.
+            skip_reason = LATE_EVENT_PASSED
         else:
             due = now.astimezone(UTC)
     if skip_reason is None and not step.critical:

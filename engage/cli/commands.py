@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engage.cli import (  # noqa: F401
     db,
+    demo,
     enroll,
     failed,
     patients,
