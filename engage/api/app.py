@@ -18,8 +18,10 @@ from engage.api import (
     consents,
     enrollments,
     errors,
+    health,
     imports,
     inbox,
+    ops,
     patients,
     previews,
     timeline,
@@ -44,6 +46,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     webhooks_twilio.router,
     webhooks_sendgrid.router,
     unsubscribe.router,
+    health.router,
+    ops.router,
+    ops.metrics_router,
 )
 
 

@@ -81,3 +81,21 @@ def ping_workers(settings: Settings, timeout: float = 1.0) -> list[str] | None:
 def _close_quietly(channel: object) -> None:
     with contextlib.suppress(Exception):  # a channel the broker already closed
         channel.close()  # type: ignore[attr-defined]
+
+
+def broker_reachable(settings: Settings, timeout: float = 2.0) -> str | None:
+    """None when the broker accepts a connection, else why not (one line)."""
+    from kombu.connection import Connection
+
+    from workers.app import broker_options
+
+    url, options = broker_options(settings)
+    try:
+        connection = Connection(  # type: ignore[no-untyped-call]
+            url, transport_options=options, connect_timeout=timeout
+        )
+        with connection as conn:
+            conn.ensure_connection(max_retries=1, timeout=timeout)
+    except Exception as exc:  # any way the broker fails is reported, not raised
+        return f"{type(exc).__name__}: {exc}"
+    return None
