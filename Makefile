@@ -30,7 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 docs: $(STAMP)
-	$(BIN)/python -m docs.generate
+	$(BIN)/python docs/generate.py
 
 demo: $(STAMP)
 	$(BIN)/engage demo
