@@ -22,8 +22,8 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check engage workers tests bench
-	$(BIN)/ruff format --check engage workers tests bench
+	$(BIN)/ruff check engage workers tests bench docs
+	$(BIN)/ruff format --check engage workers tests bench docs
 	$(BIN)/mypy engage workers
 
 bench: $(STAMP)

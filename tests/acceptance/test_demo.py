@@ -33,7 +33,8 @@ def test_demo_sends_every_sequence_to_every_sample_patient(tmp_path: Path) -> No
     assert per_patient[("Ben", "pre-infusion")] == per_patient[("Chloe", "pre-infusion")] == 12
     withheld = [(s.patient, s.step, s.state, s.reason) for s in sent if s.state != "sent"]
     assert withheld == [
-        ("Ana", step, "suppressed", "late: its event has already happened") for step in ("first-3d", "first-1d")
+        ("Ana", step, "suppressed", "late: its event has already happened")
+        for step in ("first-3d", "first-1d")
     ]
     files = list((tmp_path / "outbox").glob("*.json"))
     assert len(files) == len(delivered)
