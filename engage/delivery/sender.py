@@ -76,12 +76,18 @@ class Sender:
     def _prepare(self, message_id: int) -> tuple[Outgoing, str] | str:
         now = self.clock()
         with self.sessions.begin() as session:
-            message = session.get(Message, message_id)
-            if message is None:
+            # The row lock (PostgreSQL) makes a duplicate task wait here, then see `sending`.
+            row = session.execute(
+                select(Message, Patient)
+                .join(Patient, Patient.id == Message.patient_id)
+                .where(Message.id == message_id)
+                .with_for_update(of=Message)
+            ).first()
+            if row is None:
                 return "unknown"
+            message, patient = row
             if message.state != S.QUEUED:
                 return f"skipped: {message.state}"  # a duplicate task; someone else has it
-            patient = session.get_one(Patient, message.patient_id)
             verdict = decide(self._facts(session, message, patient, now))
             if verdict.action is not Action.SEND:
                 self._apply(session, message, verdict, now)
