@@ -9,13 +9,12 @@ from zoneinfo import ZoneInfo
 import typer
 from sqlalchemy import select
 
-from engage.cli.db import open_store
+from engage.cli import db as db_cli
 from engage.cli.main import app
 from engage.cli.serve import settings_or_exit
 from engage.enrollment import enroll
+from engage.enrollment.anchors import parse_event
 from engage.errors import EngageError
-from engage.localtime import resolve_local
-from engage.planner import AnchorEvent
 from engage.schedule.loader import load_schedule
 from engage.schedule.models import Schedule
 from engage.settings import Settings
@@ -26,22 +25,6 @@ EVENT_HELP = (
     "An anchor event, NAME=ISO-TIME (repeatable): infusion.start=2027-03-10T09:00-05:00. "
     "A time without offset is the patient's local time. Each infusion.start books an appointment."
 )
-
-
-def parse_event(text: str, zone: str) -> AnchorEvent:
-    """`NAME=ISO` as an AnchorEvent; a naive time is read on the wall clock of `zone`."""
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip() or not value.strip():
-        raise ValueError(f"--event {text!r}: expected NAME=ISO-TIME")
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError(
-            f"--event {text!r}: {value.strip()!r} is not an ISO time such as 2027-03-10T09:00"
-        ) from None
-    if moment.tzinfo is None:
-        moment = resolve_local(moment, ZoneInfo(zone))
-    return AnchorEvent(name.strip(), moment)
 
 
 def fail(message: str) -> typer.Exit:
@@ -59,7 +42,7 @@ def enroll_command(
     """Enroll a patient in a sequence: plan and store the messages, show when the first is due."""
     settings = settings_or_exit()
     schedule = _schedule(settings)
-    sessions = open_store(settings)
+    sessions = db_cli.open_store(settings)
     with sessions() as session:
         patient = session.get(Patient, patient_id)
         if patient is None:

@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engage.cli.db import open_store
+from engage.cli import db as db_cli
 from engage.cli.main import app
 from engage.cli.serve import settings_or_exit
 from engage.errors import ValidationError
@@ -37,7 +37,7 @@ def import_command(
     if not file.is_file():
         typer.echo(f"error: {file}: no such file", err=True)
         raise typer.Exit(1)
-    sessions = open_store(settings)
+    sessions = db_cli.open_store(settings)
     try:
         report = _import_with_progress(sessions, file)
     except ValidationError as exc:
@@ -82,7 +82,7 @@ def list_command(
 ) -> None:
     """The most recently added patients, with the channels open to each."""
     settings = settings_or_exit()
-    sessions = open_store(settings)
+    sessions = db_cli.open_store(settings)
     table = Table("id", "name", "ref", "zone", "locale", "open channels")
     with sessions() as session:
         patients = session.scalars(select(Patient).order_by(Patient.id.desc()).limit(limit)).all()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engage.errors import PlanningError
+from engage.localtime import resolve_local
 from engage.planner import AnchorEvent
 from engage.schedule.models import REPEATING_ANCHORS, Schedule
 from engage.store.appointments import Appointment, AppointmentState
@@ -27,6 +29,22 @@ def infusion_length(schedule: Schedule) -> timedelta:
     """How long an appointment lasts when only its start is known (clinic setting, else 45 min)."""
     minutes = schedule.clinic.settings.get("infusion_minutes", DEFAULT_INFUSION_MINUTES)
     return timedelta(minutes=int(minutes))
+
+
+def parse_event(text: str, zone: str) -> AnchorEvent:
+    """`NAME=ISO` as an AnchorEvent; a naive time is read on the wall clock of `zone`."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise ValueError(f"--event {text!r}: expected NAME=ISO-TIME")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(
+            f"--event {text!r}: {value.strip()!r} is not an ISO time such as 2027-03-10T09:00"
+        ) from None
+    if moment.tzinfo is None:
+        moment = resolve_local(moment, ZoneInfo(zone))
+    return AnchorEvent(name.strip(), moment)
 
 
 def split_events(

@@ -9,7 +9,15 @@ from typing import Annotated, Any, Literal
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 
 from engage.schedule.models import check_zone
@@ -64,7 +72,9 @@ class PatientRow(BaseModel):
     consent_source: Annotated[str, BeforeValidator(lambda v: v or CONSENT_SOURCE)] = Field(
         default=CONSENT_SOURCE, max_length=32
     )
-    external_ref: Annotated[Optional, Field(max_length=64)] = None
+    external_ref: Annotated[
+        Annotated[str, StringConstraints(max_length=64)] | None, BeforeValidator(_blank_to_none)
+    ] = None
 
     @field_validator("phone")
     @classmethod
@@ -119,7 +129,7 @@ def normalize_phone(text: str, region: str = DEFAULT_REGION) -> str:
 def normalize_email(text: str) -> str:
     """The normalised, lower-cased address, so that re-imports match whatever the case."""
     try:
-        valid = validate_email(text, check_deliverability=False)
+        valid = validate_email(text.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(f"not a valid email address: {exc}") from None
     return valid.normalized.lower()
