@@ -45,6 +45,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     _truncate(url)
 
 
+@pytest.fixture
+def postgres_db_url(migrated_postgres_url: str) -> Iterator[str]:
+    """PostgreSQL only (for tests of PostgreSQL behaviour), emptied after the test."""
+    yield migrated_postgres_url
+    _truncate(migrated_postgres_url)
+
+
 def _truncate(url: str) -> None:
     engine = make_engine(url)
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
