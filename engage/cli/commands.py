@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engage.cli import (  # noqa: F401
+    api,
     db,
     demo,
     enroll,
@@ -12,5 +13,6 @@ from engage.cli import (  # noqa: F401
     serve,
     simulate,
     status,
+    tokens,
     validate,
 )
