@@ -129,8 +129,10 @@ class RedisRateLimiter:
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter:
-    """Redis when the broker is Redis (workers may be many machines), else in-process."""
+    """Redis (ENGAGE_REDIS_URL, or the broker when it is Redis) shares the limit across every
+    worker on every machine; without Redis the limit is per process."""
     rates = rates_from_settings(settings)
-    if settings.broker_url.startswith(("redis://", "rediss://")):
-        return RedisRateLimiter(redis.Redis.from_url(settings.broker_url), rates)
+    url = settings.redis_url or settings.broker_url
+    if url.startswith(("redis://", "rediss://")):
+        return RedisRateLimiter(redis.Redis.from_url(url), rates)
     return LocalRateLimiter(rates)

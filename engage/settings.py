@@ -29,6 +29,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///engage.db"
     broker_url: str = ""  # empty: embedded mode, no external broker
+    redis_url: str = ""  # shared rate limits; defaults to the broker when that is Redis
     schedule_path: Path = Path("schedules.yaml")
     templates_dir: Path = Path("templates")
     public_url: str = "http://127.0.0.1:8000"
