@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from structlog.contextvars import bind_contextvars, bound_contextvars
 
 from engage import metrics
 from engage.channels.base import Channel, Outgoing, Receipt
@@ -58,18 +59,21 @@ class Sender:
 
     def send(self, message_id: int) -> str:
         """Send message `message_id` if it is still queued; return what happened, for logs."""
-        prepared = self._prepare(message_id)
-        if isinstance(prepared, str):
-            return prepared
-        outgoing, provider = prepared
-        self.limiter.acquire(provider)
-        started = time.monotonic()
-        try:
-            receipt = self.channels[outgoing.channel].send(outgoing)
-        except DeliveryError as error:
-            metrics.count_error(provider, error.code, time.monotonic() - started)
-            return self._record_failure(message_id, error)
-        return self._record_success(message_id, receipt, time.monotonic() - started)
+        # Every log line of this send carries its ids (patient and enrollment are bound by
+        # _prepare once the row is read); all three are unbound again when the send returns.
+        with bound_contextvars(message_id=message_id, patient_id=None, enrollment_id=None):
+            prepared = self._prepare(message_id)
+            if isinstance(prepared, str):
+                return prepared
+            outgoing, provider = prepared
+            self.limiter.acquire(provider)
+            started = time.monotonic()
+            try:
+                receipt = self.channels[outgoing.channel].send(outgoing)
+            except DeliveryError as error:
+                metrics.count_error(provider, error.code, time.monotonic() - started)
+                return self._record_failure(message_id, error)
+            return self._record_success(message_id, receipt, time.monotonic() - started)
 
     # -- before the call -------------------------------------------------------------------
 
@@ -86,6 +90,7 @@ class Sender:
             if row is None:
                 return "unknown"
             message, patient = row
+            bind_contextvars(patient_id=message.patient_id, enrollment_id=message.enrollment_id)
             if message.state != S.QUEUED:
                 return f"skipped: {message.state}"  # a duplicate task; someone else has it
             verdict = decide(self._facts(session, message, patient, now))
