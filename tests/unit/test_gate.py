@@ -1,0 +1,91 @@
+"""The send-time gate: the last look at consent, enrollment, quiet hours and the daily cap."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engage.delivery.gate import Action, SendFacts, decide
+from engage.schedule.models import QuietHours
+
+NOON_NY = datetime(2027, 6, 1, 16, 0, tzinfo=UTC)
+BASE = SendFacts(
+    channel="sms",
+    step_channels=("sms", "email"),
+    critical=False,
+    enrollment_state="active",
+    appointment_cancelled=False,
+    open_channels=("sms", "email"),
+    sent_today=0,
+    daily_cap=3,
+    timezone="America/New_York",
+    quiet=QuietHours(),
+    now=NOON_NY,
+)
+
+
+def test_open_channel_at_noon_sends_on_it() -> None:
+    assert decide(BASE).action is Action.SEND and decide(BASE).channel == "sms"
+
+
+def test_unenrolled_patient_message_is_cancelled() -> None:
+    verdict = decide(replace(BASE, enrollment_state="cancelled"))
+    assert (verdict.action, verdict.reason) == (Action.CANCEL, "enrollment cancelled")
+
+
+def test_cancelled_appointment_cancels_even_a_critical_message() -> None:
+    verdict = decide(replace(BASE, appointment_cancelled=True, critical=True))
+    assert (verdict.action, verdict.reason) == (Action.CANCEL, "appointment cancelled")
+
+
+def test_paused_enrollment_waits_an_hour_and_looks_again() -> None:
+    verdict = decide(replace(BASE, enrollment_state="paused"))
+    assert verdict.action is Action.DEFER and verdict.until == NOON_NY + timedelta(hours=1)
+
+
+def test_closed_channel_falls_back_to_another_channel_the_step_allows() -> None:
+    verdict = decide(replace(BASE, open_channels=("email",)))
+    assert (verdict.action, verdict.channel) == (Action.SEND, "email")
+    assert verdict.reason == "fallback: sms closed, sent by email"
+
+
+def test_non_critical_message_does_not_leave_its_steps_channels() -> None:
+    verdict = decide(replace(BASE, step_channels=("sms",), open_channels=("email",)))
+    assert (verdict.action, verdict.reason) == (Action.SUPPRESS, "sms consent closed")
+
+
+def test_critical_message_uses_any_open_channel() -> None:
+    verdict = decide(replace(BASE, critical=True, step_channels=("sms",), open_channels=("email",)))
+    assert (verdict.action, verdict.channel) == (Action.SEND, "email")
+
+
+def test_critical_message_with_every_channel_closed_is_flagged() -> None:
+    verdict = decide(replace(BASE, critical=True, open_channels=()))
+    assert verdict.action is Action.FLAG and "staff must call" in verdict.reason
+
+
+def test_daily_cap_defers_to_the_next_local_morning() -> None:
+    verdict = decide(replace(BASE, sent_today=3))
+    assert verdict.action is Action.DEFER and verdict.reason == "daily cap reached"
+    assert verdict.until == datetime(2027, 6, 2, 8, 0, tzinfo=ZoneInfo("America/New_York"))
+
+
+def test_critical_messages_ignore_the_cap_and_quiet_hours() -> None:
+    night = datetime(2027, 6, 2, 3, 0, tzinfo=ZoneInfo("America/New_York"))
+    verdict = decide(replace(BASE, critical=True, sent_today=99, now=night))
+    assert verdict.action is Action.SEND
+
+
+@given(st.integers(min_value=0, max_value=24 * 60 - 1))
+def test_a_non_critical_send_never_happens_in_quiet_hours(minute: int) -> None:
+    zone = ZoneInfo("America/New_York")
+    local = datetime(2027, 6, 1, tzinfo=zone) + timedelta(minutes=minute)
+    verdict = decide(replace(BASE, now=local.astimezone(UTC)))
+    in_quiet = BASE.quiet.contains(local.time())
+    assert (verdict.action is Action.DEFER) == in_quiet
+    if in_quiet:
+        assert verdict.until is not None and verdict.until.astimezone(zone).time() == BASE.quiet.end
