@@ -1,9 +1,8 @@
 """Liveness beats: the dispatcher loop calls `heartbeat()` every tick; `engage status` reads them.
 
-Where the beat is kept follows the broker: a Redis key with a TTL when the broker is Redis (every
-machine sees it), else a small file under var/heartbeat (embedded mode: one machine). With
-RabbitMQ, beats stay on the dispatcher's machine; status then also shows the dispatcher's newest
-outbox event as a second hint.
+Where the beat is kept follows the rate limiter: a Redis key with a TTL in ENGAGE_REDIS_URL, or in
+the broker when that is Redis (every machine sees it); else a small file under var/heartbeat
+(embedded mode: one machine). Status also shows the dispatcher's newest outbox event as a hint.
 """
 
 from __future__ import annotations
@@ -48,8 +47,9 @@ def _redis(url: str) -> Any:
     return redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
 
 
-def _uses_redis(settings: Settings) -> bool:
-    return settings.broker_url.startswith(("redis://", "rediss://", "unix://"))
+def _redis_url(settings: Settings) -> str | None:
+    url = settings.redis_url or settings.broker_url
+    return url if url.startswith(("redis://", "rediss://", "unix://")) else None
 
 
 def heartbeat(settings: Settings, role: str = "dispatcher", now: datetime | None = None) -> None:
@@ -57,9 +57,10 @@ def heartbeat(settings: Settings, role: str = "dispatcher", now: datetime | None
     moment = now or datetime.now(UTC)
     instance = instance_name()
     try:
-        if _uses_redis(settings):
+        url = _redis_url(settings)
+        if url:
             key = f"{PREFIX}:{role}:{instance}"
-            _redis(settings.broker_url).set(key, moment.isoformat(), ex=TTL_SECONDS)
+            _redis(url).set(key, moment.isoformat(), ex=TTL_SECONDS)
         else:
             path = FOLDER / role / instance.replace(":", "_")
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,8 +76,9 @@ def beats(settings: Settings, role: str = "dispatcher", now: datetime | None = N
     """
     moment = now or datetime.now(UTC)
     found: list[Beat] = []
-    if _uses_redis(settings):
-        client = _redis(settings.broker_url)
+    url = _redis_url(settings)
+    if url:
+        client = _redis(url)
         for key in client.scan_iter(match=f"{PREFIX}:{role}:*", count=100):
             value = client.get(key)
             if value is not None:
