@@ -22,8 +22,8 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check engage workers tests bench docs
-	$(BIN)/ruff format --check engage workers tests bench docs
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy engage workers
 
 bench: $(STAMP)
