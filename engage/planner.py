@@ -9,7 +9,9 @@ Due time of one (step, event) pair:
      the wall clock and resolve it (gap -> first minute after, repeat -> first occurrence);
   2. add `offset.minutes` as elapsed time;
   3. with `step.at`, take that wall time on the local date reached so far;
-  4. if that is before `now`: `if_late: send` -> `now`; `if_late: skip` -> keep it, but skip it;
+  4. if that is before `now`: `if_late: skip` -> keep it, but skip it; `if_late: send` -> `now`,
+     unless it was due before its event and the event is past too (a reminder before an
+     infusion that already happened helps no one): then keep it, but skip it;
   5. non-critical messages due in quiet hours wait for the window's end; critical ones never move.
 """
 
@@ -25,6 +27,7 @@ from engage.localtime import add_months, next_allowed, resolve_local, to_local
 from engage.schedule.models import QuietHours, Sequence, Step
 
 LATE_SKIP = "late: due before enrollment (if_late: skip)"
+LATE_EVENT_PASSED = "late: its event has already happened"
 
 
 @dataclass(frozen=True)
@@ -119,9 +122,6 @@ def choose_channel(step: Step, consented: tuple[str, ...]) -> str | None:
     return None
 
 
-LATE_EVENT_PASSED = "late: its event has already happened"
-
-
 def _plan_one(
     index: int,
     step: Step,
@@ -131,16 +131,7 @@ def _plan_one(
     quiet: QuietHours,
     now: datetime,
 ) -> PlannedMessage:
-    due = due_time(step, event.at, zone)
-    skip_reason: str | None = None
-    if due < now:
-        if step.if_late == "skip":
-            skip_reason = LATE_SKIP
-        elif due < event.at <= now:
-            # A reminder *before* an event that has already happened helps no one.
-            skip_reason = LATE_EVENT_PASSED
-        else:
-            due = now.astimezone(UTC)
+    due, skip_reason = _if_late(step, due_time(step, event.at, zone), event.at, now)
     if skip_reason is None and not step.critical:
         due = next_allowed(due, zone, quiet)
     channel = choose_channel(step, recipient.channels)
@@ -161,6 +152,20 @@ def _plan_one(
         critical=step.critical,
         skip_reason=skip_reason,
     )
+
+
+def _if_late(
+    step: Step, due: datetime, event_at: datetime, now: datetime
+) -> tuple[datetime, str | None]:
+    """The due time and skip reason of a step computed to fall at `due`, given `now`."""
+    if due >= now:
+        return due, None
+    if step.if_late == "skip":
+        return due, LATE_SKIP
+    if due < event_at <= now:
+        # A reminder *before* an event that has already happened helps no one.
+        return due, LATE_EVENT_PASSED
+    return now.astimezone(UTC), None
 
 
 def _zone(name: str) -> ZoneInfo:

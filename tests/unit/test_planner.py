@@ -9,7 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from engage.errors import PlanningError
-from engage.planner import LATE_SKIP, AnchorEvent, PlannedMessage, Recipient, plan
+from engage.planner import (
+    LATE_EVENT_PASSED,
+    LATE_SKIP,
+    AnchorEvent,
+    PlannedMessage,
+    Recipient,
+    plan,
+)
 from engage.schedule.models import Condition, QuietHours, Sequence, Step
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -281,6 +288,21 @@ def test_a_late_step_marked_skip_is_kept_with_its_computed_time_and_a_reason() -
     message = plan_one(late, at(NEW_YORK, 2024, 6, 10, 10), now=now)
     assert message.skip_reason == LATE_SKIP == "late: due before enrollment (if_late: skip)"
     assert local(message, NEW_YORK) == datetime(2024, 6, 7, 10, 0)
+
+
+def test_a_late_reminder_before_an_event_that_already_happened_is_kept_but_not_sent() -> None:
+    now = datetime(2024, 6, 12, 16, 0, tzinfo=UTC)  # two days after the infusion
+    reminder = step(offset="-3d", at="10:00", critical=True)
+    message = plan_one(reminder, at(NEW_YORK, 2024, 6, 10, 10), now=now)
+    assert message.skip_reason == LATE_EVENT_PASSED == "late: its event has already happened"
+    assert local(message, NEW_YORK) == datetime(2024, 6, 7, 10, 0)
+
+
+def test_a_late_follow_up_after_an_event_that_already_happened_is_due_now() -> None:
+    now = datetime(2024, 6, 12, 16, 0, tzinfo=UTC)
+    follow_up = step(offset="+1d", at="10:00", critical=True)
+    message = plan_one(follow_up, at(NEW_YORK, 2024, 6, 10, 10), now=now)
+    assert (message.due_at, message.skip_reason) == (now, None)
 
 
 def test_a_step_due_exactly_now_is_not_late() -> None:

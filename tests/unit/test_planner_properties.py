@@ -34,6 +34,7 @@ ZONES = sorted(available_timezones())
 LONG_AGO = datetime(1980, 1, 1, tzinfo=UTC)
 NEVER_QUIET = QuietHours(start=time(0, 0), end=time(0, 0))
 ANCHOR_NAMES = ("enrolled", "infusion.start")
+LATE = (LATE_SKIP, LATE_EVENT_PASSED)  # kept at their computed time, never sent
 PROPERTY = settings(max_examples=200, deadline=None)
 
 
@@ -163,7 +164,7 @@ event_fields = st.tuples(
     st.sampled_from(ANCHOR_NAMES),
     st.none() | st.integers(0, 5),  # the step to aim at the pivot, if any
     st.integers(-4 * 1440 - 240, 4 * 1440 + 240),  # minutes from the pivot, if not aimed
-    st.integers(0, 59) | st.integers(-180, 180),  # minutes from the aim; 0-59 are in most gaps
+    st.integers(-60, 59) | st.integers(-180, 180),  # from the aim; -60..59 is where DST bites
     st.sampled_from(ZONES).map(zone_named),  # events arrive in any zone
 )
 pivots = st.integers(0, 71 * 365 * 1440).map(
@@ -267,7 +268,7 @@ def test_quiet_hours_move_only_non_critical_messages_forward_out_of_the_window(
     without_quiet = by_pair(case.plan(quiet=NEVER_QUIET))
     for pair, message in by_pair(case.plan()).items():
         due_anyway = without_quiet[pair].due_at
-        if message.critical or message.skip_reason in (LATE_SKIP, LATE_EVENT_PASSED):
+        if message.critical or message.skip_reason in LATE:
             assert message.due_at == due_anyway  # never shifted
         else:
             assert not case.quiet.contains(wall(message.due_at, case.zone).time())
@@ -279,16 +280,17 @@ def test_quiet_hours_move_only_non_critical_messages_forward_out_of_the_window(
 def test_late_messages_are_due_now_or_kept_at_their_time_and_skipped(case: Scenario) -> None:
     at_computed_time = computed(case)
     for pair, message in by_pair(case.plan(quiet=NEVER_QUIET)).items():
-        due = at_computed_time[pair].due_at
+        due, event_at = at_computed_time[pair].due_at, case.event(message).at
         if due >= case.now:
-            assert (message.due_at, message.skip_reason != LATE_SKIP) == (due, True)
-        elif case.step(message).if_late == "send" and due < case.event(message).at <= case.now:
-            # a reminder before an event that has already happened is kept, not sent
-            assert (message.due_at, message.skip_reason) == (due, LATE_EVENT_PASSED)
-        elif case.step(message).if_late == "send":
-            assert (message.due_at, message.skip_reason != LATE_SKIP) == (case.now, True)
-        else:
+            assert message.due_at == due
+            assert message.skip_reason not in LATE
+        elif case.step(message).if_late == "skip":
             assert (message.due_at, message.skip_reason) == (due, LATE_SKIP)
+        elif due < event_at <= case.now:  # a reminder before an event that already happened
+            assert (message.due_at, message.skip_reason) == (due, LATE_EVENT_PASSED)
+        else:
+            assert message.due_at == case.now
+            assert message.skip_reason not in LATE
 
 
 @PROPERTY
@@ -303,7 +305,7 @@ def test_the_channel_is_the_preferred_consented_one_or_the_message_says_why_not(
             assert message.channel == allowed[0]
         else:
             assert message.channel == step.channels[0]
-            assert message.skip_reason in (LATE_SKIP, LATE_EVENT_PASSED, _no_consent(step))
+            assert message.skip_reason in (*LATE, _no_consent(step))
 
 
 @PROPERTY
@@ -404,15 +406,12 @@ def assert_steps_of_one_event_keep_the_order_of_their_offsets(case: Scenario) ->
 
 
 def assert_lateness_and_quiet_hours_keep_the_order_of_computed_times(case: Scenario) -> None:
-    """Among messages treated alike (same criticality, if_late: send), order is kept."""
+    """Among messages to be sent and alike in criticality, planning keeps computed order."""
     at_computed_time = computed(case)
     final = by_pair(case.plan())
-    for pair_1, pair_2 in ((p, q) for p in final for q in final):
+    to_send = [pair for pair, m in final.items() if m.skip_reason not in LATE]
+    for pair_1, pair_2 in ((p, q) for p in to_send for q in to_send):
         first, second = final[pair_1], final[pair_2]
-        alike = {
-            (first.critical, case.step(first).if_late),
-            (second.critical, case.step(second).if_late),
-        }
         in_order = at_computed_time[pair_1].due_at <= at_computed_time[pair_2].due_at
-        if len(alike) == 1 and case.step(first).if_late == "send" and in_order:
+        if first.critical == second.critical and in_order:
             assert first.due_at <= second.due_at
