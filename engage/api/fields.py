@@ -21,8 +21,9 @@ def _in_range(moment: datetime) -> datetime:
         raise ValueError("date out of range") from None
     if not FIRST_YEAR <= utc.year <= LAST_YEAR:
         raise ValueError(f"expected a date between {FIRST_YEAR} and {LAST_YEAR}")
-    return moment
+    return utc
 
 
 # An instant with its UTC offset ("2027-03-14T10:00:00-07:00"); a naive time would be a guess.
+# Read into UTC at once, so answers speak UTC whatever offset the request used.
 Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
