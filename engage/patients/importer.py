@@ -228,13 +228,18 @@ def _one_of(
 def _insert_new(session: Session, created: list[tuple[_Valid, Decision]], now: datetime) -> None:
     if not created:
         return
-    ids = session.scalars(
-        insert(Patient).returning(Patient.id, sort_by_parameter_order=True),
+    # RETURNING the phone and email too, so ids are matched to rows by key: asking the database
+    # to keep parameter order makes SQLite insert row by row.
+    returned = session.execute(
+        insert(Patient).returning(Patient.id, Patient.phone, Patient.email),
         [decision.changes | {"created_at": now, "updated_at": now} for _, decision in created],
     ).all()
+    ids = {(phone, email): patient_id for patient_id, phone, email in returned}
     consents = [
-        _consent_values(patient_id, channel, granted, item.row.consent_source, now)
-        for patient_id, (item, decision) in zip(ids, created, strict=True)
+        _consent_values(
+            ids[(item.row.phone, item.row.email)], channel, granted, item.row.consent_source, now
+        )
+        for item, decision in created
         for channel, granted in decision.consents.items()
     ]
     if consents:

@@ -27,9 +27,28 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def migrated_postgres_url(postgres_server_url: str) -> str:
-    upgrade(postgres_server_url)
-    return postgres_server_url
+def migrated_postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A migrated database of its own beside the session's, so that tests which drop or fill
+    the shared one cannot disturb these (and the other way round)."""
+    url = sa.make_url(postgres_server_url)
+    name = f"{url.database}_store"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    own = url.set(database=name).render_as_string(hide_password=False)
+    upgrade(own)
+    try:
+        yield own
+    finally:
+        with admin.connect() as connection:
+            connection.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                ),
+                {"n": name},
+            )
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
