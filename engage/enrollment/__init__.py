@@ -8,7 +8,8 @@ never touched, pending ones keep their ids when re-planned.
 from __future__ import annotations
 
 from engage.enrollment.appointments import add_appointment, cancel_appointment, move_appointment
-from engage.enrollment.service import complete_course, enroll, pause, resume, unenroll
+from engage.enrollment.lifecycle import pause, resume, unenroll
+from engage.enrollment.service import complete_course, enroll
 
 __all__ = [
     "add_appointment",

@@ -226,3 +226,33 @@ def test_completing_the_course_enrolls_the_patient_in_the_booster(session: Sessi
     again = complete_course(session, SCHEDULE, patient.id, done, now=done, actor="staff")
     assert again is not None and again.id == booster.id
     assert len(messages(session)) == 1
+
+
+def test_state_changes_that_make_no_sense_are_refused(session: Session) -> None:
+    patient = add_patient(session)
+    enrollment = enroll(session, SCHEDULE, patient.id, "education", now=NOW, actor="staff")
+    with pytest.raises(Conflict, match="not paused"):
+        resume(session, SCHEDULE, enrollment.id, now=NOW, actor="staff")
+    unenroll(session, enrollment.id, reason="duplicate", now=NOW, actor="staff")
+    with pytest.raises(Conflict, match="already cancelled"):
+        unenroll(session, enrollment.id, reason="again", now=NOW, actor="staff")
+    with pytest.raises(Conflict, match="is cancelled, not active"):
+        pause(session, enrollment.id, reason="", now=NOW, actor="staff")
+    with pytest.raises(NotFound, match="enrollment 99 not found"):
+        pause(session, 99, reason="", now=NOW, actor="staff")
+
+
+def test_every_write_is_audited_with_its_actor(session: Session) -> None:
+    patient_id = enroll_in_infusions(session, FIRST)
+    move_appointment(session, SCHEDULE, 1, SECOND, now=NOW, actor="staff:7")
+    cancel_appointment(session, SCHEDULE, 1, now=NOW, actor="staff:8")
+    complete_course(session, SCHEDULE, patient_id, SECOND, now=NOW, actor="staff:9")
+    audits = session.scalars(select(AuditLog).order_by(AuditLog.id))
+    assert [(a.actor, a.action, a.entity_id) for a in audits] == [
+        ("staff:7", "appointment.create", "1"),
+        ("staff:7", "enrollment.create", "1"),
+        ("staff:7", "appointment.move", "1"),
+        ("staff:8", "appointment.cancel", "1"),
+        ("staff:9", "enrollment.create", "2"),
+        ("staff:9", "patient.course-completed", str(patient_id)),
+    ]
