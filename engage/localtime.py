@@ -36,7 +36,7 @@ def resolve_local(naive_local: datetime, zone: ZoneInfo) -> datetime:
     """The UTC instant a clock on the wall in `zone` shows `naive_local` (first one, if repeated).
 
     In a gap there is no such instant: the answer is the first whole minute after the gap (the
-    transition itself, as transitions fall on whole minutes). The result is monotone in
+    transition itself, rounded up should one fall mid-minute). The result is monotone in
     `naive_local`, which keeps a sequence's steps in order across DST changes.
     """
     naive_local = naive_local.replace(tzinfo=None, fold=0)
@@ -99,7 +99,7 @@ def next_allowed(instant: datetime, zone: ZoneInfo, quiet: QuietHours) -> dateti
             # We sit in the second pass of a fall-back hour and the window ends later in that same
             # repeated hour: its first occurrence is already behind us, so take the second.
             candidate = end_wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
-        if candidate <= moment:
+        if candidate <= moment:  # no later end exists; a guard, not seen with real tzdata
             return moment
         moment = candidate
     return moment
