@@ -26,7 +26,7 @@ from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment
 from engage.store.messages import Message
 
-router = APIRouter(tags=["appointments"], responses=errors.responses(401, 403))
+router = APIRouter(tags=["appointments"], responses=errors.responses(400, 401, 403))
 Staff = Annotated[Principal, Depends(require_role("staff"))]
 Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
 Plan = Annotated[Schedule, Depends(deps.schedule)]

@@ -50,6 +50,7 @@ class DuplicateError(Conflict):
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the error codes a route can answer."""
     described = {
+        400: ("the body could not be read (malformed JSON or form)", Problem),
         401: ("no valid bearer token", Problem),
         403: ("the token's role may not do this", Problem),
         404: ("no such record", Problem),

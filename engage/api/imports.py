@@ -21,7 +21,7 @@ from engage.api.auth import Principal, require_role
 from engage.errors import ValidationError
 from engage.patients.importer import import_csv
 
-router = APIRouter(tags=["imports"], responses=errors.responses(401, 403))
+router = APIRouter(tags=["imports"], responses=errors.responses(400, 401, 403))
 Staff = Annotated[Principal, Depends(require_role("staff"))]
 Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
 Now = Annotated[Any, Depends(deps.now)]

@@ -14,7 +14,7 @@ from engage.api import deps, errors
 from engage.api.auth import Principal, require_role
 from engage.store.inbound import InboundMessage
 
-router = APIRouter(tags=["inbox"], responses=errors.responses(401, 403))
+router = APIRouter(tags=["inbox"], responses=errors.responses(400, 401, 403))
 Staff = Annotated[Principal, Depends(require_role("staff"))]
 Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
 

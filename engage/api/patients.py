@@ -23,7 +23,7 @@ from engage.errors import Conflict, NotFound, ValidationError
 from engage.store.audit import audit
 from engage.store.patients import Patient
 
-router = APIRouter(tags=["patients"], responses=errors.responses(401, 403))
+router = APIRouter(tags=["patients"], responses=errors.responses(400, 401, 403))
 Staff = Annotated[Principal, Depends(require_role("staff"))]
 Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
 Now = Annotated[Any, Depends(deps.now)]

@@ -25,7 +25,7 @@ from engage.preview import preview
 from engage.schedule.models import Schedule
 from engage.store.patients import consented_channels
 
-router = APIRouter(tags=["preview"], responses=errors.responses(401, 403))
+router = APIRouter(tags=["preview"], responses=errors.responses(400, 401, 403))
 Staff = Annotated[Principal, Depends(require_role("staff"))]
 Plan = Annotated[Schedule, Depends(deps.schedule)]
 Templates = Annotated[Any, Depends(deps.templates)]

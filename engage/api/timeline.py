@@ -21,7 +21,7 @@ from engage.api.fields import Id
 from engage.api.patients import load_patient
 from engage.store.messages import Message, MessageEvent
 
-router = APIRouter(tags=["timeline"], responses=errors.responses(401, 403))
+router = APIRouter(tags=["timeline"], responses=errors.responses(400, 401, 403))
 Staff = Annotated[Principal, Depends(require_role("staff"))]
 Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
 

@@ -14,7 +14,7 @@ from engage.api.auth import Principal, require_role
 from engage.api.fields import Id
 from engage.store.tokens import ApiToken, Role, create_token, list_tokens, revoke_token
 
-router = APIRouter(tags=["tokens"], responses=errors.responses(401, 403))
+router = APIRouter(tags=["tokens"], responses=errors.responses(400, 401, 403))
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
 Now = Annotated[Any, Depends(deps.now)]

@@ -16,14 +16,14 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from engage import unsubscribe as links
-from engage.api import deps
+from engage.api import deps, errors
 from engage.api.consents import set_consent
 from engage.api.fields import Id
 from engage.logs import get_logger
 from engage.store.messages import Message
 
 log = get_logger("engage.unsubscribe")
-router = APIRouter(tags=["unsubscribe"])
+router = APIRouter(tags=["unsubscribe"], responses=errors.responses(400))
 Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
 Now = Annotated[Any, Depends(deps.now)]
 _PAGES: dict[int | str, dict[str, Any]] = {
@@ -61,7 +61,8 @@ def _page(title: str, text: str, status: int = 200, form: str = "") -> HTMLRespo
 
 
 def _checked(request: Request, message_id: int, token: str) -> HTMLResponse | None:
-    if not links.verify(message_id, token, deps.settings(request).signing_secret):
+    secret = deps.settings(request).signing_secret
+    if not token.isascii() or not links.verify(message_id, token, secret):
         return _page("Link not valid", "This unsubscribe link is not valid.", 403)
     return None
 

@@ -32,7 +32,7 @@ from engage.store.messages import Message
 from engage.store.patients import Patient
 
 log = get_logger("engage.webhooks.twilio")
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], responses=errors.responses(400))
 Form = Annotated[dict[str, str], Depends(twilio_form)]
 Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
 Now = Annotated[Any, Depends(deps.now)]
