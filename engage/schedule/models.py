@@ -209,7 +209,7 @@ def check_zone(value: str) -> str:
     """Return an IANA zone name unchanged, or raise ValueError naming it."""
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # "America" is a folder
         raise ValueError(
             f"unknown time zone {value!r}: expected an IANA name such as America/New_York"
         ) from None
