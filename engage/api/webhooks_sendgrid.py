@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy.orm import Session, sessionmaker
 
+from engage import metrics
 from engage.api import deps, errors
 from engage.api.consents import set_consent
 from engage.api.delivery_events import RANK, apply_status
@@ -110,6 +111,7 @@ def _apply(session: Session, event: dict[str, Any], now: Any) -> bool:
     event_id = str(event.get("sg_event_id") or f"{sg_message_id}:{kind}:{event.get('timestamp')}")
     if not first_delivery(session, ACTOR, event_id, now):
         return False
+    metrics.count_webhook("sendgrid", kind or "unknown")
     message = _message(session, event.get(MESSAGE_ID_ARG))
     if message is None:
         return False  # not ours, or an id we no longer know: acknowledged all the same

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.twiml.messaging_response import MessagingResponse
 
+from engage import metrics
 from engage.api import deps, errors
 from engage.api.confirmations import confirm, next_appointment
 from engage.api.consents import set_consent
@@ -69,6 +70,7 @@ def inbound_sms(form: Form, request: Request, sessions: Sessions, now: Now) -> R
     with sessions.begin() as session:
         if key and not first_delivery(session, ACTOR, f"inbound:{key}", now):
             return twiml(None)
+        metrics.count_webhook("twilio", "inbound")
         patient = session.execute(select(Patient).where(Patient.phone == phone)).scalar()
         inbound = InboundMessage(
             patient_id=patient.id if patient else None,
@@ -159,6 +161,7 @@ def status_callback(
     with sessions.begin() as session:
         if not first_delivery(session, ACTOR, f"status:{key}", now):
             return twiml(None)
+        metrics.count_webhook("twilio", status or "unknown")
         message = session.get(Message, message_id)
         if message is None or (message.provider_id and sid and message.provider_id != sid):
             # Unknown or superseded: answer 200 all the same, so Twilio stops retrying.
