@@ -80,11 +80,15 @@ def processes(env: dict[str, str], logs: Path) -> Iterator[Processes]:
 
 
 def wait_until(
-    condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.25
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    interval: float = 0.25,
+    report: Callable[[], object] = lambda: "",
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} {report()}")

@@ -115,7 +115,12 @@ def test_a_worker_killed_mid_batch_loses_nothing(pg_url: str, broker: str, tmp_p
         after_kill = states(pg_url)
         assert after_kill["sent"] < 600, "the batch finished before the kill; nothing was tested"
         procs.start("worker-survivor", "worker", "-c", "8", "-Q", "sms")
-        wait_until(lambda: states(pg_url)["sent"] == 600, 180, "every message sent after recovery")
+        wait_until(
+            lambda: states(pg_url)["sent"] == 600,
+            180,
+            "every message sent after recovery",
+            report=lambda: (dict(states(pg_url)), procs.log_of("dispatcher")[-3000:]),
+        )
         wire = sent_ids(fake)
     assert set(wire) == set(ids), "a message was lost"
     duplicates = len(wire) - len(set(wire))
