@@ -69,8 +69,9 @@ def build_events(
 
 def _table(items: list[PreviewItem], title: str) -> Table:
     table = Table(title=title, show_lines=True)
-    for column in ("local time", "UTC", "channel", "step", "template", "seg", "text"):
-        table.add_column(column, overflow="fold")
+    for column in ("local time", "UTC", "channel", "step", "template", "seg"):
+        table.add_column(column, overflow="fold", no_wrap=column != "template")
+    table.add_column("text", overflow="fold", ratio=1, min_width=40)
     for item in items:
         p = item.planned
         text = (f"[b]{item.subject}[/b]\n" if item.subject else "") + item.body
@@ -149,4 +150,7 @@ def simulate_command(
     if as_json:
         typer.echo(json.dumps([item.as_dict() for item in items], indent=2, ensure_ascii=False))
         return
-    Console().print(_table(items, f"{sequence} ({locale}, {tz}): {len(items)} messages"))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # piped or captured: do not squeeze the text into 80 columns
+    console.print(_table(items, f"{sequence} ({locale}, {tz}): {len(items)} messages"))
