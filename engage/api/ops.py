@@ -9,7 +9,7 @@ from (the compose file publishes the API's port; put /metrics behind the proxy's
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, model_validator
@@ -24,7 +24,9 @@ from engage.ops.failed import FailedFilter, list_failed, requeue, requeue_matchi
 from engage.ops.since import parse_since
 from engage.ops.status import gather
 
-router = APIRouter(prefix="/ops", tags=["ops"], responses=responses(401, 403, 422))
+# Row ids are 32-bit on PostgreSQL; strict, so `true` is not message 1.
+MessageId = Annotated[int, Field(strict=True, ge=1, le=2_147_483_647)]
+router = APIRouter(prefix="/ops", tags=["ops"], responses=responses(400, 401, 403, 422))
 metrics_router = APIRouter(tags=["health"])
 ops_role = require_role("ops")
 
@@ -50,7 +52,7 @@ class FailedOut(BaseModel):
 class RequeueIn(BaseModel):
     """Either `ids`, or `all: true` narrowed by `reason` and `since`."""
 
-    ids: list[int] = Field(default_factory=list, max_length=10_000)
+    ids: list[MessageId] = Field(default_factory=list, max_length=10_000)
     all: bool = False
     reason: str | None = Field(default=None, max_length=200)
     since: str | None = Field(default=None, max_length=64)
@@ -89,7 +91,9 @@ def _since(text: str | None, now: datetime, where: str) -> datetime | None:
 def failed_list(
     request: Request,
     since: str | None = Query(None, description="24h, 7d, or an ISO 8601 time.", max_length=64),
-    reason: str | None = Query(None, description="Reason text, or an exact vendor code."),
+    reason: str | None = Query(
+        None, description="Reason text, or an exact vendor code.", max_length=200
+    ),
     limit: int = Query(200, ge=1, le=5000),
     _: Principal = Depends(ops_role),
 ) -> list[FailedOut]:

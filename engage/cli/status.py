@@ -128,4 +128,4 @@ def status_command(
     if as_json:
         typer.echo(json.dumps(snap.to_json(), indent=2))
         return
-    Console(width=120).print(render(snap))
+    Console().print(render(snap))

@@ -16,13 +16,19 @@ def parse_window(text: str, field: str = "window") -> timedelta:
     match = _AGO.match(text)
     if not match:
         raise ValidationError(field, f"{text!r}: expected a duration such as 30m, 24h or 7d")
-    return timedelta(**{_UNIT[match[2]]: float(match[1])})
+    try:
+        return timedelta(**{_UNIT[match[2]]: float(match[1])})
+    except OverflowError:
+        raise ValidationError(field, f"{text!r}: too long ago") from None
 
 
 def parse_since(text: str, now: datetime, field: str = "since") -> datetime:
     """A duration back from `now` (`24h`) or an ISO 8601 instant (naive means UTC)."""
     if _AGO.match(text):
-        return now - parse_window(text, field)
+        try:
+            return now - parse_window(text, field)
+        except OverflowError:
+            raise ValidationError(field, f"{text!r}: too long ago") from None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:

@@ -166,3 +166,10 @@ def test_metrics_serves_outbox_queue_and_send_series_without_a_token(
         "# TYPE engage_suppressions_total counter",
     ):
         assert series in text, series
+
+
+def test_requeue_refuses_ids_that_are_not_message_ids(client: TestClient, kit: Kit) -> None:
+    headers = bearer(kit, Role.OPS)
+    for ids in ([True], [0], [2**31], ["7"]):
+        answer = client.post("/ops/failed/requeue", json={"ids": ids}, headers=headers)
+        assert answer.status_code == 422, ids

@@ -65,3 +65,10 @@ def test_a_percentile_is_one_of_the_values_and_grows_with_q(values: list[float],
     p = percentile(values, q)
     assert p in values
     assert percentile(values, 1) <= p <= percentile(values, 100) == max(values)
+
+
+def test_a_window_too_long_ago_is_refused_not_an_overflow() -> None:
+    with pytest.raises(ValidationError, match="too long ago"):
+        parse_since("99999999999d", NOW)
+    with pytest.raises(ValidationError, match="too long ago"):
+        parse_since("9999999w", NOW)
