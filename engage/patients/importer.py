@@ -14,11 +14,23 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    insert,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from engage.patients.csvfile import Record, read_records
 from engage.patients.matching import FIELDS, KEYS, Decision, Stored, StoredIndex, decide
@@ -190,22 +202,23 @@ def _write(session: Session, batch: list[_Valid], tally: _Tally, actor: str, now
 
 
 def _load_stored(session: Session, rows: list[PatientRow]) -> list[Stored]:
-    columns = [getattr(Patient, name) for name in FIELDS]
-    refs, phones, emails = ([getattr(r, key) for r in rows if getattr(r, key)] for key in KEYS)
-    found = session.execute(
-        select(Patient.id, *columns).where(
-            or_(
-                _one_of(session, Patient.external_ref, refs),
-                _one_of(session, Patient.phone, phones),
-                _one_of(session, Patient.email, emails),
-            )
-        )
-    ).all()
+    columns = [Patient.id, *(getattr(Patient, name) for name in FIELDS)]
+    # One SELECT per key joined by UNION, not one SELECT with OR: each branch is planned on its
+    # own unique index. With OR, PostgreSQL's generic plan for a prepared statement can fall back
+    # to a sequential scan comparing every row with every key (seconds per batch).
+    branches = [
+        select(*columns).where(_one_of(session, getattr(Patient, key), values))
+        for key in KEYS
+        if (values := [getattr(row, key) for row in rows if getattr(row, key)])
+    ]
+    if not branches:
+        return []
+    found = session.execute(union(*branches)).all()
     consents: dict[int, dict[str, bool]] = {row.id: {} for row in found}
     if consents:
         for patient_id, channel, granted in session.execute(
             select(Consent.patient_id, Consent.channel, Consent.granted).where(
-                Consent.patient_id.in_(list(consents))
+                _one_of(session, Consent.patient_id, list(consents))
             )
         ):
             consents[patient_id][channel] = granted
@@ -215,14 +228,17 @@ def _load_stored(session: Session, rows: list[PatientRow]) -> list[Stored]:
     ]
 
 
-def _one_of(
-    session: Session, column: InstrumentedAttribute[str | None], values: list[str]
-) -> ColumnElement[bool]:
+def _one_of(session: Session, column: Any, values: list[Any]) -> ColumnElement[bool]:
     # On PostgreSQL one array parameter instead of a thousand placeholders: the driver spends
     # longer rewriting a long IN list than the server spends answering it.
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(String)))
-    return column.in_(values)
+        item_type = Integer() if values and isinstance(values[0], int) else String()
+        condition: ColumnElement[bool] = column == any_(
+            bindparam(None, values, type_=ARRAY(item_type))
+        )
+        return condition
+    condition = column.in_(values)
+    return condition
 
 
 def _insert_new(session: Session, created: list[tuple[_Valid, Decision]], now: datetime) -> None:
