@@ -64,6 +64,8 @@ def move_appointment(
     ends_at = _checked_end(schedule, starts_at, ends_at)
     before = {"starts_at": appointment.starts_at, "ends_at": appointment.ends_at}
     appointment.starts_at, appointment.ends_at, appointment.updated_at = starts_at, ends_at, now
+    # A confirmation was for the old time: the patient confirms the new one again.
+    appointment.state, appointment.confirmed_at = AppointmentState.SCHEDULED, None
     _follow(session, schedule, appointment, now, actor, "appointment moved")
     audit(
         session,

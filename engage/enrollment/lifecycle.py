@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engage.enrollment.common import get_enrollment, get_patient, transaction
-from engage.enrollment.outbox import replan
+from engage.enrollment.outbox import locked, replan
 from engage.errors import Conflict
 from engage.schedule.models import Schedule
 from engage.store.audit import audit
@@ -29,9 +29,9 @@ def unenroll(
     _set_state(enrollment, EnrollmentState.CANCELLED, reason, now)
     cancelled = 0
     for message in session.scalars(
-        select(Message)
-        .where(Message.enrollment_id == enrollment_id, Message.state.in_(UNSENT))
-        .order_by(Message.id)
+        locked(
+            select(Message).where(Message.enrollment_id == enrollment_id, Message.state.in_(UNSENT))
+        )
     ):
         transition(session, message, MessageState.CANCELLED, f"unenrolled: {reason}", actor, at=now)
         cancelled += 1

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from engage.enrollment.anchors import anchor_events
@@ -59,7 +59,9 @@ def replan(
     planned = plan(sequence, recipient, anchor_events(enrollment), schedule.clinic.quiet_hours, now)
     stored = {
         (m.step_id, m.event_key): m
-        for m in session.scalars(select(Message).where(Message.enrollment_id == enrollment.id))
+        for m in session.scalars(
+            locked(select(Message).where(Message.enrollment_id == enrollment.id))
+        )
         if chosen(m.step_id, m.event_key)
     }
     counts = {"created": 0, "moved": 0, "cancelled": 0, "skipped": 0}
@@ -79,6 +81,13 @@ def replan(
             transition(session, message, MessageState.CANCELLED, reason, actor, at=now)
             counts["cancelled"] += 1
     return Replanned(**counts)
+
+
+def locked(query: Select[Message]) -> Select[Message]:
+    """Lock the rows read and read their latest state: a dispatcher claiming with SKIP LOCKED
+    passes over them until the re-plan commits, so neither overwrites the other's change.
+    (SQLite has no row locks; its single writer gives the same guarantee.)"""
+    return query.with_for_update().order_by(Message.id).execution_options(populate_existing=True)
 
 
 def _skip_state(item: PlannedMessage) -> MessageState:

@@ -22,6 +22,7 @@ from engage.errors import Conflict, NotFound, PlanningError
 from engage.planner import AnchorEvent
 from engage.store import (
     Appointment,
+    AppointmentState,
     AuditLog,
     Enrollment,
     Message,
@@ -256,3 +257,12 @@ def test_every_write_is_audited_with_its_actor(session: Session) -> None:
         ("staff:9", "enrollment.create", "2"),
         ("staff:9", "patient.course-completed", str(patient_id)),
     ]
+
+
+def test_moving_a_confirmed_appointment_asks_for_confirmation_again(session: Session) -> None:
+    enroll_in_infusions(session, FIRST)
+    appointment = session.get_one(Appointment, 1)
+    appointment.state, appointment.confirmed_at = AppointmentState.CONFIRMED, NOW
+    session.commit()
+    move_appointment(session, SCHEDULE, 1, SECOND, now=NOW, actor="staff")
+    assert (appointment.state, appointment.confirmed_at) == ("scheduled", None)
