@@ -12,6 +12,7 @@ from celery.signals import worker_process_init
 
 from engage.delivery.claim import Claimed
 from engage.delivery.dispatcher import Dispatcher
+from engage.ops.heartbeat import heartbeat
 from engage.runtime import Runtime
 from engage.settings import load_settings
 from workers.app import app
@@ -41,7 +42,11 @@ def enqueue(claimed: list[Claimed]) -> None:
 def dispatcher() -> Dispatcher:
     rt = runtime()
     return Dispatcher(
-        rt.sessions, enqueue, batch_size=rt.settings.dispatch_batch_size, stuck_after=rt.stuck_after
+        rt.sessions,
+        enqueue,
+        batch_size=rt.settings.dispatch_batch_size,
+        stuck_after=rt.stuck_after,
+        on_tick=lambda: heartbeat(rt.settings),
     )
 
 

@@ -29,6 +29,7 @@ class Dispatcher:
     batch_size: int = 500
     stuck_after: timedelta = timedelta(minutes=5)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    on_tick: Callable[[], None] = field(default=lambda: None)  # liveness signal for operators
 
     def tick(self) -> int:
         """Claim and enqueue every message due now; return how many."""
@@ -63,6 +64,7 @@ class Dispatcher:
                     self.recover()
                     last_recovery = started
                 self.tick()
+                self.on_tick()
             except Exception:  # a database blip must not kill the loop; it is retried next tick
                 log.exception("dispatch.error")
             elapsed = self.clock().timestamp() - started

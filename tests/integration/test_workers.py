@@ -16,6 +16,8 @@ import pytest
 import redis
 import sqlalchemy as sa
 
+from engage.ops.heartbeat import beats
+from engage.settings import Settings
 from engage.store import Base, Message, MessageState
 from engage.store.db import make_engine, session_factory
 from engage.store.migrate import upgrade
@@ -93,8 +95,10 @@ def test_two_dispatchers_and_four_workers_send_5000_messages_exactly_once(
         wait_until(lambda: states(pg_url)["sent"] == 5000, 240, "5000 messages sent")
         time.sleep(1.0)  # any duplicate still in flight would land now
         wire = sent_ids(fake)
+        alive = beats(Settings(broker_url=broker), "dispatcher")
     assert len(wire) == 5000, f"{len(wire) - len(set(wire))} duplicates"
     assert sorted(wire) == sorted(ids)
+    assert len(alive) == 2, "each dispatcher beats once per tick for `engage status`"
 
 
 def test_a_worker_killed_mid_batch_loses_nothing(pg_url: str, broker: str, tmp_path: Path) -> None:
