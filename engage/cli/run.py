@@ -36,14 +36,12 @@ def _start_api(settings: Settings, host: str, port: int) -> Any:
 
 
 def _banner(settings: Settings, host: str, port: int, samples: str) -> None:
-    console = Console(stderr=True)
+    console = Console(stderr=True, width=100, soft_wrap=True)
     console.print(f"[b]engage[/b] running on its embedded default ({settings.database_url})")
-    console.print(
-        f"  API + docs       http://{host}:{port}/docs   (health: /health, metrics: /metrics)"
-    )
+    console.print(f"  API docs         http://{host}:{port}/docs  (also /health, /ready, /metrics)")
     console.print(f"  messages sent    {settings.outbox_dir.resolve()}/<message id>.json")
     console.print(f"  sample patients  {samples}")
-    console.print("  timeline         engage simulate --help  ·  engage status  ·  Ctrl-C stops")
+    console.print("  watch            .venv/bin/engage status · .venv/bin/engage failed list")
 
 
 @app.command("run")
