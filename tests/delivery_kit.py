@@ -16,7 +16,7 @@ from engage.ratelimit import LocalRateLimiter
 from engage.rendering.environment import make_environment
 from engage.retry import RetryPolicy
 from engage.schedule.models import Schedule
-from engage.store import Consent, Enrollment, Message, Patient
+from engage.store import Appointment, Consent, Enrollment, Message, Patient
 from engage.store.db import make_engine, session_factory
 from engage.store.migrate import upgrade
 
@@ -44,6 +44,13 @@ SCHEDULE = {
                     "template": "note",
                     "critical": True,
                 },
+                {
+                    "id": "visit",
+                    "anchor": "infusion.start",
+                    "channels": ["email"],
+                    "template": "visit",
+                    "attach": ["calendar"],
+                },
             ]
         }
     },
@@ -53,6 +60,9 @@ TEMPLATES = {
     "note.subject.j2": "A note from {{ clinic.name }}",
     "note.html.j2": "<p>Hi {{ patient.first_name }}</p><a href='{{ links.unsubscribe }}'>unsubscribe</a>",
     "note.txt.j2": "Hi {{ patient.first_name }}\nUnsubscribe: {{ links.unsubscribe }}",
+    "visit.subject.j2": "Your visit on {{ appointment.date }}",
+    "visit.html.j2": "<p>See you at {{ appointment.time }}, {{ appointment.location }}</p>",
+    "visit.txt.j2": "See you at {{ appointment.time }}, {{ appointment.location }}",
 }
 _numbers = itertools.count(1000)
 NOON_UTC = datetime(2027, 3, 10, 16, 0, tzinfo=UTC)  # 11:00 in New York: outside quiet hours
@@ -110,6 +120,18 @@ class Kit:
                 s.add(Consent(patient_id=p.id, channel=channel, granted=granted, source="test"))
             return p.id
 
+    def appointment(self, patient_id: int, starts_at: datetime, location: str = "Room 4") -> int:
+        with self.sessions.begin() as s:
+            a = Appointment(
+                patient_id=patient_id,
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(minutes=45),
+                location=location,
+            )
+            s.add(a)
+            s.flush()
+            return a.id
+
     def message(
         self,
         patient_id: int,
@@ -118,6 +140,7 @@ class Kit:
         channel: str = "sms",
         due_in: float = 0,
         critical: bool = False,
+        appointment_id: int | None = None,
     ) -> int:
         with self.sessions.begin() as s:
             enrollment = Enrollment(
@@ -132,8 +155,9 @@ class Kit:
                 step_id=step,
                 event_key=f"k{enrollment.id}",
                 channel=channel,
-                template="note",
+                template=self.schedule.sequence("care").step(step).template,
                 critical=critical,
+                appointment_id=appointment_id,
                 due_at=self.clock() + timedelta(seconds=due_in),
             )
             s.add(m)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -239,3 +240,22 @@ def _reasons(kit: Kit, message_id: int) -> list[tuple[str, str]]:
     with kit.sessions() as s:
         rows = s.query(MessageEvent).filter_by(message_id=message_id).order_by(MessageEvent.id)
         return [(e.to_state, e.reason) for e in rows]
+
+
+def test_appointment_email_carries_its_calendar_file(kit: Kit, fake: ProviderServer) -> None:
+    import base64
+
+    pid = kit.patient(sms=False)
+    starts = kit.clock.now + timedelta(days=2)
+    mid = kit.message(
+        pid, step="visit", channel="email", appointment_id=kit.appointment(pid, starts)
+    )
+    kit.run_due()
+    assert kit.get(mid).state == S.SENT
+    [request] = fake.requests_to(SENDGRID)
+    body = request.json()
+    assert body["subject"] == "Your visit on Friday, March 12, 2027"
+    [attachment] = body["attachments"]
+    assert (attachment["filename"], attachment["type"]) == ("appointment.ics", "text/calendar")
+    ics = base64.b64decode(attachment["content"]).decode()
+    assert "BEGIN:VEVENT" in ics and "DTSTART:20270312T160000Z" in ics and "LOCATION:Room 4" in ics
