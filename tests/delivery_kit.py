@@ -9,6 +9,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from engage.channels.base import Channel
+from engage.channels.sendgrid import SendGridChannel
+from engage.channels.twilio import TwilioChannel
 from engage.delivery.claim import Claimed
 from engage.delivery.dispatcher import Dispatcher
 from engage.delivery.sender import Sender
@@ -16,6 +19,7 @@ from engage.ratelimit import LocalRateLimiter
 from engage.rendering.environment import make_environment
 from engage.retry import RetryPolicy
 from engage.schedule.models import Schedule
+from engage.settings import Settings
 from engage.store import Appointment, Consent, Enrollment, Message, Patient
 from engage.store.db import make_engine, session_factory
 from engage.store.migrate import upgrade
@@ -66,6 +70,26 @@ TEMPLATES = {
 }
 _numbers = itertools.count(1000)
 NOON_UTC = datetime(2027, 3, 10, 16, 0, tzinfo=UTC)  # 11:00 in New York: outside quiet hours
+
+
+def provider_settings(fake_url: str, **overrides: object) -> Settings:
+    """Settings that aim the real Twilio and SendGrid SDKs at a fake provider."""
+    values: dict[str, object] = {
+        "twilio_account_sid": "AC" + "0" * 32,
+        "twilio_auth_token": "token",
+        "twilio_from": "+15005550006",
+        "twilio_base_url": fake_url,
+        "sendgrid_api_key": "SG.test",
+        "sendgrid_from": "care@clinic.example.org",
+        "sendgrid_base_url": fake_url,
+        "send_timeout_seconds": 2,
+        **overrides,
+    }
+    return Settings.model_validate(values)
+
+
+def provider_channels(settings: Settings) -> dict[str, Channel]:
+    return {"sms": TwilioChannel(settings), "email": SendGridChannel(settings)}
 
 
 def write_templates(root: Path) -> Path:

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engage.store import Base, make_engine, session_factory
 from engage.store.migrate import upgrade
+from tests.delivery_kit import Kit, build_kit, provider_channels, provider_settings
+from tests.fakes.provider_server import ProviderServer
 
 
 @pytest.fixture(scope="session")
@@ -95,3 +97,17 @@ def sessions(engine: sa.Engine) -> sessionmaker[Session]:
 def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
     with sessions() as session:
         yield session
+
+
+@pytest.fixture
+def fake() -> Iterator[ProviderServer]:
+    """Our fake Twilio + SendGrid, recording every request; scripted per test."""
+    with ProviderServer() as server:
+        yield server
+
+
+@pytest.fixture
+def kit(db_url: str, tmp_path: Path, fake: ProviderServer) -> Kit:
+    """The production dispatcher and sender on a clean database, real SDKs at the fake."""
+    channels = provider_channels(provider_settings(fake.url))
+    return build_kit(db_url, tmp_path / "templates", channels)

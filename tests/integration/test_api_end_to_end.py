@@ -5,7 +5,6 @@ and show on the timeline."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,26 +12,18 @@ from urllib.parse import urlparse
 
 import pytest
 
-from engage.channels.sendgrid import SendGridChannel
-from engage.channels.twilio import TwilioChannel
 from engage.delivery.claim import Claimed
 from engage.delivery.dispatcher import Dispatcher
 from engage.delivery.sender import Sender
 from engage.ratelimit import LocalRateLimiter
 from engage.rendering.environment import make_environment
 from engage.retry import RetryPolicy
-from engage.settings import Settings
 from engage.store import Message
 from tests.api_kit import NOW, PUBLIC_URL, ROOT, SIGNING_SECRET, Api, build_api
+from tests.delivery_kit import provider_channels, provider_settings
 from tests.fakes.provider_server import SENDGRID, TWILIO, ProviderServer
 
 INFUSION = (NOW + timedelta(hours=1)).isoformat()  # 09:00 in San Francisco
-
-
-@pytest.fixture
-def fake() -> Iterator[ProviderServer]:
-    with ProviderServer() as server:
-        yield server
 
 
 @pytest.fixture
@@ -43,23 +34,13 @@ def api(db_url: str, tmp_path: Path) -> Api:
 @pytest.fixture
 def dispatcher(api: Api, fake: ProviderServer, tmp_path: Path) -> Dispatcher:
     """The production dispatcher and sender, sending each claimed message at once."""
-    providers = Settings(
-        twilio_account_sid="AC" + "0" * 32,
-        twilio_auth_token="token",
-        twilio_from="+15005550006",
-        twilio_base_url=fake.url,
-        sendgrid_api_key="SG.test",
-        sendgrid_from="care@clinic.example.org",
-        sendgrid_base_url=fake.url,
-        send_timeout_seconds=2,
-        public_url=PUBLIC_URL,
-    )
+    providers = provider_settings(fake.url, public_url=PUBLIC_URL)
     runtime = api.app.state.runtime
     sender = Sender(
         sessions=api.sessions,
         schedule=runtime.schedule,
         env=make_environment(ROOT / "templates"),
-        channels={"sms": TwilioChannel(providers), "email": SendGridChannel(providers)},
+        channels=provider_channels(providers),
         limiter=LocalRateLimiter({"twilio": 1000.0, "sendgrid": 1000.0}),
         policy=RetryPolicy(max_attempts=3, base=1.0, cap=10.0),
         public_url=PUBLIC_URL,

@@ -6,65 +6,15 @@ Runs on SQLite and on the real PostgreSQL; providers are the real SDKs against o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from engage.channels.file import FileChannel
-from engage.channels.sendgrid import SendGridChannel
-from engage.channels.twilio import TwilioChannel
-from engage.settings import Settings
 from engage.store import Consent, MessageEvent, MessageState
 from tests.delivery_kit import Kit, build_kit
 from tests.fakes.provider_server import SENDGRID, TWILIO, ProviderServer, twilio_error
 
 S = MessageState
-
-
-@pytest.fixture
-def fake() -> Iterator[ProviderServer]:
-    with ProviderServer() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/engage.db"
-    base: str = request.getfixturevalue("postgres_server_url")
-    import sqlalchemy as sa
-
-    from engage.store import Base
-
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:  # each test starts from an empty schema
-        Base.metadata.drop_all(conn)
-        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-    engine.dispose()
-    return base
-
-
-def provider_settings(fake: ProviderServer, tmp_path: Path) -> Settings:
-    return Settings(
-        twilio_account_sid="AC" + "0" * 32,
-        twilio_auth_token="token",
-        twilio_from="+15005550006",
-        twilio_base_url=fake.url,
-        sendgrid_api_key="SG.test",
-        sendgrid_from="care@clinic.example.org",
-        sendgrid_base_url=fake.url,
-        send_timeout_seconds=2,
-        outbox_dir=tmp_path / "outbox",
-    )
-
-
-@pytest.fixture
-def kit(db_url: str, tmp_path: Path, fake: ProviderServer) -> Kit:
-    settings = provider_settings(fake, tmp_path)
-    channels = {"sms": TwilioChannel(settings), "email": SendGridChannel(settings)}
-    return build_kit(db_url, tmp_path / "templates", channels)
 
 
 def states(kit: Kit, message_id: int) -> list[tuple[str | None, str]]:

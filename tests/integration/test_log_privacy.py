@@ -12,16 +12,12 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from engage.channels.sendgrid import SendGridChannel
-from engage.channels.twilio import TwilioChannel
 from engage.logs import configure_logging
-from engage.settings import Settings
 from engage.store import Patient
-from tests.delivery_kit import TEMPLATES, Kit, build_kit
+from tests.delivery_kit import TEMPLATES, Kit
 from tests.fakes.provider_server import (
     SENDGRID,
     TWILIO,
@@ -29,28 +25,6 @@ from tests.fakes.provider_server import (
     sendgrid_error,
     twilio_error,
 )
-
-
-@pytest.fixture
-def fake() -> Iterator[ProviderServer]:
-    with ProviderServer() as server:
-        yield server
-
-
-@pytest.fixture
-def kit(db_url: str, tmp_path: Path, fake: ProviderServer) -> Kit:
-    settings = Settings(
-        twilio_account_sid="AC" + "0" * 32,
-        twilio_auth_token="token",
-        twilio_from="+15005550006",
-        twilio_base_url=fake.url,
-        sendgrid_api_key="SG.test",
-        sendgrid_from="care@clinic.example.org",
-        sendgrid_base_url=fake.url,
-        send_timeout_seconds=2,
-    )
-    channels = {"sms": TwilioChannel(settings), "email": SendGridChannel(settings)}
-    return build_kit(db_url, tmp_path / "templates", channels)
 
 
 @pytest.fixture

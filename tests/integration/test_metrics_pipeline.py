@@ -2,44 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from engage.channels.sendgrid import SendGridChannel
-from engage.channels.twilio import TwilioChannel
 from engage.metrics_outbox import OutboxCollector
-from engage.settings import Settings
 from engage.store import Consent, Message, MessageState
 from engage.store.db import make_engine, session_factory
-from tests.delivery_kit import Kit, build_kit
+from tests.delivery_kit import Kit
 from tests.fakes.provider_server import TWILIO, ProviderServer, twilio_error
 
 S = MessageState
-
-
-@pytest.fixture
-def fake() -> Iterator[ProviderServer]:
-    with ProviderServer() as server:
-        yield server
-
-
-@pytest.fixture
-def kit(db_url: str, tmp_path: Path, fake: ProviderServer) -> Kit:
-    settings = Settings(
-        twilio_account_sid="AC" + "0" * 32,
-        twilio_auth_token="token",
-        twilio_from="+15005550006",
-        twilio_base_url=fake.url,
-        sendgrid_api_key="SG.test",
-        sendgrid_from="care@clinic.example.org",
-        sendgrid_base_url=fake.url,
-        send_timeout_seconds=2,
-    )
-    channels = {"sms": TwilioChannel(settings), "email": SendGridChannel(settings)}
-    return build_kit(db_url, tmp_path / "templates", channels)
 
 
 def value(name: str, **labels: str) -> float:
