@@ -30,6 +30,7 @@ from engage.retry import RetryPolicy
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
 from engage.store.audit import audit
+from engage.store.db import transition
 from engage.store.enrollments import Enrollment
 from engage.store.messages import Message, MessageEvent, MessageState
 from engage.store.patients import Consent, Patient, consented_channels
@@ -281,13 +282,7 @@ class Sender:
     def _set(
         self, session: Session, message: Message, to: MessageState, reason: str, now: datetime
     ) -> None:
-        before = MessageState(message.state)
-        message.state = to
-        message.reason = reason
-        message.updated_at = now
-        if to is S.SENT:
-            message.sent_at = now
-        self._event(session, message.id, before, to, reason, now)
+        transition(session, message, to, reason, WORKER, at=now)
 
     @staticmethod
     def _event(
