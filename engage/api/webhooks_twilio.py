@@ -84,7 +84,8 @@ def inbound_sms(form: Form, request: Request, sessions: Sessions, now: Now) -> R
         session.add(inbound)
         session.flush()
         locale = patient.locale if patient else clinic.default_locale
-        text = _answer(session, keyword, patient, inbound, clinic, locale, now)
+        env = deps.templates(request)
+        text = _answer(session, env, keyword, patient, inbound, clinic, locale, now)
         inbound_id = inbound.id
     log.info(
         "sms.inbound",
@@ -98,6 +99,7 @@ def inbound_sms(form: Form, request: Request, sessions: Sessions, now: Now) -> R
 
 def _answer(
     session: Session,
+    env: Any,
     keyword: Keyword,
     patient: Patient | None,
     inbound: InboundMessage,
@@ -106,22 +108,22 @@ def _answer(
     now: datetime,
 ) -> str | None:
     if keyword is Keyword.STOP:
-        return reply(clinic, "stop", locale) if _stop(session, patient, inbound, now) else None
+        return reply(env, clinic, "stop", locale) if _stop(session, patient, inbound, now) else None
     if keyword is Keyword.START:
         if patient is not None:
             set_consent(
                 session, patient.id, "sms", granted=True, source="sms-start", actor=ACTOR, now=now
             )
-        return reply(clinic, "start", locale)
+        return reply(env, clinic, "start", locale)
     if keyword is Keyword.HELP:
-        return reply(clinic, "help", locale)
+        return reply(env, clinic, "help", locale)
     if keyword is Keyword.CONFIRM:
         appointment = next_appointment(session, patient.id, now) if patient else None
         if patient is None or appointment is None:
-            return reply(clinic, "nothing", locale)
+            return reply(env, clinic, "nothing", locale)
         confirm(session, appointment, now=now, actor=ACTOR)
         when = local_when(appointment.starts_at, patient.timezone, locale)
-        return reply(clinic, "confirmed", locale, when=when)
+        return reply(env, clinic, "confirmed", locale, when=when)
     return None
 
 
