@@ -1,0 +1,1 @@
+"""`make bench`: delivery throughput, lateness, memory, reschedule and import, on real servers."""

@@ -1,0 +1,31 @@
+"""Everything one `make bench` run measured, with the load each phase ran under."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bench.delivery import DeliveryResult
+from bench.importing import ImportResult
+from bench.machine import Load, Machine
+from bench.memory import MemoryResult
+from bench.redelivery import RedeliveryResult
+from bench.reschedule import RescheduleResult
+from bench.sendpath import SendPathResult
+
+
+@dataclass
+class Results:
+    machine: Machine
+    started: str  # ISO time, UTC
+    seconds: float = 0.0
+    send_path: SendPathResult | None = None
+    pool_trials: list[DeliveryResult] = field(default_factory=list)
+    pool_failures: list[str] = field(default_factory=list)
+    bursts: list[DeliveryResult] = field(default_factory=list)
+    steady: DeliveryResult | None = None
+    outbox_memory: list[MemoryResult] = field(default_factory=list)
+    naive_memory: list[MemoryResult] = field(default_factory=list)
+    redelivery: RedeliveryResult | None = None
+    reschedule: RescheduleResult | None = None
+    bulk_import: ImportResult | None = None
+    loads: dict[str, Load] = field(default_factory=dict)  # phase name -> load during it

@@ -1,0 +1,145 @@
+"""`make bench`: run every measurement in turn, print a table, write docs/benchmarks.md.
+
+Phases are bounded in time and clean up after themselves (database `engage_bench`, Redis db 13,
+every process they started). Working files and process logs go to var/bench/.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis
+import sqlalchemy as sa
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bench import delivery, importing, memory, redelivery, reschedule, sendpath
+from bench.machine import LoadWatch, describe
+from bench.plan import Plan, plan_from_env
+from bench.procs import ROOT
+from bench.report import print_table, write_markdown
+from bench.results import Results
+from bench.services import BROKER, POSTGRES, drop_database, flush_broker
+from bench.stack import WorkerSpec
+
+WORK = ROOT / "var" / "bench"
+DOC = ROOT / "docs" / "benchmarks.md"
+console = Console()
+
+
+def main() -> None:
+    plan = plan_from_env()
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    results = Results(machine=describe(*_versions()), started=datetime.now(UTC).isoformat())
+    started = time.monotonic()
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    try:
+        with progress:
+            _run_phases(plan, results, _Phases(progress, results))
+    finally:
+        drop_database()
+        flush_broker()
+    results.seconds = time.monotonic() - started
+    (WORK / "results.json").write_text(json.dumps(asdict(results), indent=1, default=str))
+    print_table(console, results)
+    write_markdown(DOC, results, quick=plan != Plan())
+    console.print(f"wrote {DOC.relative_to(ROOT)} ({results.seconds / 60:.1f} min)")
+
+
+class _Phases:
+    """Starts a progress bar and a load watch per phase."""
+
+    def __init__(self, progress: Progress, results: Results) -> None:
+        self.progress = progress
+        self.results = results
+
+    @contextmanager
+    def phase(self, name: str, total: int) -> Iterator[Callable[[int, int], None]]:
+        task = self.progress.add_task(name, total=total)
+
+        def update(done: int, of: int) -> None:
+            self.progress.update(task, completed=done, total=of)
+
+        with LoadWatch() as watch:
+            yield update
+        self.progress.update(task, completed=self.progress.tasks[task].total)
+        self.results.loads[name] = watch.load
+
+
+def _run_phases(plan: Plan, results: Results, phases: _Phases) -> None:
+    with phases.phase("send path profile (1 thread, no Celery)", 1) as done:
+        results.send_path = sendpath.measure(_work("sendpath"))
+        done(1, 1)
+    best = _pool_trials(plan, results, phases)
+    for count in plan.bursts:
+        with phases.phase(f"burst {count:,} due at once", count) as done:
+            results.bursts.append(
+                delivery.burst(
+                    _work(f"burst{count}"), count, best, plan.burst_timeout_seconds, done
+                )
+            )
+    rate = min(plan.steady_max_rate, plan.steady_share_of_capacity * results.bursts[0].throughput)
+    with phases.phase(f"steady {rate:.0f}/s", int(rate * plan.steady_seconds)) as done:
+        results.steady = delivery.steady(_work("steady"), rate, plan.steady_seconds, best, done)
+    with phases.phase("outbox memory", plan.outbox_counts[-1]) as done:
+        results.outbox_memory, url = memory.outbox(_work("memory"), plan.outbox_counts, done)
+    with phases.phase(f"reschedule x {plan.reschedule_calls}", plan.reschedule_calls) as done:
+        results.reschedule = reschedule.measure(url, done, plan.reschedule_calls)
+    with phases.phase("naive ETA memory", plan.naive_counts[-1]) as done:
+        results.naive_memory = memory.naive(_work("naive"), plan.naive_counts, done)
+    with phases.phase("naive visibility timeout", 1) as done:
+        results.redelivery = redelivery.measure(_work("visibility"))
+        done(1, 1)
+    with phases.phase(f"import {plan.import_rows:,} patients", plan.import_rows) as done:
+        results.bulk_import = importing.measure(_work("import"), done, plan.import_rows)
+
+
+def _pool_trials(plan: Plan, results: Results, phases: _Phases) -> WorkerSpec:
+    """Try each worker pool on a small burst; the fastest one runs the rest."""
+    best: tuple[float, WorkerSpec] | None = None
+    for n, spec in enumerate(plan.pool_trials):
+        name = f"pool trial: {spec.label}"
+        with phases.phase(name, plan.pool_trial_messages) as done:
+            try:
+                trial = delivery.burst(
+                    _work(f"pool{n}"), plan.pool_trial_messages, spec, 180.0, done
+                )
+            except TimeoutError as exc:
+                results.pool_failures.append(f"{spec.label}: {exc}")
+                continue
+        results.pool_trials.append(trial)
+        if not trial.timed_out and (best is None or trial.throughput > best[0]):
+            best = (trial.throughput, spec)
+    return best[1] if best else WorkerSpec()
+
+
+def _work(name: str) -> Path:
+    folder = WORK / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _versions() -> tuple[str, str]:
+    engine = sa.create_engine(f"{POSTGRES}/postgres")
+    with engine.connect() as conn:
+        postgres = str(conn.execute(sa.text("SHOW server_version")).scalar_one())
+    engine.dispose()
+    return postgres, str(redis.Redis.from_url(BROKER).info("server")["redis_version"])
+
+
+if __name__ == "__main__":
+    main()
