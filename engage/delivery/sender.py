@@ -82,19 +82,23 @@ class Sender:
         now = self.clock()
         with self.sessions.begin() as session:
             # The row lock (PostgreSQL) makes a duplicate task wait here, then see `sending`.
+            # One round trip for everything the verdict and the rendering read.
             row = session.execute(
-                select(Message, Patient)
+                select(Message, Patient, Enrollment.state, Appointment)
                 .join(Patient, Patient.id == Message.patient_id)
+                .join(Enrollment, Enrollment.id == Message.enrollment_id)
+                .outerjoin(Appointment, Appointment.id == Message.appointment_id)
                 .where(Message.id == message_id)
                 .with_for_update(of=Message)
             ).first()
             if row is None:
                 return "unknown"
-            message, patient = row
+            message, patient, enrollment_state, appointment = row
             bind_contextvars(patient_id=message.patient_id, enrollment_id=message.enrollment_id)
             if message.state != S.QUEUED:
                 return f"skipped: {message.state}"  # a duplicate task; someone else has it
-            verdict = decide(self._facts(session, message, patient, now))
+            facts = self._facts(session, message, patient, str(enrollment_state), appointment, now)
+            verdict = decide(facts)
             if verdict.action is not Action.SEND:
                 self._apply(session, message, verdict, now)
                 if verdict.action is Action.SUPPRESS:
@@ -107,7 +111,7 @@ class Sender:
                 )
                 return verdict.action.value
             try:
-                outgoing = self._compose(session, message, patient, verdict.channel)
+                outgoing = self._compose(message, patient, appointment, verdict.channel)
             except TemplateError as exc:
                 self._set(session, message, S.FAILED, f"template error: {exc}", now)
                 return "failed"
@@ -132,12 +136,14 @@ class Sender:
         return outgoing, self.channels[verdict.channel].name
 
     def _facts(
-        self, session: Session, message: Message, patient: Patient, now: datetime
+        self,
+        session: Session,
+        message: Message,
+        patient: Patient,
+        enrollment_state: str,
+        appointment: Appointment | None,
+        now: datetime,
     ) -> SendFacts:
-        enrollment = session.get_one(Enrollment, message.enrollment_id)
-        appointment = (
-            session.get(Appointment, message.appointment_id) if message.appointment_id else None
-        )
         try:
             step_channels = self.schedule.sequence(message.sequence).step(message.step_id).channels
         except KeyError:
@@ -146,7 +152,7 @@ class Sender:
             channel=message.channel,
             step_channels=tuple(step_channels),
             critical=message.critical,
-            enrollment_state=str(enrollment.state),
+            enrollment_state=enrollment_state,
             appointment_cancelled=bool(
                 appointment and appointment.state == AppointmentState.CANCELLED
             ),
@@ -173,11 +179,8 @@ class Sender:
         return int(session.execute(query).scalar_one())
 
     def _compose(
-        self, session: Session, message: Message, patient: Patient, channel: str
+        self, message: Message, patient: Patient, appointment: Appointment | None, channel: str
     ) -> Outgoing:
-        appointment = (
-            session.get(Appointment, message.appointment_id) if message.appointment_id else None
-        )
         return compose(
             schedule=self.schedule,
             env=self.env,
