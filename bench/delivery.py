@@ -49,6 +49,7 @@ class DeliveryResult:
     max_per_second: int  # most provider requests in any 1-second window
     cpu: dict[str, float]  # CPU seconds per process group over the run
     timed_out: bool
+    recovered: int  # claims given back by stuck-message recovery (queued or sending too long)
 
 
 def burst(
@@ -109,7 +110,7 @@ def _run(
         time.sleep(1.0)  # a duplicate still in flight would land now
         cpu = {k: v - cpu_before.get(k, 0.0) for k, v in stack.cpu().items()}
         cpu["postgres"] = _postgres_cpu(engine)
-        wire = stack.wire()
+    wire = stack.wire()  # read once every process has stopped: in-flight sends land in both
     result = _measure(engine, label, spec, n, wire.times, wire.ids, cpu, timed_out)
     engine.dispose()
     flush_broker()
@@ -161,6 +162,9 @@ def _measure(
             sa.text("SELECT id, due_at, sent_at FROM message WHERE state = 'sent' ORDER BY sent_at")
         ).all()
         due_from = conn.execute(sa.text("SELECT min(due_at) FROM message")).scalar_one()
+        recovered = conn.execute(
+            sa.text("SELECT count(*) FROM message_event WHERE reason LIKE 'recovered%'")
+        ).scalar_one()
     lateness = [(r.sent_at - r.due_at).total_seconds() for r in rows]
     first = rows[0].sent_at.timestamp() if rows else math.nan
     last = rows[-1].sent_at.timestamp() if rows else math.nan
@@ -183,4 +187,5 @@ def _measure(
         max_per_second=max_in_window(wire_times),
         cpu=cpu,
         timed_out=timed_out,
+        recovered=int(recovered),
     )

@@ -1,7 +1,7 @@
 """What a run measures and how big: the issue's sizes by default, small ones for a smoke run.
 
 BENCH_QUICK=1 shrinks everything (a minute or two, to check the harness itself).
-BENCH_NAIVE_COUNTS=10000,100000 overrides the naive design's sizes (see `Plan.naive_counts`).
+BENCH_NAIVE_COUNTS=10000,50000 overrides the naive design's sizes (see `Plan.naive_counts`).
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ class Plan:
     steady_max_rate: float = 180.0  # the issue's 150-200/s, if capacity allows
     steady_share_of_capacity: float = 0.6  # else this share of the measured burst throughput
     outbox_counts: tuple[int, ...] = (10_000, 1_000_000)
-    # Reserving ETA tasks runs at a few hundred per second here; 100,000 would take ~10 minutes
-    # of the budget, so the default stops at 50,000 and the per-task slope is extrapolated.
-    naive_counts: tuple[int, ...] = (10_000, 50_000)
+    # 1,000,000 ETA tasks would need ~8.6 GB of worker memory: measure two sizes, extrapolate.
+    naive_counts: tuple[int, ...] = (10_000, 100_000)
     reschedule_calls: int = 200
     import_rows: int = 20_000
 

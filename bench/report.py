@@ -76,7 +76,10 @@ def _burst_rows(run: DeliveryResult) -> list[Row]:
         Row(
             f"{run.label}: rate cap and exactly once",
             f"max {run.max_per_second} requests in any 1 s (cap {RATE_CAP}); "
-            f"{run.duplicates} duplicates, {run.missing} sent but not on the wire",
+            f"{run.duplicates} duplicates, {run.missing} sent but not on the wire"
+            + (
+                f"; {run.recovered:,} claims re-enqueued by stuck recovery" if run.recovered else ""
+            ),
             f"<= {RATE_CAP}/s; 0 duplicates",
             run.max_per_second <= RATE_CAP and run.duplicates == 0 and run.missing == 0,
         ),

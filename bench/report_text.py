@@ -258,6 +258,6 @@ def _running() -> str:
 `make bench` (about 20-25 minutes; needs PostgreSQL on 127.0.0.1:5432 and Redis on
 127.0.0.1:6379). It creates and drops the database `engage_bench` and flushes Redis db 13;
 logs and raw results (`results.json`) go to var/bench/. `BENCH_QUICK=1 make bench` is a
-few-minute smoke run of the harness at small sizes; `BENCH_NAIVE_COUNTS=10000,100000` measures
-the naive design at 100,000 tasks as well (about 10 more minutes).
+few-minute smoke run of the harness at small sizes; `BENCH_NAIVE_COUNTS=10000,50000` measures
+the naive design at smaller sizes (a few minutes less).
 """
