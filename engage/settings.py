@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     dispatch_batch_size: int = Field(default=500, ge=1)
     stuck_after_seconds: int = Field(default=300, ge=10)
     send_concurrency: int = Field(default=16, ge=1)
+    send_chunk_size: int = Field(default=10, ge=1, le=100)  # messages per task in a backlog
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from celery.signals import worker_process_init
 
+from engage.delivery.batching import pack
 from engage.delivery.claim import Claimed
 from engage.delivery.dispatcher import Dispatcher
 from engage.ops.heartbeat import heartbeat
@@ -34,9 +35,12 @@ def _fresh_runtime_after_fork(**_: Any) -> None:
 
 
 def enqueue(claimed: list[Claimed]) -> None:
-    """Publish one send task per claimed message, on its channel's queue."""
-    for item in claimed:
-        send.apply_async(args=(item.id,), queue=item.channel)
+    """Publish send tasks on each channel's queue: one message each, or packed in a backlog."""
+    for channel, ids in pack(claimed, runtime().settings.send_chunk_size):
+        if len(ids) == 1:
+            send.apply_async(args=(ids[0],), queue=channel)
+        else:
+            send_many.apply_async(args=(ids,), queue=channel)
 
 
 def dispatcher() -> Dispatcher:
@@ -53,6 +57,13 @@ def dispatcher() -> Dispatcher:
 @app.task(name="engage.send", acks_late=True)
 def send(message_id: int) -> str:
     return runtime().sender.send(message_id)
+
+
+@app.task(name="engage.send_many", acks_late=True)
+def send_many(message_ids: list[int]) -> list[str]:
+    """Several messages of one channel, one after the other; a redelivery skips the sent ones."""
+    sender = runtime().sender
+    return [sender.send(message_id) for message_id in message_ids]
 
 
 @app.task(name="engage.dispatch")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from structlog.contextvars import bind_contextvars, bound_contextvars
 
@@ -296,8 +296,9 @@ class Sender:
         reason: str,
         now: datetime,
     ) -> None:
-        session.add(
-            MessageEvent(
+        # A Core insert: the hot path needs no ORM object for a row it never reads back.
+        session.execute(
+            insert(MessageEvent).values(
                 message_id=message_id,
                 at=now,
                 from_state=before.value,
