@@ -17,6 +17,9 @@ from bench.sendpath import SendPathResult
 class Results:
     machine: Machine
     started: str  # ISO time, UTC
+    commit: str  # HEAD when the run started
+    uncommitted: list[str]  # `git status --porcelain` lines for engage/ and workers/ at start
+    commit_at_end: str = ""  # HEAD when the run ended: processes start from the tree as it is
     seconds: float = 0.0
     send_path: SendPathResult | None = None
     pool_trials: list[DeliveryResult] = field(default_factory=list)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,7 +39,12 @@ def main() -> None:
     plan = plan_from_env()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    results = Results(machine=describe(*_versions()), started=datetime.now(UTC).isoformat())
+    results = Results(
+        machine=describe(*_versions()),
+        started=datetime.now(UTC).isoformat(),
+        commit=_git("rev-parse", "--short", "HEAD"),
+        uncommitted=_git("status", "--porcelain", "--", "engage", "workers").splitlines(),
+    )
     started = time.monotonic()
     progress = Progress(
         TextColumn("{task.description}"),
@@ -54,6 +60,7 @@ def main() -> None:
         drop_database()
         flush_broker()
     results.seconds = time.monotonic() - started
+    results.commit_at_end = _git("rev-parse", "--short", "HEAD")
     (WORK / "results.json").write_text(json.dumps(asdict(results), indent=1, default=str))
     print_table(console, results)
     write_markdown(DOC, results, quick=plan != Plan())
@@ -109,7 +116,7 @@ def _run_phases(plan: Plan, results: Results, phases: _Phases) -> None:
 
 
 def _pool_trials(plan: Plan, results: Results, phases: _Phases) -> WorkerSpec:
-    """Try each worker pool on a small burst; the fastest one runs the rest."""
+    """Try each worker pool on a small burst; the fastest `engage worker` runs the rest."""
     best: tuple[float, WorkerSpec] | None = None
     for n, spec in enumerate(plan.pool_trials):
         name = f"pool trial: {spec.label}"
@@ -122,8 +129,10 @@ def _pool_trials(plan: Plan, results: Results, phases: _Phases) -> WorkerSpec:
                 results.pool_failures.append(f"{spec.label}: {exc}")
                 continue
         results.pool_trials.append(trial)
-        if not trial.timed_out and (best is None or trial.throughput > best[0]):
-            best = (trial.throughput, spec)
+        if spec.launcher != "engage" or trial.timed_out:
+            continue
+        if best is None or trial.end_to_end > best[0]:
+            best = (trial.end_to_end, spec)
     return best[1] if best else WorkerSpec()
 
 
@@ -131,6 +140,12 @@ def _work(name: str) -> Path:
     folder = WORK / name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def _git(*args: str) -> str:
+    """What git says about the code measured (others commit to this tree while a run goes)."""
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    return done.stdout.strip()
 
 
 def _versions() -> tuple[str, str]:
