@@ -270,7 +270,8 @@ def _running() -> str:
     return """## Running it
 
 `make bench` (about 20-25 minutes; needs PostgreSQL on 127.0.0.1:5432 and Redis on
-127.0.0.1:6379). It creates and drops the database `engage_bench` and flushes Redis db 13;
+127.0.0.1:6379). It creates and drops the database `engage_bench` and flushes Redis db 13, so
+one run at a time holds a PostgreSQL advisory lock (a second waits for the first to end);
 logs and raw results (`results.json`) go to var/bench/. `BENCH_QUICK=1 make bench` is a
 few-minute smoke run of the harness at small sizes; `BENCH_NAIVE_COUNTS=10000,50000` measures
 the naive design at smaller sizes (a few minutes less).

@@ -27,7 +27,7 @@ from bench.plan import Plan, plan_from_env
 from bench.procs import ROOT
 from bench.report import print_table, write_markdown
 from bench.results import Results
-from bench.services import BROKER, POSTGRES, drop_database, flush_broker
+from bench.services import BROKER, POSTGRES, drop_database, flush_broker, one_run_at_a_time
 from bench.stack import WorkerSpec
 
 WORK = ROOT / "var" / "bench"
@@ -36,7 +36,11 @@ console = Console()
 
 
 def main() -> None:
-    plan = plan_from_env()
+    with one_run_at_a_time():
+        _main(plan_from_env())
+
+
+def _main(plan: Plan) -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     results = Results(

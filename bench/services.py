@@ -7,6 +7,9 @@ other engineers' databases (and Redis dbs) on the same servers are never touched
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import redis
 import sqlalchemy as sa
@@ -16,6 +19,7 @@ from engage.store.migrate import upgrade
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
 DATABASE = "engage_bench"
 BROKER = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13")
+RUN_LOCK = 0x656E6761  # a PostgreSQL advisory lock key: one `make bench` at a time per server
 
 
 def database_url(name: str = DATABASE) -> str:
@@ -61,3 +65,25 @@ def broker_keys_bytes() -> int:
 def redis_used_memory() -> int:
     """INFO memory used_memory: the whole server, so other users' keys count too."""
     return int(redis.Redis.from_url(BROKER).info("memory")["used_memory"])
+
+
+@contextmanager
+def one_run_at_a_time(wait_seconds: float = 2400.0) -> Iterator[None]:
+    """Hold the server-wide bench lock: two runs would drop each other's database and broker."""
+    admin = _admin()
+    with admin.connect() as conn:
+        deadline = time.monotonic() + wait_seconds
+        announced = False
+        lock = sa.text("SELECT pg_try_advisory_lock(:key)")
+        while not conn.execute(lock, {"key": RUN_LOCK}).scalar_one():
+            if time.monotonic() > deadline:
+                raise SystemExit("another `make bench` still holds the lock; try again later")
+            if not announced:
+                print("another `make bench` is running on this server: waiting for it to end")
+                announced = True
+            time.sleep(5.0)
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": RUN_LOCK})
+    admin.dispose()
