@@ -17,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGAGE = [sys.executable, "-m", "engage"]
+OURS: set[int] = set()  # process groups this run started (bench.machine tells them from others')
 
 
 class Group:
@@ -39,6 +40,7 @@ class Group:
             start_new_session=True,
         )
         self.started[name] = proc
+        OURS.add(proc.pid)  # it leads its own group: pgid == pid
         return proc
 
     def engage(self, name: str, *args: str) -> subprocess.Popen[bytes]:

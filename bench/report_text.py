@@ -65,17 +65,20 @@ def _machine(results: Results) -> str:
         "",
         f"{m.cpus} cores, {m.memory_gib:.0f} GiB, Python {m.python}, PostgreSQL {m.postgres}, "
         f"Redis {m.redis}; all on this one machine, with the fake provider. Other engineers' "
-        "test suites share it, so every phase records the 1-minute load average (at its start "
-        "and the highest seen) and how busy the whole machine's CPU was. A load above "
-        f"{m.cpus} means processes were waiting for a core: numbers from such a phase are "
-        "pessimistic, and a rerun on a quiet machine is the better figure.",
+        "test suites share it. During every phase each process's CPU was sampled once a "
+        "second: *others' CPU* is what processes not started by this run used (in cores, out "
+        f"of {m.cpus}; PostgreSQL backends of other databases count as others', Redis and "
+        "PostgreSQL's own helpers as no one's). Where it is high, this run had less than the "
+        "machine and its figures are pessimistic. The load average counts our own processes "
+        "too, so it is high whenever a delivery run is busy.",
         "",
-        "| phase | load at start | load max | machine CPU busy |",
-        "|---|---|---|---|",
+        "| phase | others' CPU | machine CPU busy | load at start | load max |",
+        "|---|---|---|---|---|",
     ]
     for name, load in results.loads.items():
         lines.append(
-            f"| {name} | {load.load_start:.1f} | {load.load_max:.1f} | {load.busy_percent:.0f}% |"
+            f"| {name} | {load.others_cores:.2f} cores | {load.busy_percent:.0f}% | "
+            f"{load.load_start:.1f} | {load.load_max:.1f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -127,7 +130,7 @@ def _pools(results: Results) -> str:
         "the runs above. `celery worker` is Celery's own command line on engage's app, shown "
         "for comparison: it monkey-patches for gevent before anything is imported.",
         "",
-        "| workers | due -> last sent_at | first -> last | worker CPU per message | load max |",
+        "| workers | due -> last sent_at | first -> last | worker CPU per message | others' CPU |",
         "|---|---|---|---|---|",
     ]
     for run in results.pool_trials:
@@ -143,7 +146,7 @@ def _pools(results: Results) -> str:
 
 def _load_of(results: Results, run: DeliveryResult) -> str:
     load = results.loads.get(f"pool trial: {run.spec}")
-    return f"{load.load_max:.1f}" if load else "?"
+    return f"{load.others_cores:.2f} cores" if load else "?"
 
 
 def _cpu(results: Results) -> str:
@@ -170,8 +173,8 @@ def _cpu(results: Results) -> str:
             f"At {total:.1f} ms of CPU per message, {cores} cores cannot deliver more than "
             f"about {cores * 1000 / total:.0f} messages/s even with the machine to themselves; "
             f"{TARGET_TEXT} needs at most {cores * 1000 / 250:.0f} ms per message, everything "
-            "included. The workers are CPU-bound: more threads or greenlets only queue for the "
-            "same cores (and the GIL)."
+            "included. More threads or greenlets overlap more provider calls but cannot lift "
+            "that ceiling: it is CPU per message, not concurrency."
         )
         lines.append("")
     sp = results.send_path
@@ -189,6 +192,18 @@ def _cpu(results: Results) -> str:
             *(f"| {name} | {share:.0f}% |" for name, share in sp.breakdown.items()),
             "",
         ]
+        if sp.stages:
+            rest = sp.cpu_ms_per_send - sum(sp.stages.values())
+            lines += [
+                "The same CPU by stage of one send (each stage's share of the profile applied to "
+                "the unprofiled CPU):",
+                "",
+                "| stage | CPU per send |",
+                "|---|---|",
+                *(f"| {label} | {ms:.1f} ms |" for label, ms in sp.stages.items()),
+                f"| the rest of `Sender.send` | {rest:.1f} ms |",
+                "",
+            ]
         worker = per.get("worker")
         if worker and finite(worker):
             lines.append(
