@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from engage.channels.file import FileChannel
 from engage.delivery.claim import Claimed
@@ -133,10 +134,7 @@ def _complete_courses(
                 done.add(patient_id)
 
 
-def _report(sessions: object) -> list[Sent]:
-    from sqlalchemy.orm import sessionmaker
-
-    assert isinstance(sessions, sessionmaker)
+def _report(sessions: sessionmaker[Session]) -> list[Sent]:
     with sessions() as session:
         rows = session.execute(
             select(Message, Patient.first_name, Patient.timezone)
