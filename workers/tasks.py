@@ -50,6 +50,7 @@ def dispatcher() -> Dispatcher:
         enqueue,
         batch_size=rt.settings.dispatch_batch_size,
         stuck_after=rt.stuck_after,
+        max_in_flight=rt.settings.max_in_flight,
         on_tick=lambda: heartbeat(rt.settings),
     )
 
