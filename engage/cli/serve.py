@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import signal
+import socket
 import threading
 from types import FrameType
 
 import typer
 
-from engage.cli.main import app
+from engage.cli.main import GREEN_POOLS, app
 from engage.errors import ConfigError
 from engage.logs import configure_logging, get_logger
 from engage.settings import Settings, load_settings
@@ -47,17 +49,35 @@ def worker_argv(settings: Settings, queues: str, concurrency: int, pool: str) ->
     return argv
 
 
+def _green_pool_problem(pool: str) -> str:
+    """Why this gevent/eventlet pool cannot run here, or "" (the entry point patches for it)."""
+    if pool not in GREEN_POOLS:
+        return ""
+    if importlib.util.find_spec(pool) is None:
+        return f"{pool} is not installed"
+    # Patched, the standard socket class is the pool's own (gevent._socket3.socket, ...).
+    if not socket.socket.__module__.startswith(pool):
+        return "sockets are not patched: start it as `engage worker`"
+    return ""
+
+
 @app.command("worker")
 def worker_command(
     queues: str = typer.Option("sms,email,dispatch", "--queues", "-Q"),
     concurrency: int = typer.Option(
         0, "--concurrency", "-c", help="Default: ENGAGE_SEND_CONCURRENCY."
     ),
-    pool: str = typer.Option("threads", "--pool", help="threads (I/O-bound sends) or prefork."),
+    pool: str = typer.Option(
+        "threads", "--pool", "-P", help="threads (I/O-bound sends), gevent, or prefork."
+    ),
     metrics_port: int = typer.Option(0, "--metrics-port", help="Serve /metrics on this port."),
 ) -> None:
     """Run a Celery worker that sends due messages (settings from ENGAGE_* variables)."""
     settings = settings_or_exit()
+    problem = _green_pool_problem(pool)
+    if problem:
+        typer.echo(f"error: --pool {pool}: {problem}", err=True)
+        raise typer.Exit(2)
     from workers.app import app as celery
 
     if metrics_port:
