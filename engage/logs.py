@@ -64,6 +64,9 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # The Twilio SDK dumps every request and response at INFO (ten lines each): noise that
+    # costs the worker CPU per message and says nothing our own send.* events do not.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 
 def get_logger(name: str = "engage") -> Any:

@@ -54,6 +54,7 @@ class Runtime:
             policy=RetryPolicy(max_attempts=self.settings.max_attempts),
             public_url=self.settings.public_url,
             signing_secret=self.settings.signing_secret,
+            calls=self.settings.provider_calls,  # threads start on demand
         )
 
     @property

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         return data
 
     @property
+    def provider_calls(self) -> int:
+        """Provider calls one worker process may have out at once: every task's whole batch."""
+        return min(256, self.send_concurrency * self.send_chunk_size)
+
+    @property
     def sms_provider(self) -> str:
         return "twilio" if self.twilio_account_sid and self.twilio_auth_token else "file"
 

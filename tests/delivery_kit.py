@@ -216,8 +216,9 @@ def build_kit(url: str, templates: Path, channels: dict, *, clock: Clock | None 
     )
 
     def enqueue(claimed: list[Claimed]) -> None:
-        for item in claimed:
-            sender.send(item.id)
+        # Each channel's claim as one batch (a packed task): every test runs the batch path.
+        for channel in sorted({item.channel for item in claimed}):
+            sender.send_many([item.id for item in claimed if item.channel == channel])
 
     dispatcher = Dispatcher(sessions, enqueue, batch_size=100, clock=clock)
     return Kit(sessions, schedule, sender, dispatcher, clock)

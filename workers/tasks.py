@@ -62,9 +62,8 @@ def send(message_id: int) -> str:
 
 @app.task(name="engage.send_many", acks_late=True)
 def send_many(message_ids: list[int]) -> list[str]:
-    """Several messages of one channel, one after the other; a redelivery skips the sent ones."""
-    sender = runtime().sender
-    return [sender.send(message_id) for message_id in message_ids]
+    """Several messages of one channel, sent as one batch; a redelivery skips the sent ones."""
+    return runtime().sender.send_many(message_ids)
 
 
 @app.task(name="engage.dispatch")

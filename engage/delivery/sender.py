@@ -1,23 +1,28 @@
-"""Send one queued message: re-check, render, record `sending`, call the provider once, record.
+"""Send queued messages: re-check, render, record `sending`, call the provider once, record.
 
-The outbox row moves to `sending` and commits BEFORE the provider call, and the provider id is
-stored right after it, so a crash leaves evidence (see claim.recover_stuck). A retry is not a
-loop here: the message goes back to `scheduled` with a later due time and the dispatcher picks
-it up again, so retries survive restarts and obey the same claiming rules as first sends.
+The outbox rows move to `sending` and commit BEFORE the provider calls, and the provider ids are
+stored right after them, so a crash leaves evidence (see claim.recover_stuck). A batch (a packed
+task during a backlog) costs a handful of statements in all, not a handful per message. A
+retry is not a loop here: the message goes back to `scheduled` with a later due time and the
+dispatcher picks it up again, so retries survive restarts and obey the same claiming rules as
+first sends.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from structlog.contextvars import bind_contextvars, bound_contextvars
+from structlog.contextvars import bound_contextvars
 
 from engage import metrics
 from engage.channels.base import Channel, Outgoing, Receipt
@@ -41,6 +46,31 @@ S = MessageState
 _COUNTED = (S.SENDING, S.SENT, S.DELIVERED, S.UNDELIVERED)
 # Provider codes that mean the recipient closed the channel themselves.
 _CLOSES_CONSENT = {"21610": ("sms", "twilio-21610")}
+# Receipts are recorded at least this often while a batch's other calls are still out.
+RECORD_EVERY = 0.25
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A message moved to `sending` and rendered: one provider call away from the patient."""
+
+    outgoing: Outgoing
+    provider: str
+    due_at: datetime
+    patient_id: int
+    enrollment_id: int
+
+    @property
+    def ids(self) -> dict[str, int]:
+        """What every log line about this send carries."""
+        return {
+            "message_id": self.outgoing.message_id,
+            "patient_id": self.patient_id,
+            "enrollment_id": self.enrollment_id,
+        }
+
+
+Outcome = Receipt | DeliveryError
 
 
 @dataclass
@@ -57,91 +87,225 @@ class Sender:
     signing_secret: str
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     rng: random.Random = field(default_factory=random.Random)
+    calls: int = 16  # provider calls in flight at once for batches (threads start on demand)
+    pool: ThreadPoolExecutor = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.pool = ThreadPoolExecutor(self.calls, thread_name_prefix="engage-send")
 
     def send(self, message_id: int) -> str:
         """Send message `message_id` if it is still queued; return what happened, for logs."""
-        # Every log line of this send carries its ids (patient and enrollment are bound by
-        # _prepare once the row is read); all three are unbound again when the send returns.
-        with bound_contextvars(message_id=message_id, patient_id=None, enrollment_id=None):
-            prepared = self._prepare(message_id)
-            if isinstance(prepared, str):
-                return prepared
-            outgoing, provider = prepared
-            self.limiter.acquire(provider)
-            started = time.monotonic()
-            try:
-                receipt = self.channels[outgoing.channel].send(outgoing)
-            except DeliveryError as error:
-                metrics.count_error(provider, error.code, time.monotonic() - started)
-                return self._record_failure(message_id, error)
-            return self._record_success(message_id, receipt, time.monotonic() - started)
+        return self.send_many([message_id])[0]
+
+    def send_many(self, message_ids: Sequence[int]) -> list[str]:
+        """Send each message still queued; return what happened to each, in the given order.
+
+        The database work is set-based: one transaction reads, checks, renders and marks the
+        whole batch `sending`; the provider calls run concurrently; the receipts are recorded
+        together as soon as they are in (at least every RECORD_EVERY seconds, so one hanging
+        call does not hold the others' provider ids back and widen the duplicate window).
+        """
+        if not message_ids:
+            return []
+        outcomes, ready = self._prepare(list(message_ids))
+        for done in self._call(ready):
+            outcomes.update(self._record(done))
+        return [outcomes.get(i, "unknown") for i in message_ids]
 
     # -- before the call -------------------------------------------------------------------
 
-    def _prepare(self, message_id: int) -> tuple[Outgoing, str] | str:
+    def _prepare(self, ids: list[int]) -> tuple[dict[int, str], list[Ready]]:
         now = self.clock()
+        outcomes: dict[int, str] = {}
+        ready: list[Ready] = []
         with self.sessions.begin() as session:
-            # The row lock (PostgreSQL) makes a duplicate task wait here, then see `sending`.
-            # One round trip for everything the verdict and the rendering read.
-            row = session.execute(
+            # The row locks (PostgreSQL), taken in id order so two overlapping batches cannot
+            # deadlock, make a duplicate task wait here, then see `sending`.
+            rows = session.execute(
                 select(Message, Patient, Enrollment.state, Appointment)
                 .join(Patient, Patient.id == Message.patient_id)
                 .join(Enrollment, Enrollment.id == Message.enrollment_id)
                 .outerjoin(Appointment, Appointment.id == Message.appointment_id)
-                .where(Message.id == message_id)
+                .where(Message.id.in_(ids))
+                .order_by(Message.id)
                 .with_for_update(of=Message)
-            ).first()
-            if row is None:
-                return "unknown"
-            message, patient, enrollment_state, appointment = row
-            bind_contextvars(patient_id=message.patient_id, enrollment_id=message.enrollment_id)
-            if message.state != S.QUEUED:
-                return f"skipped: {message.state}"  # a duplicate task; someone else has it
-            facts = self._facts(session, message, patient, str(enrollment_state), appointment, now)
-            verdict = decide(facts)
-            if verdict.action is not Action.SEND:
-                self._apply(session, message, verdict, now)
-                if verdict.action is Action.SUPPRESS:
-                    metrics.count_suppressed(verdict.reason)
-                log.info(
-                    "send.withheld",
-                    message_id=message_id,
-                    action=verdict.action.value,
-                    reason=verdict.reason,
-                )
-                return verdict.action.value
-            try:
-                outgoing = self._compose(message, patient, appointment, verdict.channel)
-            except TemplateError as exc:
-                self._set(session, message, S.FAILED, f"template error: {exc}", now)
-                return "failed"
-            moved = _rowcount(
-                session.execute(
-                    update(Message)
-                    .where(Message.id == message_id, Message.state == S.QUEUED)
-                    .values(
-                        state=S.SENDING,
-                        channel=verdict.channel,
-                        sending_at=now,
-                        updated_at=now,
-                        attempts=Message.attempts + 1,
-                        reason=verdict.reason,
+            ).all()
+            queued = [row for row in rows if row[0].state == S.QUEUED]
+            for message, *_ in rows:
+                if message.state != S.QUEUED:  # a duplicate task; someone else has it
+                    outcomes[message.id] = f"skipped: {message.state}"
+            sent_today = self._sent_today(session, [row[1] for row in queued], now)
+            going: dict[tuple[str, str], list[int]] = defaultdict(list)
+            for message, patient, enrollment_state, appointment in queued:
+                with bound_contextvars(
+                    message_id=message.id,
+                    patient_id=message.patient_id,
+                    enrollment_id=message.enrollment_id,
+                ):
+                    facts = self._facts(
+                        message, patient, str(enrollment_state), appointment, sent_today, now
                     )
-                    .execution_options(synchronize_session=False)
+                    verdict = decide(facts)
+                    if verdict.action is not Action.SEND:
+                        outcomes[message.id] = self._withhold(session, message, verdict, now)
+                        continue
+                    try:
+                        outgoing = self._compose(message, patient, appointment, verdict.channel)
+                    except TemplateError as exc:
+                        self._set(session, message, S.FAILED, f"template error: {exc}", now)
+                        outcomes[message.id] = "failed"
+                        continue
+                if not message.critical:
+                    sent_today[patient.id] += 1  # a second message of this batch sees the first
+                going[(verdict.channel, verdict.reason)].append(message.id)
+                channel = self.channels[verdict.channel]
+                ready.append(
+                    Ready(
+                        outgoing,
+                        channel.name,
+                        message.due_at,
+                        message.patient_id,
+                        message.enrollment_id,
+                    )
                 )
+            moved = self._mark_sending(session, going, now)
+        for item in ready:
+            if item.outgoing.message_id not in moved:
+                outcomes[item.outgoing.message_id] = "skipped: raced"
+        return outcomes, [r for r in ready if r.outgoing.message_id in moved]
+
+    def _mark_sending(
+        self, session: Session, going: dict[tuple[str, str], list[int]], now: datetime
+    ) -> set[int]:
+        """`queued -> sending` for every message about to go, one UPDATE per (channel, reason)."""
+        moved: set[int] = set()
+        events = []
+        for (channel, reason), ids in going.items():
+            result = session.execute(
+                update(Message)
+                .where(Message.id.in_(ids), Message.state == S.QUEUED)
+                .values(
+                    state=S.SENDING,
+                    channel=channel,
+                    sending_at=now,
+                    updated_at=now,
+                    attempts=Message.attempts + 1,
+                    reason=reason,
+                )
+                .returning(Message.id)
+                .execution_options(synchronize_session=False)
             )
-            if moved != 1:
-                return "skipped: raced"
-            self._event(session, message_id, S.QUEUED, S.SENDING, verdict.reason or "sending", now)
-        return outgoing, self.channels[verdict.channel].name
+            these = set(result.scalars())
+            moved |= these
+            events += [_event(i, S.QUEUED, S.SENDING, reason or "sending", now) for i in these]
+        _insert_events(session, events)
+        return moved
+
+    def _withhold(self, session: Session, message: Message, verdict: Verdict, now: datetime) -> str:
+        self._apply(session, message, verdict, now)
+        if verdict.action is Action.SUPPRESS:
+            metrics.count_suppressed(verdict.reason)
+        log.info(
+            "send.withheld",
+            message_id=message.id,
+            action=verdict.action.value,
+            reason=verdict.reason,
+        )
+        return verdict.action.value
+
+    # -- the call --------------------------------------------------------------------------
+
+    def _call(self, ready: list[Ready]) -> Iterator[list[tuple[Ready, Outcome, float]]]:
+        """Call the provider for each message; yield the outcomes in groups as they finish."""
+        if len(ready) <= 1:  # a trickle: no thread hand-off
+            if ready:
+                yield [self._call_one(ready[0])]
+            return
+        pending = {self.pool.submit(self._call_one, item) for item in ready}
+        while pending:
+            done, pending = wait(pending, timeout=RECORD_EVERY)
+            if done:
+                yield [future.result() for future in done]
+
+    def _call_one(self, item: Ready) -> tuple[Ready, Outcome, float]:
+        self.limiter.acquire(item.provider)
+        started = time.monotonic()
+        try:
+            outcome: Outcome = self.channels[item.outgoing.channel].send(item.outgoing)
+        except DeliveryError as error:
+            outcome = error
+        return item, outcome, time.monotonic() - started
+
+    # -- after the call --------------------------------------------------------------------
+
+    def _record(self, done: list[tuple[Ready, Outcome, float]]) -> dict[int, str]:
+        outcomes: dict[int, str] = {}
+        receipts = [(item, o, s) for item, o, s in done if isinstance(o, Receipt)]
+        if receipts:
+            outcomes.update(self._record_sent(receipts))
+        for item, outcome, seconds in done:
+            if isinstance(outcome, DeliveryError):
+                metrics.count_error(item.provider, outcome.code, seconds)
+                with bound_contextvars(**item.ids):
+                    outcomes[item.outgoing.message_id] = self._record_failure(
+                        item.outgoing.message_id, outcome
+                    )
+        return outcomes
+
+    def _record_sent(self, receipts: list[tuple[Ready, Receipt, float]]) -> dict[int, str]:
+        """`sending -> sent` with each provider id, one UPDATE per provider and status."""
+        now = self.clock()
+        groups: dict[tuple[str, str], dict[int, str]] = defaultdict(dict)
+        for item, receipt, _ in receipts:
+            groups[(receipt.provider, receipt.status)][item.outgoing.message_id] = (
+                receipt.provider_id
+            )
+        with self.sessions.begin() as session:
+            events = []
+            for (provider, status), provider_ids in groups.items():
+                moved = set(
+                    session.execute(
+                        update(Message)
+                        .where(Message.id.in_(list(provider_ids)), Message.state == S.SENDING)
+                        .values(
+                            state=S.SENT,
+                            provider=provider,
+                            provider_id=case(provider_ids, value=Message.id),
+                            provider_status=status,
+                            sent_at=now,
+                            updated_at=now,
+                            reason="",
+                            last_error_code=None,
+                        )
+                        .returning(Message.id)
+                        .execution_options(synchronize_session=False)
+                    ).scalars()
+                )
+                reason = f"accepted by {provider}"
+                events += [_event(i, S.SENDING, S.SENT, reason, now) for i in moved]
+                for message_id in provider_ids.keys() - moved:
+                    # A status callback overtook us (delivered before our commit): keep its
+                    # state, only fill in what the provider told us.
+                    session.execute(
+                        update(Message)
+                        .where(Message.id == message_id, Message.provider_id.is_(None))
+                        .values(provider=provider, provider_id=provider_ids[message_id])
+                        .execution_options(synchronize_session=False)
+                    )
+            _insert_events(session, events)
+        for item, receipt, seconds in receipts:
+            lateness = (now - item.due_at).total_seconds()
+            metrics.observe_send(receipt.provider, seconds, lateness)
+            log.info("send.sent", **item.ids, provider=receipt.provider)
+        return {item.outgoing.message_id: "sent" for item, _, _ in receipts}
 
     def _facts(
         self,
-        session: Session,
         message: Message,
         patient: Patient,
         enrollment_state: str,
         appointment: Appointment | None,
+        sent_today: dict[int, int],
         now: datetime,
     ) -> SendFacts:
         try:
@@ -157,26 +321,34 @@ class Sender:
                 appointment and appointment.state == AppointmentState.CANCELLED
             ),
             open_channels=consented_channels(patient),
-            sent_today=0 if message.critical else self._sent_today(session, patient, now),
+            sent_today=0 if message.critical else sent_today[patient.id],
             daily_cap=self.schedule.clinic.daily_cap,
             timezone=patient.timezone,
             quiet=self.schedule.clinic.quiet_hours,
             now=now,
         )
 
-    def _sent_today(self, session: Session, patient: Patient, now: datetime) -> int:
-        from zoneinfo import ZoneInfo
-
-        local = now.astimezone(ZoneInfo(patient.timezone))
-        start = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
-        query = select(func.count(Message.id)).where(
-            Message.patient_id == patient.id,
-            Message.critical.is_(False),
-            Message.state.in_(_COUNTED),
-            Message.sending_at >= start,
-            Message.sending_at < start + timedelta(days=1),
+    @staticmethod
+    def _sent_today(session: Session, patients: list[Patient], now: datetime) -> dict[int, int]:
+        """Non-critical messages each patient was sent since their local midnight: one query."""
+        days = {p.id: _local_day(now, p.timezone) for p in patients}
+        counts: dict[int, int] = dict.fromkeys(days, 0)
+        if not days:
+            return counts
+        rows = session.execute(
+            select(Message.patient_id, Message.sending_at).where(
+                Message.patient_id.in_(list(days)),
+                Message.critical.is_(False),
+                Message.state.in_(_COUNTED),
+                Message.sending_at >= min(start for start, _ in days.values()),
+                Message.sending_at < max(end for _, end in days.values()),
+            )
         )
-        return int(session.execute(query).scalar_one())
+        for patient_id, sending_at in rows:
+            start, end = days[patient_id]
+            if sending_at is not None and start <= sending_at < end:
+                counts[patient_id] += 1
+        return counts
 
     def _compose(
         self, message: Message, patient: Patient, appointment: Appointment | None, channel: str
@@ -204,44 +376,6 @@ class Sender:
         self._set(session, message, target, verdict.reason, now)
 
     # -- after the call --------------------------------------------------------------------
-
-    def _record_success(self, message_id: int, receipt: Receipt, seconds: float = 0.0) -> str:
-        now = self.clock()
-        with self.sessions.begin() as session:
-            due = session.execute(select(Message.due_at).where(Message.id == message_id)).scalar()
-            moved = _rowcount(
-                session.execute(
-                    update(Message)
-                    .where(Message.id == message_id, Message.state == S.SENDING)
-                    .values(
-                        state=S.SENT,
-                        provider=receipt.provider,
-                        provider_id=receipt.provider_id,
-                        provider_status=receipt.status,
-                        sent_at=now,
-                        updated_at=now,
-                        reason="",
-                        last_error_code=None,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-            )
-            if moved:
-                self._event(
-                    session, message_id, S.SENDING, S.SENT, f"accepted by {receipt.provider}", now
-                )
-            else:
-                # A status callback overtook us (delivered before our commit): keep its state,
-                # only fill in what the provider told us.
-                session.execute(
-                    update(Message)
-                    .where(Message.id == message_id, Message.provider_id.is_(None))
-                    .values(provider=receipt.provider, provider_id=receipt.provider_id)
-                    .execution_options(synchronize_session=False)
-                )
-        metrics.observe_send(receipt.provider, seconds, (now - due).total_seconds() if due else 0.0)
-        log.info("send.sent", message_id=message_id, provider=receipt.provider)
-        return "sent"
 
     def _record_failure(self, message_id: int, error: DeliveryError) -> str:
         now = self.clock()
@@ -287,31 +421,31 @@ class Sender:
     ) -> None:
         transition(session, message, to, reason, WORKER, at=now)
 
-    @staticmethod
-    def _event(
-        session: Session,
-        message_id: int,
-        before: MessageState,
-        after: MessageState,
-        reason: str,
-        now: datetime,
-    ) -> None:
-        # A Core insert: the hot path needs no ORM object for a row it never reads back.
-        session.execute(
-            insert(MessageEvent).values(
-                message_id=message_id,
-                at=now,
-                from_state=before.value,
-                to_state=after.value,
-                reason=reason,
-                actor=WORKER,
-            )
-        )
+
+def _event(
+    message_id: int, before: MessageState, after: MessageState, reason: str, now: datetime
+) -> dict[str, object]:
+    return {
+        "message_id": message_id,
+        "at": now,
+        "from_state": before.value,
+        "to_state": after.value,
+        "reason": reason,
+        "actor": WORKER,
+    }
 
 
-def _rowcount(result: Any) -> int:
-    """Rows an UPDATE changed: the conditional update's answer to "was it still mine?"."""
-    return int(result.rowcount)
+def _insert_events(session: Session, events: list[dict[str, object]]) -> None:
+    """One multi-row INSERT for a batch's events: the hot path needs no ORM objects for them."""
+    if events:
+        session.execute(insert(MessageEvent), events)
+
+
+def _local_day(now: datetime, timezone: str) -> tuple[datetime, datetime]:
+    """The patient's current local day, as a UTC [start, end) range."""
+    local = now.astimezone(ZoneInfo(timezone))
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
 
 
 def _close_consent(
