@@ -134,5 +134,10 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
     rates = rates_from_settings(settings)
     url = settings.redis_url or settings.broker_url
     if url.startswith(("redis://", "rediss://")):
-        return RedisRateLimiter(redis.Redis.from_url(url), rates)
+        # One connection per provider call a worker may have out; a call beyond that waits for
+        # a free connection rather than failing (redis-py's default pool raises past 100).
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=settings.provider_calls, timeout=settings.send_timeout_seconds
+        )
+        return RedisRateLimiter(redis.Redis(connection_pool=pool), rates)
     return LocalRateLimiter(rates)

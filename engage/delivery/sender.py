@@ -228,12 +228,19 @@ class Sender:
                 yield [future.result() for future in done]
 
     def _call_one(self, item: Ready) -> tuple[Ready, Outcome, float]:
-        self.limiter.acquire(item.provider)
+        """One provider attempt; never raises, so one odd failure cannot orphan a batch."""
         started = time.monotonic()
         try:
+            self.limiter.acquire(item.provider)
+            started = time.monotonic()
             outcome: Outcome = self.channels[item.outgoing.channel].send(item.outgoing)
         except DeliveryError as error:
             outcome = error
+        except Exception as exc:  # a bug or an outage of ours (e.g. Redis for the rate limit)
+            log.error("send.unexpected", **item.ids, error=type(exc).__name__)
+            outcome = DeliveryError(
+                f"{item.provider}: unexpected {type(exc).__name__}", permanent=False, code="error"
+            )
         return item, outcome, time.monotonic() - started
 
     # -- after the call --------------------------------------------------------------------

@@ -11,7 +11,7 @@ import time
 from engage.delivery.claim import claim_due
 from engage.store import Consent, MessageEvent, MessageState
 from tests.delivery_kit import Kit
-from tests.fakes.provider_server import TWILIO, ProviderServer, hang, twilio_error
+from tests.fakes.provider_server import TWILIO, ProviderServer, Reply, hang, twilio_error
 
 S = MessageState
 
@@ -123,3 +123,18 @@ def _phone_of(kit: Kit, message_id: int) -> str:
 
     with kit.sessions() as s:
         return s.get_one(Patient, kit.get(message_id).patient_id).phone or ""
+
+
+def test_an_unexpected_failure_of_one_call_does_not_orphan_the_batch(
+    kit: Kit, fake: ProviderServer
+) -> None:
+    ids = [kit.message(kit.patient()) for _ in range(4)]
+    queue_due(kit)
+    # A 201 the SDK cannot parse: not a DeliveryError, an exception nobody classified.
+    fake.script(TWILIO, Reply(201, b"<html>proxy page</html>", {"Content-Type": "text/html"}))
+    outcomes = kit.sender.send_many(ids)
+    assert sorted(outcomes) == ["retry", "sent", "sent", "sent"]
+    states = [kit.get(i).state for i in ids]
+    assert states.count(S.SENT) == 3 and states.count(S.SCHEDULED) == 1  # none left `sending`
+    [again] = [kit.get(i) for i in ids if kit.get(i).state == S.SCHEDULED]
+    assert again.last_error_code == "error" and "unexpected" in again.reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 import uuid
 
@@ -91,3 +92,26 @@ def test_the_key_expires_once_the_provider_is_idle(redis_url):
 
 def test_a_redis_broker_gives_the_shared_limiter(redis_url):
     assert isinstance(build_rate_limiter(Settings(broker_url=redis_url)), RedisRateLimiter)
+
+
+def test_more_threads_than_redis_connections_wait_rather_than_fail(redis_url):
+    # A worker has up to `provider_calls` sends out at once, each asking the limiter first.
+    settings = Settings(
+        redis_url=redis_url, send_concurrency=4, send_chunk_size=5, sms_rate_per_second=10_000
+    )
+    limiter = build_rate_limiter(settings)
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            for _ in range(5):
+                limiter.acquire("twilio")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(150)]  # redis-py's pool raises past 100
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and not any(t.is_alive() for t in threads)
