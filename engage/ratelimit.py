@@ -6,6 +6,11 @@ future; a send may go when TAT is at most `burst - 1` intervals ahead of now. `R
 keeps TAT in Redis and updates it in a Lua script, so every worker process on every machine
 shares one budget per provider; `LocalRateLimiter` keeps it in memory for the embedded mode.
 Providers without a configured rate (file, console) are not limited.
+
+A send goes the moment it is granted, never after a sleep: a thread woken late on a busy
+machine must not carry an old grant into a later second (the provider would see a burst).
+Waiters queue per provider inside a process (`_Turns`), so one thread polls at a time instead
+of hundreds waking together and racing for each free slot.
 """
 
 from __future__ import annotations
@@ -54,6 +59,21 @@ class Gcra:
         return 0.0, tat + self.interval
 
 
+class _Turns:
+    """One lock per provider: the thread holding it is the only one of this process asking."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def __call__(self, provider: str) -> threading.Lock:
+        lock = self._locks.get(provider)
+        if lock is None:
+            with self._guard:
+                lock = self._locks.setdefault(provider, threading.Lock())
+        return lock
+
+
 class LocalRateLimiter:
     """In-process limiter for the embedded mode: threads of one process share it."""
 
@@ -66,7 +86,7 @@ class LocalRateLimiter:
     ) -> None:
         self._limits = {name: Gcra.of(rate, burst) for name, rate in rates.items()}
         self._tat: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self._turns = _Turns()
         self._clock = clock
         self._sleep = sleep
 
@@ -74,13 +94,13 @@ class LocalRateLimiter:
         limit = self._limits.get(provider)
         if limit is None:
             return
-        while True:
-            with self._lock:
+        with self._turns(provider):
+            while True:
                 wait, tat = limit.decide(self._tat.get(provider, 0.0), self._clock())
                 if not wait:
                     self._tat[provider] = tat
                     return
-            self._sleep(wait)
+                self._sleep(wait)
 
 
 # KEYS[1] the provider's TAT key; ARGV interval and tolerance in microseconds. Redis's own clock,
@@ -115,17 +135,19 @@ class RedisRateLimiter:
         self._script = client.register_script(_GCRA_LUA)
         self._prefix = prefix
         self._sleep = sleep
+        self._turns = _Turns()
 
     def acquire(self, provider: str) -> None:
         limit = self._limits.get(provider)
         if limit is None:
             return
         args = [round(limit.interval * 1e6), round(limit.tolerance * 1e6)]
-        while True:
-            wait_us = int(self._script(keys=[self._prefix + provider], args=args))
-            if wait_us <= 0:
-                return
-            self._sleep(wait_us / 1e6)
+        with self._turns(provider):
+            while True:
+                wait_us = int(self._script(keys=[self._prefix + provider], args=args))
+                if wait_us <= 0:
+                    return
+                self._sleep(wait_us / 1e6)
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter:
