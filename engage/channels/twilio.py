@@ -8,21 +8,15 @@ echoes the phone number.
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
-import requests
-from requests.adapters import HTTPAdapter
+import urllib3
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
-from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from engage.channels.base import Outgoing, Receipt
 from engage.channels.retry_after import parse_retry_after
+from engage.channels.twilio_http import UrllibHttpClient
 from engage.errors import ConfigError, DeliveryError
 from engage.settings import Settings
-
-TWILIO_API = "https://api.twilio.com"
 
 # Codes that say this message can never be sent as it is. 21610 also means the patient texted
 # STOP: the caller must close SMS consent (it reads `DeliveryError.code`).
@@ -67,39 +61,6 @@ def classify(status: int, code: int | None, retry_after: float | None = None) ->
     return DeliveryError(f"twilio {label}: HTTP {status}", permanent=True, code=label)
 
 
-class _HttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK ships no type hints
-    """Aims the SDK at `base_url` and remembers the last response's Retry-After header.
-
-    The SDK has no base-URL option, and its TwilioRestException drops the response headers.
-    Per thread (greenlet, under gevent), since one channel serves many concurrent sends.
-    """
-
-    def __init__(self, base_url: str, timeout: float, connections: int) -> None:
-        super().__init__(timeout=timeout)
-        self._base_url = base_url.rstrip("/")
-        self._last = threading.local()
-        if self.session is not None:
-            # The SDK pools only cpu_count + 4 https connections; a worker has more calls out.
-            for scheme in ("http://", "https://"):
-                self.session.mount(scheme, HTTPAdapter(pool_maxsize=connections))
-            # requests reads the proxy variables and ~/.netrc on every request (a third of the
-            # CPU of a send, profiled); the host never changes, so resolve its proxy once.
-            self.proxy = requests.utils.get_environ_proxies(self._base_url or TWILIO_API)
-            self.session.trust_env = False
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        if self._base_url and url.startswith(TWILIO_API):
-            url = self._base_url + url[len(TWILIO_API) :]
-        self._last.retry_after = None
-        response = super().request(method, url, *args, **kwargs)
-        self._last.retry_after = response.headers.get("Retry-After")
-        return response
-
-    @property
-    def last_retry_after(self) -> str | None:
-        return getattr(self._last, "retry_after", None)
-
-
 class TwilioChannel:
     name = "twilio"
 
@@ -108,7 +69,7 @@ class TwilioChannel:
             raise ConfigError(
                 "ENGAGE_TWILIO_MESSAGING_SERVICE_SID or ENGAGE_TWILIO_FROM: one is required"
             )
-        self._http = _HttpClient(
+        self._http = UrllibHttpClient(
             settings.twilio_base_url, settings.send_timeout_seconds, settings.provider_calls
         )
         self._client = Client(
@@ -135,9 +96,15 @@ class TwilioChannel:
         except (TwilioRestException, TwilioServiceException) as exc:
             wait = parse_retry_after(self._http.last_retry_after)
             raise classify(exc.status, exc.code, wait) from None
-        except requests.Timeout:
+        except urllib3.exceptions.NewConnectionError as exc:  # urllib3 files it under timeouts
+            raise _connection_failed(exc) from None
+        except urllib3.exceptions.TimeoutError:
             raise DeliveryError("twilio: timed out", permanent=False, code="timeout") from None
-        except requests.RequestException as exc:
-            reason = f"twilio: connection failed ({type(exc).__name__})"
-            raise DeliveryError(reason, permanent=False, code="connection") from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise _connection_failed(exc) from None
         return Receipt(provider=self.name, provider_id=str(created.sid))
+
+
+def _connection_failed(exc: Exception) -> DeliveryError:
+    reason = f"twilio: connection failed ({type(exc).__name__})"
+    return DeliveryError(reason, permanent=False, code="connection")
