@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(default=5000, ge=1)  # most messages `queued` (on the broker) at once
     stuck_after_seconds: int = Field(default=300, ge=10)
     send_concurrency: int = Field(default=16, ge=1)
-    send_chunk_size: int = Field(default=10, ge=1, le=100)  # messages per task in a backlog
+    send_chunk_size: int = Field(default=50, ge=1, le=100)  # messages per task in a backlog
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -1,4 +1,4 @@
-"""Packing claimed messages into send tasks: per channel, in order, small when few are due."""
+"""Packing claimed messages into send tasks: per channel, in order, spread when few are due."""
 
 from __future__ import annotations
 
@@ -10,15 +10,19 @@ from engage.delivery.claim import Claimed
 
 
 def test_a_trickle_is_one_message_per_task() -> None:
-    claimed = [Claimed(i, "sms") for i in range(5)] + [Claimed(9, "email")]
+    claimed = [Claimed(i, "sms") for i in range(4)] + [Claimed(9, "email")]
     assert pack(claimed, 10) == [
         ("sms", [0]),
         ("sms", [1]),
         ("sms", [2]),
         ("sms", [3]),
-        ("sms", [4]),
         ("email", [9]),
     ]
+
+
+def test_a_few_dozen_are_spread_over_several_tasks() -> None:
+    tasks = pack([Claimed(i, "sms") for i in range(30)], 50)
+    assert [len(ids) for _, ids in tasks] == [8, 8, 8, 6]
 
 
 def test_a_backlog_is_packed_up_to_the_chunk_size() -> None:
@@ -46,5 +50,9 @@ def test_every_message_lands_in_exactly_one_task_of_its_channel(
     for channel in ("sms", "email"):
         in_order = [i for c, ids in tasks if c == channel for i in ids]
         assert in_order == [i for i, c in items if c == channel]
-        if 0 < len(in_order) < SPREAD:
-            assert all(len(ids) == 1 for c, ids in tasks if c == channel)
+        sizes = [len(ids) for c, ids in tasks if c == channel]
+        if 0 < len(in_order) <= SPREAD:
+            assert sizes == [1] * len(in_order)
+        elif in_order:  # spread over about SPREAD tasks at least, else packed full
+            assert max(sizes) <= -(-len(in_order) // SPREAD)
+            assert len(sizes) == -(-len(in_order) // max(sizes))
