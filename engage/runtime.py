@@ -29,7 +29,11 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.database_url)
+        # Every task thread of a worker may hold a connection at once (SQLAlchemy's default
+        # pool is 5 + 10 overflow; a thread beyond that would wait for one).
+        return make_engine(
+            self.settings.database_url, pool_size=self.settings.send_concurrency, max_overflow=10
+        )
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
