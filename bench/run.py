@@ -92,7 +92,7 @@ class _Phases:
 
 
 def _run_phases(plan: Plan, results: Results, phases: _Phases) -> None:
-    with phases.phase("send path profile (1 thread, no Celery)", 1) as done:
+    with phases.phase("send path profile (no Celery)", 1) as done:
         results.send_path = sendpath.measure(_work("sendpath"))
         done(1, 1)
     best = _pool_trials(plan, results, phases)

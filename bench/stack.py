@@ -29,8 +29,8 @@ class WorkerSpec:
     concurrency: int = 32
     workers: int = 2
     dispatchers: int = 1
-    # "engage": `engage worker`; "celery": `celery -A workers.app worker`, whose own entry point
-    # monkey-patches for gevent before anything is imported (engage's does not).
+    # "engage": `engage worker` (the plan's trials all use it); "celery": Celery's own
+    # `celery -A workers.app worker` on the same app. Both monkey-patch for gevent first thing.
     launcher: str = "engage"
 
     @property
