@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, insert, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from structlog.contextvars import bound_contextvars
 
@@ -48,6 +49,7 @@ _COUNTED = (S.SENDING, S.SENT, S.DELIVERED, S.UNDELIVERED)
 _CLOSES_CONSENT = {"21610": ("sms", "twilio-21610")}
 # Receipts are recorded at least this often while a batch's other calls are still out.
 RECORD_EVERY = 0.25
+RECORD_ATTEMPTS = 4  # waits of 0.5, 1 and 2 s between them: a database failover's blip
 
 
 @dataclass(frozen=True)
@@ -260,6 +262,18 @@ class Sender:
         return outcomes
 
     def _record_sent(self, receipts: list[tuple[Ready, Receipt, float]]) -> dict[int, str]:
+        """Store the receipts, retrying a database blip: a lost receipt means a resend later."""
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                return self._write_sent(receipts)
+            except OperationalError:
+                if attempt == RECORD_ATTEMPTS:
+                    raise  # the rows stay `sending`: recovery decides (docs/delivery.md)
+                log.warning("send.record_retry", attempt=attempt, messages=len(receipts))
+                time.sleep(0.5 * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    def _write_sent(self, receipts: list[tuple[Ready, Receipt, float]]) -> dict[int, str]:
         """`sending -> sent` with each provider id, one UPDATE per provider and status."""
         now = self.clock()
         groups: dict[tuple[str, str], dict[int, str]] = defaultdict(dict)

@@ -5,12 +5,14 @@ Runs on SQLite and on the real PostgreSQL, with the real Twilio SDK against our 
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
+from pathlib import Path
 
 from engage.delivery.claim import claim_due
 from engage.store import Consent, MessageEvent, MessageState
-from tests.delivery_kit import Kit
+from tests.delivery_kit import Kit, build_kit, provider_channels, provider_settings
 from tests.fakes.provider_server import TWILIO, ProviderServer, Reply, hang, twilio_error
 
 S = MessageState
@@ -138,3 +140,27 @@ def test_an_unexpected_failure_of_one_call_does_not_orphan_the_batch(
     assert states.count(S.SENT) == 3 and states.count(S.SCHEDULED) == 1  # none left `sending`
     [again] = [kit.get(i) for i in ids if kit.get(i).state == S.SCHEDULED]
     assert again.last_error_code == "error" and "unexpected" in again.reason
+
+
+def test_receipts_survive_a_database_blip(tmp_path: Path, fake: ProviderServer) -> None:
+    """The provider accepted; our commit fails once: retrying it avoids a resend later."""
+    path = tmp_path / "engage.db"
+    kit = build_kit(
+        f"sqlite:///{path}", tmp_path / "templates", provider_channels(provider_settings(fake.url))
+    )
+    ids = [kit.message(kit.patient()) for _ in range(3)]
+    queue_due(kit)
+    fake.script(TWILIO, *[hang(1.0)] * 3)  # accepted after 1 s, within the 2 s client timeout
+    outcomes: list[str] = []
+    batch = threading.Thread(target=lambda: outcomes.extend(kit.sender.send_many(ids)))
+    batch.start()
+    while any(kit.get(i).state != S.SENDING for i in ids):
+        time.sleep(0.01)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # outlasts the 5 s busy timeout of the first attempt
+    time.sleep(8.0)  # the receipts arrive after 1 s, then wait 5 s and fail once
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    batch.join(30)
+    assert outcomes == ["sent"] * 3
+    assert all(kit.get(i).state == S.SENT and kit.get(i).provider_id for i in ids)
