@@ -25,7 +25,7 @@ class Plan:
     )
     bursts: tuple[int, ...] = (10_000, 100_000)
     # Bounds each burst: what is not sent by then is reported as not sent (never extrapolated).
-    burst_timeout_seconds: float = 300.0
+    burst_timeout_seconds: float = 600.0
     steady_seconds: float = 60.0
     steady_max_rate: float = 180.0  # the 150-200/s, if capacity allows
     steady_share_of_capacity: float = 0.5  # else this share of the measured burst throughput

@@ -250,8 +250,8 @@ def _worker_overhead(worker: float, sp: SendPathResult) -> str:
         return measured + ": the worker's Celery and kombu overhead did not show above it."
     return (
         f"{measured}: the other {worker - sp.cpu_ms_per_message:.1f} ms are Celery and kombu "
-        "around each task (receive, late ack, task events), tasks smaller than a full batch, "
-        "and threads contending for the GIL; that part was not profiled separately."
+        "around each task (receive, late ack, task events) and threads contending for the GIL; "
+        "that part was not profiled separately."
     )
 
 
