@@ -6,7 +6,10 @@ then gets a clean copy (SQLite: a copied file; PostgreSQL: truncated tables).
 
 from __future__ import annotations
 
+import io
+import logging
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from engage.logs import configure_logging
 from engage.store import Base, make_engine, session_factory
 from engage.store.migrate import upgrade
 from tests.delivery_kit import Kit, build_kit, provider_channels, provider_settings
@@ -111,3 +115,22 @@ def kit(db_url: str, tmp_path: Path, fake: ProviderServer) -> Kit:
     """The production dispatcher and sender on a clean database, real SDKs at the fake."""
     channels = provider_channels(provider_settings(fake.url))
     return build_kit(db_url, tmp_path / "templates", channels)
+
+
+@pytest.fixture
+def log_level() -> str:
+    """The level `stderr` configures; a module overrides this fixture to hear more."""
+    return "INFO"
+
+
+@pytest.fixture
+def stderr(monkeypatch: pytest.MonkeyPatch, log_level: str) -> Iterator[io.StringIO]:
+    """What engage's production log configuration writes to stderr."""
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    configure_logging(log_level, json=True)
+    yield stream
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])

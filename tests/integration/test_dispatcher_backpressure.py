@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from engage.delivery.claim import Claimed
 from engage.delivery.dispatcher import Dispatcher
-from engage.logs import configure_logging
 from engage.store import Message, MessageState
 from tests.outbox_fill import fill
 
@@ -61,19 +56,6 @@ def send_some(sessions: sessionmaker[Session], count: int) -> None:
             sa.select(Message.id).where(Message.state == S.QUEUED).order_by(Message.id).limit(count)
         ).all()
         s.execute(sa.update(Message).where(Message.id.in_(ids)).values(state=S.SENT))
-
-
-@pytest.fixture
-def stderr(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
-    """What engage's production log configuration writes to stderr."""
-    stream = io.StringIO()
-    monkeypatch.setattr(sys, "stderr", stream)
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    configure_logging("INFO", json=True)
-    yield stream
-    root.handlers[:] = saved[0]
-    root.setLevel(saved[1])
 
 
 def events(stream: io.StringIO, name: str) -> list[dict[str, object]]:

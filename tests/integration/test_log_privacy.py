@@ -10,12 +10,9 @@ from __future__ import annotations
 import io
 import json
 import logging
-import sys
-from collections.abc import Iterator
 
 import pytest
 
-from engage.logs import configure_logging
 from engage.store import Patient
 from tests.delivery_kit import TEMPLATES, Kit
 from tests.fakes.provider_server import (
@@ -28,16 +25,8 @@ from tests.fakes.provider_server import (
 
 
 @pytest.fixture
-def stderr(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
-    """What engage's production log configuration writes to stderr, at its most talkative."""
-    stream = io.StringIO()
-    monkeypatch.setattr(sys, "stderr", stream)
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    configure_logging("DEBUG", json=True)
-    yield stream
-    root.handlers[:] = saved[0]
-    root.setLevel(saved[1])
+def log_level() -> str:
+    return "DEBUG"  # engage's production log configuration at its most talkative
 
 
 def patients_and_their_secrets(kit: Kit) -> tuple[list[int], list[str]]:
