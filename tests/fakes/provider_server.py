@@ -23,6 +23,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -206,6 +207,18 @@ def _sendgrid_ok() -> Reply:
     return Reply(202, b"", {"X-Message-Id": uuid.uuid4().hex[:22]})
 
 
+def _route_of(path: str) -> tuple[str, re.Match[str] | None]:
+    """Which provider `path` belongs to ("" for neither), with Twilio's account match."""
+    match = _TWILIO_PATH.match(path)
+    return (TWILIO if match else SENDGRID if path == _SENDGRID_PATH else ""), match
+
+
+def _whole_body(stream: BufferedIOBase, length: int) -> bytes | None:
+    """The request body, or None when the connection closed before all of it arrived."""
+    body = stream.read(length) if length else b""
+    return body if len(body) == length else None
+
+
 def _handler_for(fake: ProviderServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' pools expect
@@ -218,12 +231,14 @@ def _handler_for(fake: ProviderServer) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = self._read_body()
+            if body is None:  # the client died mid-request: a real provider never sees it
+                self.close_connection = True
+                return
             if self.path == "/_fake/script":
                 spec = json.loads(body)
                 fake.script(spec["route"], *(Reply(**r) for r in spec["replies"]))
                 return self._send(Reply(204))
-            match = _TWILIO_PATH.match(self.path)
-            route = TWILIO if match else SENDGRID if self.path == _SENDGRID_PATH else ""
+            route, match = _route_of(self.path)
             if not route:
                 return self._send(Reply(404, {"message": f"no route {self.path}"}))
             recorded = Recorded(route, "POST", self.path, dict(self.headers.items()), body)
@@ -243,23 +258,26 @@ def _handler_for(fake: ProviderServer) -> type[BaseHTTPRequestHandler]:
             fake.clear()
             self._send(Reply(204))
 
-        def _read_body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(length) if length else b""
+        def _read_body(self) -> bytes | None:
+            return _whole_body(self.rfile, int(self.headers.get("Content-Length") or 0))
 
         def _send(self, reply: Reply) -> None:
-            payload = reply.payload()
-            try:
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-            except OSError:  # the client gave up (its timeout) and closed the socket
-                self.close_connection = True
+            _write_reply(self, reply)
 
     return Handler
+
+
+def _write_reply(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    payload = reply.payload()
+    try:
+        handler.send_response(reply.status)
+        for name, value in reply.headers.items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+    except OSError:  # the client gave up (its timeout) and closed the socket
+        handler.close_connection = True
 
 
 def main(argv: list[str] | None = None) -> None:
