@@ -9,7 +9,7 @@ Providers without a configured rate (file, console) are not limited.
 
 A send goes the moment it is granted, never after a sleep: a thread woken late on a busy
 machine must not carry an old grant into a later second (the provider would see a burst).
-Waiters queue per provider inside a process (`_Turns`), so one thread polls at a time instead
+Waiters queue per provider inside a process (one lock each), so one thread polls at a time instead
 of hundreds waking together and racing for each free slot.
 """
 
@@ -59,21 +59,6 @@ class Gcra:
         return 0.0, tat + self.interval
 
 
-class _Turns:
-    """One lock per provider: the thread holding it is the only one of this process asking."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
-
-    def __call__(self, provider: str) -> threading.Lock:
-        lock = self._locks.get(provider)
-        if lock is None:
-            with self._guard:
-                lock = self._locks.setdefault(provider, threading.Lock())
-        return lock
-
-
 class LocalRateLimiter:
     """In-process limiter for the embedded mode: threads of one process share it."""
 
@@ -86,7 +71,7 @@ class LocalRateLimiter:
     ) -> None:
         self._limits = {name: Gcra.of(rate, burst) for name, rate in rates.items()}
         self._tat: dict[str, float] = {}
-        self._turns = _Turns()
+        self._turns = {name: threading.Lock() for name in self._limits}
         self._clock = clock
         self._sleep = sleep
 
@@ -94,7 +79,7 @@ class LocalRateLimiter:
         limit = self._limits.get(provider)
         if limit is None:
             return
-        with self._turns(provider):
+        with self._turns[provider]:
             while True:
                 wait, tat = limit.decide(self._tat.get(provider, 0.0), self._clock())
                 if not wait:
@@ -135,14 +120,15 @@ class RedisRateLimiter:
         self._script = client.register_script(_GCRA_LUA)
         self._prefix = prefix
         self._sleep = sleep
-        self._turns = _Turns()
+        # The thread holding a provider's lock is the only one of this process asking Redis.
+        self._turns = {name: threading.Lock() for name in self._limits}
 
     def acquire(self, provider: str) -> None:
         limit = self._limits.get(provider)
         if limit is None:
             return
         args = [round(limit.interval * 1e6), round(limit.tolerance * 1e6)]
-        with self._turns(provider):
+        with self._turns[provider]:
             while True:
                 wait_us = int(self._script(keys=[self._prefix + provider], args=args))
                 if wait_us <= 0:

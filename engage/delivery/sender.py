@@ -132,10 +132,12 @@ class Sender:
                 .order_by(Message.id)
                 .with_for_update(of=Message)
             ).all()
-            queued = [row for row in rows if row[0].state == S.QUEUED]
-            for message, *_ in rows:
-                if message.state != S.QUEUED:  # a duplicate task; someone else has it
-                    outcomes[message.id] = f"skipped: {message.state}"
+            queued = []
+            for row in rows:
+                if row[0].state == S.QUEUED:
+                    queued.append(row)
+                else:  # a duplicate task; someone else has it
+                    outcomes[row[0].id] = f"skipped: {row[0].state}"
             sent_today = self._sent_today(session, [row[1] for row in queued], now)
             going: dict[tuple[str, str], list[int]] = defaultdict(list)
             for message, patient, enrollment_state, appointment in queued:
@@ -263,15 +265,13 @@ class Sender:
 
     def _record_sent(self, receipts: list[tuple[Ready, Receipt, float]]) -> dict[int, str]:
         """Store the receipts, retrying a database blip: a lost receipt means a resend later."""
-        for attempt in range(1, RECORD_ATTEMPTS + 1):
+        for attempt in range(1, RECORD_ATTEMPTS):
             try:
                 return self._write_sent(receipts)
             except OperationalError:
-                if attempt == RECORD_ATTEMPTS:
-                    raise  # the rows stay `sending`: recovery decides (docs/delivery.md)
                 log.warning("send.record_retry", attempt=attempt, messages=len(receipts))
                 time.sleep(0.5 * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")
+        return self._write_sent(receipts)  # failing again, the rows stay `sending` for recovery
 
     def _write_sent(self, receipts: list[tuple[Ready, Receipt, float]]) -> dict[int, str]:
         """`sending -> sent` with each provider id, one UPDATE per provider and status."""

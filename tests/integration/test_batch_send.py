@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from engage.delivery.claim import claim_due
-from engage.store import Consent, MessageEvent, MessageState
+from engage.store import Consent, MessageEvent, MessageState, Patient
 from tests.delivery_kit import Kit, build_kit, provider_channels, provider_settings
 from tests.fakes.provider_server import TWILIO, ProviderServer, Reply, hang, twilio_error
 
@@ -71,9 +71,14 @@ def test_a_batch_reports_each_message_outcome_in_the_order_asked(
 def test_each_message_gets_its_own_provider_id(kit: Kit, fake: ProviderServer) -> None:
     ids = [kit.message(kit.patient()) for _ in range(12)]
     queue_due(kit)
+    # The n-th request to arrive is answered with sid n, so every pairing can be checked.
+    sids = [f"SM{n:032x}" for n in range(12)]
+    fake.script(
+        TWILIO, *(Reply(201, {"sid": sid}, {"Content-Type": "application/json"}) for sid in sids)
+    )
     assert kit.sender.send_many(ids) == ["sent"] * 12
-    by_message = {i: kit.get(i).provider_id for i in ids}
-    assert len(set(by_message.values())) == 12  # the CASE update paired every id right
+    answered = dict(zip(wire_ids(fake), sids, strict=True))  # message id -> the sid it got
+    assert {i: kit.get(i).provider_id for i in ids} == answered
     for request in fake.requests_to(TWILIO):
         message_id = int(request.form()["StatusCallback"].rsplit("/", 1)[1])
         assert request.form()["To"] == _phone_of(kit, message_id)
@@ -121,8 +126,6 @@ def test_a_hanging_call_does_not_hold_back_the_other_receipts(
 
 
 def _phone_of(kit: Kit, message_id: int) -> str:
-    from engage.store import Patient
-
     with kit.sessions() as s:
         return s.get_one(Patient, kit.get(message_id).patient_id).phone or ""
 
