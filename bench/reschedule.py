@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from bench.procs import ROOT
 from bench.stats import percentile
 from engage.enrollment import enroll, move_appointment
-from engage.planner import AnchorEvent
+from engage.planning.planner import AnchorEvent
 from engage.schedule.loader import load_schedule
 from engage.store import Appointment, Consent, Message, Patient
 from engage.store.db import make_engine, session_factory

@@ -54,7 +54,7 @@ STAGES = (
     ),
     ("provider call (TwilioChannel.send: SDK + urllib3)", "engage/channels/twilio.py", "send"),
     ("record receipts (Sender._record)", "engage/delivery/sender.py", "_record"),
-    ("rate limiter (RedisRateLimiter.acquire)", "engage/ratelimit.py", "acquire"),
+    ("rate limiter (RedisRateLimiter.acquire)", "engage/delivery/ratelimit.py", "acquire"),
 )
 TOTAL = ("engage/delivery/sender.py", "send_many")
 TIMED_BATCHES = 20

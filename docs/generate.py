@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from engage.planner import AnchorEvent, Recipient
-from engage.preview import preview
+from engage.planning.planner import AnchorEvent, Recipient
+from engage.planning.preview import preview
 from engage.rendering.environment import make_environment
 from engage.schedule.loader import load_schedule
 

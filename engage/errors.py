@@ -19,7 +19,7 @@ class ScheduleError(EngageError):
         self.problems = problems
 
 
-class TemplateError(EngageError):
+class TemplateProblem(EngageError):
     """A template is missing, does not compile, or needs a variable the context lacks."""
 
 
@@ -27,7 +27,7 @@ class PlanningError(EngageError):
     """An enrollment cannot be planned (unknown sequence, missing anchor event, bad zone)."""
 
 
-class ValidationError(EngageError):
+class InvalidInput(EngageError):
     """A value from outside (CSV row, API body, CLI flag) is invalid; names the field."""
 
     def __init__(self, field: str, problem: str) -> None:

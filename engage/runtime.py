@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engage.channels.base import Channel
 from engage.channels.registry import build_channels
+from engage.delivery.ratelimit import build_rate_limiter
+from engage.delivery.retry import RetryPolicy
 from engage.delivery.sender import Sender
-from engage.ratelimit import build_rate_limiter
 from engage.rendering.environment import make_environment
-from engage.retry import RetryPolicy
 from engage.schedule.loader import load_schedule
 from engage.schedule.models import Schedule
 from engage.settings import Settings

@@ -14,10 +14,10 @@ from engage.channels.sendgrid import SendGridChannel
 from engage.channels.twilio import TwilioChannel
 from engage.delivery.claim import Claimed
 from engage.delivery.dispatcher import Dispatcher
+from engage.delivery.ratelimit import LocalRateLimiter
+from engage.delivery.retry import RetryPolicy
 from engage.delivery.sender import Sender
-from engage.ratelimit import LocalRateLimiter
 from engage.rendering.environment import make_environment
-from engage.retry import RetryPolicy
 from engage.schedule.models import Schedule
 from engage.settings import Settings
 from engage.store import Appointment, Consent, Enrollment, Message, Patient

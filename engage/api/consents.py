@@ -19,7 +19,7 @@ from engage.api.auth import Principal, require_role
 from engage.api.fields import Id
 from engage.api.patient_models import Channel, ConsentChange, ConsentOut
 from engage.api.patients import load_patient
-from engage.errors import ValidationError
+from engage.errors import InvalidInput
 from engage.store.audit import audit
 from engage.store.patients import Consent, Patient
 
@@ -117,8 +117,8 @@ def change_consent(
 def _check_grantable(patient: Patient, channel: str, notice: str) -> None:
     if not patient.address(channel):
         missing = "phone" if channel == "sms" else "email"
-        raise ValidationError("granted", f"the patient has no {missing} for {channel}")
+        raise InvalidInput("granted", f"the patient has no {missing} for {channel}")
     if not notice.strip():
-        raise ValidationError(
+        raise InvalidInput(
             "notice", "required when granting: the unencrypted-channel notice acknowledged"
         )

@@ -22,7 +22,7 @@ from engage.api.auth import Principal, require_role
 from engage.api.fields import Id, Moment
 from engage.api.patients import load_patient
 from engage.errors import NotFound
-from engage.planner import AnchorEvent
+from engage.planning.planner import AnchorEvent
 from engage.schedule.models import Schedule
 from engage.store.enrollments import Enrollment
 from engage.store.messages import Message

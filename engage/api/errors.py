@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from engage.errors import Conflict, NotFound, PlanningError, ValidationError
+from engage.errors import Conflict, InvalidInput, NotFound, PlanningError
 
 
 class Problem(BaseModel):
@@ -82,7 +82,7 @@ def install(app: FastAPI) -> None:
         return JSONResponse({"detail": str(exc)}, status_code=409)
 
     async def validation(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ValidationError)
+        assert isinstance(exc, InvalidInput)
         return invalid(["body", *exc.field.split(".")], exc.problem)
 
     async def planning(_: Request, exc: Exception) -> JSONResponse:
@@ -90,5 +90,5 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(NotFound, not_found)
     app.add_exception_handler(Conflict, conflict)
-    app.add_exception_handler(ValidationError, validation)
+    app.add_exception_handler(InvalidInput, validation)
     app.add_exception_handler(PlanningError, planning)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engage.api import deps, errors
 from engage.api.auth import Principal, require_role
-from engage.errors import ValidationError
+from engage.errors import InvalidInput
 from engage.patients.importer import import_csv
 
 router = APIRouter(tags=["imports"], responses=errors.responses(400, 401, 403))
@@ -51,7 +51,7 @@ def import_patients(file: UploadFile, who: Staff, sessions: Sessions, now: Now) 
             shutil.copyfileobj(file.file, target)
         try:
             report = import_csv(sessions, path, actor=who.actor, now=now)
-        except ValidationError as exc:
+        except InvalidInput as exc:
             return errors.invalid(["body", "file"], str(exc))
     return ImportOut(
         created=report.created,

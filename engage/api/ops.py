@@ -17,10 +17,10 @@ from pydantic import BaseModel, Field, model_validator
 from engage.api import deps
 from engage.api.auth import Principal, require_role
 from engage.api.errors import responses
-from engage.errors import ValidationError
-from engage.metrics import exposition, scrape_registry
-from engage.metrics_outbox import BrokerCollector, OutboxCollector
+from engage.errors import InvalidInput
 from engage.ops.failed import FailedFilter, list_failed, requeue, requeue_matching
+from engage.ops.metrics import exposition, scrape_registry
+from engage.ops.metrics_scrape import BrokerCollector, OutboxCollector
 from engage.ops.since import parse_since
 from engage.ops.status import gather
 
@@ -82,7 +82,7 @@ def _since(text: str | None, now: datetime, where: str) -> datetime | None:
         return None
     try:
         return parse_since(text, now, "since")
-    except ValidationError as exc:
+    except InvalidInput as exc:
         problem = {"loc": [where, "since"], "msg": exc.problem, "type": "value_error"}
         raise HTTPException(422, [problem]) from None
 

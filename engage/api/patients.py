@@ -19,7 +19,7 @@ from engage.api.auth import Principal, require_role
 from engage.api.errors import DuplicateError
 from engage.api.fields import Id
 from engage.api.patient_models import PatientCreate, PatientOut, PatientUpdate
-from engage.errors import Conflict, NotFound, ValidationError
+from engage.errors import Conflict, InvalidInput, NotFound
 from engage.store.audit import audit
 from engage.store.patients import Patient
 
@@ -116,7 +116,7 @@ def update_patient(
     given = body.model_dump(exclude_unset=True)
     for required in ("first_name", "last_name", "timezone", "locale", "preferred_channel"):
         if required in given and given[required] is None:
-            raise ValidationError(required, "cannot be null")
+            raise InvalidInput(required, "cannot be null")
     try:
         with sessions.begin() as session:
             patient = load_patient(session, patient_id)
@@ -151,11 +151,11 @@ def update_patient(
 
 def _check_reachable(values: dict[str, Any]) -> None:
     if not values.get("phone") and not values.get("email"):
-        raise ValidationError("phone", "a patient needs a phone or an email")
+        raise InvalidInput("phone", "a patient needs a phone or an email")
     preferred = values.get("preferred_channel")
     needed = {"sms": "phone", "email": "email"}.get(preferred or "")
     if needed and not values.get(needed):
-        raise ValidationError("preferred_channel", f"{preferred}, but there is no {needed}")
+        raise InvalidInput("preferred_channel", f"{preferred}, but there is no {needed}")
 
 
 def _refuse_duplicates(session: Session, values: dict[str, Any], own_id: int | None) -> None:

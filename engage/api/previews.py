@@ -19,9 +19,9 @@ from engage.api.patient_models import Channel, Locale, Zone
 from engage.api.patients import load_patient
 from engage.enrollment.anchors import END, START, infusion_length, split_events
 from engage.enrollment.common import get_sequence
-from engage.errors import ValidationError
-from engage.planner import AnchorEvent, Recipient
-from engage.preview import preview
+from engage.errors import InvalidInput
+from engage.planning.planner import AnchorEvent, Recipient
+from engage.planning.preview import preview
 from engage.schedule.models import Schedule
 from engage.store.patients import consented_channels
 
@@ -88,7 +88,7 @@ def _preview(
     now: Any,
 ) -> list[PreviewItemOut]:
     if locale not in plan.clinic.locales:
-        raise ValidationError("locale", f"the clinic writes in {', '.join(plan.clinic.locales)}")
+        raise InvalidInput("locale", f"the clinic writes in {', '.join(plan.clinic.locales)}")
     moment = body.now or now
     items = preview(
         schedule=plan,
@@ -109,7 +109,7 @@ def preview_anyone(
 ) -> list[PreviewItemOut]:
     """Every message a recipient like this would get, rendered, in order (nothing stored)."""
     if len(set(body.channels)) != len(body.channels):
-        raise ValidationError("channels", "a channel is listed twice")
+        raise InvalidInput("channels", "a channel is listed twice")
     recipient = Recipient(body.timezone, tuple(body.channels))
     return _preview(plan, env, body, recipient, body.locale, body.first_name, now)
 

@@ -15,14 +15,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from engage import unsubscribe as links
 from engage.api import deps, errors
 from engage.api.consents import set_consent
 from engage.api.fields import Id
+from engage.consent import unsubscribe_tokens as links
 from engage.logs import get_logger
 from engage.store.messages import Message
 
-log = get_logger("engage.unsubscribe")
+log = get_logger("engage.consent.unsubscribe_tokens")
 router = APIRouter(tags=["unsubscribe"], responses=errors.responses(400))
 Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
 Now = Annotated[Any, Depends(deps.now)]

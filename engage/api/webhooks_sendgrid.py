@@ -19,13 +19,13 @@ from pydantic import BaseModel
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy.orm import Session, sessionmaker
 
-from engage import metrics
 from engage.api import deps, errors
 from engage.api.consents import set_consent
 from engage.api.delivery_events import RANK, apply_status
 from engage.api.webhook_dedupe import first_delivery
 from engage.channels.sendgrid import MESSAGE_ID_ARG
 from engage.logs import get_logger
+from engage.ops import metrics
 from engage.store.messages import Message
 
 log = get_logger("engage.webhooks.sendgrid")

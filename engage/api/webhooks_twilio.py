@@ -16,7 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.twiml.messaging_response import MessagingResponse
 
-from engage import metrics
 from engage.api import deps, errors
 from engage.api.confirmations import confirm, next_appointment
 from engage.api.consents import set_consent
@@ -25,8 +24,9 @@ from engage.api.fields import Id
 from engage.api.sms_replies import local_when, reply
 from engage.api.twilio_signature import FORM_BODY, twilio_form
 from engage.api.webhook_dedupe import first_delivery
-from engage.consent import Keyword, classify
+from engage.consent.keywords import Keyword, classify
 from engage.logs import get_logger
+from engage.ops import metrics
 from engage.schedule.models import Clinic
 from engage.store.inbound import InboundMessage
 from engage.store.messages import Message

@@ -1,7 +1,8 @@
 """The one small interface every delivery channel implements.
 
 A channel makes exactly one attempt per `send`. Retrying, rate limiting and recording the outcome
-belong to the caller (see engage.retry and engage.ratelimit), so that they happen in one place.
+belong to the caller (see engage.delivery.retry and engage.delivery.ratelimit), so that they
+happen in one place.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from engage.cli.main import app
-from engage.demo import run_demo
+from engage.demo.course import run_demo
 from engage.errors import ScheduleError
 from engage.schedule.loader import load_schedule
 

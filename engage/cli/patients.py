@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engage.cli import db as db_cli
 from engage.cli.main import app
 from engage.cli.serve import settings_or_exit
-from engage.errors import ValidationError
+from engage.errors import InvalidInput
 from engage.patients import importer
 from engage.patients.importer import ImportReport, import_csv
 from engage.store.patients import Patient, consented_channels
@@ -40,7 +40,7 @@ def import_command(
     sessions = db_cli.open_store(settings)
     try:
         report = _import_with_progress(sessions, file)
-    except ValidationError as exc:
+    except InvalidInput as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     for problem in report.problems:

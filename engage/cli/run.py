@@ -58,7 +58,7 @@ def run_command(
 
     revision = upgrade(settings.database_url)
     log.info("db.upgraded", revision=revision)
-    from engage.samples import load_samples
+    from engage.demo.samples import load_samples
     from workers.tasks import dispatcher, runtime
 
     rt = runtime()

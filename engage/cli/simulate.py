@@ -14,8 +14,8 @@ from rich.table import Table
 
 from engage.cli.main import app
 from engage.errors import EngageError, ScheduleError
-from engage.planner import AnchorEvent, Recipient
-from engage.preview import PreviewItem, preview
+from engage.planning.planner import AnchorEvent, Recipient
+from engage.planning.preview import PreviewItem, preview
 from engage.rendering.environment import make_environment
 from engage.schedule.loader import load_schedule
 from engage.schedule.models import CHANNELS, check_zone

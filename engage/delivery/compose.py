@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from engage.channels.base import Attachment, Outgoing
-from engage.errors import TemplateError
+from engage.consent.unsubscribe_tokens import url as unsubscribe_url
+from engage.errors import TemplateProblem
 from engage.rendering.calendar import appointment_ics
 from engage.rendering.context import AppointmentFacts, build_context
 from engage.rendering.render import render_email, render_sms
@@ -13,7 +14,6 @@ from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment
 from engage.store.messages import Message
 from engage.store.patients import Patient
-from engage.unsubscribe import url as unsubscribe_url
 
 
 def compose(
@@ -27,10 +27,12 @@ def compose(
     public_url: str,
     signing_secret: str,
 ) -> Outgoing:
-    """Render `message` for `patient` on `channel`; raise TemplateError if it cannot be."""
+    """Render `message` for `patient` on `channel`; raise TemplateProblem if it cannot be."""
     address = patient.address(channel)
     if not address:
-        raise TemplateError(f"message {message.id}: patient {patient.id} has no {channel} address")
+        raise TemplateProblem(
+            f"message {message.id}: patient {patient.id} has no {channel} address"
+        )
     locale = patient.locale if patient.locale in schedule.clinic.locales else "en"
     unsubscribe = unsubscribe_url(public_url, message.id, signing_secret)
     facts = (
@@ -71,7 +73,7 @@ def _anchor(schedule: Schedule, message: Message) -> str:
     try:
         return schedule.sequence(message.sequence).step(message.step_id).anchor
     except KeyError:
-        raise TemplateError(
+        raise TemplateProblem(
             f"message {message.id}: step {message.sequence}/{message.step_id} "
             "is no longer in the schedule"
         ) from None

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from engage.localtime import next_allowed
+from engage.planning.localtime import next_allowed
 from engage.schedule.models import QuietHours
 
 

@@ -25,14 +25,14 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from structlog.contextvars import bound_contextvars
 
-from engage import metrics
 from engage.channels.base import Channel, Outgoing, Receipt
 from engage.delivery.compose import compose
 from engage.delivery.gate import Action, SendFacts, Verdict, decide
-from engage.errors import DeliveryError, TemplateError
+from engage.delivery.ratelimit import RateLimiter
+from engage.delivery.retry import RetryPolicy
+from engage.errors import DeliveryError, TemplateProblem
 from engage.logs import get_logger
-from engage.ratelimit import RateLimiter
-from engage.retry import RetryPolicy
+from engage.ops import metrics
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
 from engage.store.audit import audit
@@ -155,7 +155,7 @@ class Sender:
                         continue
                     try:
                         outgoing = self._compose(message, patient, appointment, verdict.channel)
-                    except TemplateError as exc:
+                    except TemplateProblem as exc:
                         self._set(session, message, S.FAILED, f"template error: {exc}", now)
                         outcomes[message.id] = "failed"
                         continue

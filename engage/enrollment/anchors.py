@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engage.errors import PlanningError
-from engage.localtime import resolve_local
-from engage.planner import AnchorEvent
+from engage.planning.localtime import resolve_local
+from engage.planning.planner import AnchorEvent
 from engage.schedule.models import REPEATING_ANCHORS, Schedule
 from engage.store.appointments import Appointment, AppointmentState
 from engage.store.enrollments import Enrollment, EnrollmentEvent

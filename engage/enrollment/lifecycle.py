@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engage.enrollment.common import get_enrollment, get_patient, transaction
-from engage.enrollment.outbox import locked, replan
+from engage.enrollment.replan import locked, replan
 from engage.errors import Conflict
 from engage.schedule.models import Schedule
 from engage.store.audit import audit

@@ -21,9 +21,9 @@ from engage.enrollment.common import (
     open_enrollments,
     transaction,
 )
-from engage.enrollment.outbox import replan
+from engage.enrollment.replan import replan
 from engage.errors import Conflict
-from engage.planner import AnchorEvent
+from engage.planning.planner import AnchorEvent
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment
 from engage.store.audit import audit

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from engage.errors import ValidationError
+from engage.errors import InvalidInput
 
 _AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -15,11 +15,11 @@ def parse_window(text: str, field: str = "window") -> timedelta:
     """`90s`, `30m`, `24h`, `7d`, `2w` as a duration."""
     match = _AGO.match(text)
     if not match:
-        raise ValidationError(field, f"{text!r}: expected a duration such as 30m, 24h or 7d")
+        raise InvalidInput(field, f"{text!r}: expected a duration such as 30m, 24h or 7d")
     try:
         return timedelta(**{_UNIT[match[2]]: float(match[1])})
     except OverflowError:
-        raise ValidationError(field, f"{text!r}: too long ago") from None
+        raise InvalidInput(field, f"{text!r}: too long ago") from None
 
 
 def parse_since(text: str, now: datetime, field: str = "since") -> datetime:
@@ -28,11 +28,11 @@ def parse_since(text: str, now: datetime, field: str = "since") -> datetime:
         try:
             return now - parse_window(text, field)
         except OverflowError:
-            raise ValidationError(field, f"{text!r}: too long ago") from None
+            raise InvalidInput(field, f"{text!r}: too long ago") from None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValidationError(
+        raise InvalidInput(
             field, f"{text!r}: expected a duration (30m, 24h, 7d) or an ISO 8601 time"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from engage.errors import ValidationError
+from engage.errors import InvalidInput
 from engage.patients.rows import PatientRow
 
 COLUMNS = tuple(PatientRow.model_fields)
@@ -35,7 +35,7 @@ class Record:
 
 
 def read_records(path: Path) -> tuple[tuple[str, ...], list[Record]]:
-    """The header's columns and every data row; a bad header or encoding is a ValidationError."""
+    """The header's columns and every data row; a bad header or encoding is a InvalidInput."""
     where = f"{path.name}:1"
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -44,27 +44,27 @@ def read_records(path: Path) -> tuple[tuple[str, ...], list[Record]]:
             _check_header(header, where)
             return header, list(_records(reader, header))
     except UnicodeDecodeError as exc:
-        raise ValidationError(
+        raise InvalidInput(
             where, f"not UTF-8 text (byte {exc.start}): save the file as UTF-8"
         ) from None
     except csv.Error as exc:
-        raise ValidationError(where, f"not a readable CSV file: {exc}") from None
+        raise InvalidInput(where, f"not a readable CSV file: {exc}") from None
 
 
 def _check_header(header: tuple[str, ...], where: str) -> None:
     if not header:
-        raise ValidationError(where, "empty file: expected a header row")
+        raise InvalidInput(where, "empty file: expected a header row")
     unknown = [name for name in header if name not in COLUMNS]
     if unknown:
-        raise ValidationError(
+        raise InvalidInput(
             where, f"unknown column {unknown[0]!r}: expected some of {', '.join(COLUMNS)}"
         )
     missing = [name for name in REQUIRED if name not in header]
     if missing:
-        raise ValidationError(where, f"missing column {missing[0]!r}")
+        raise InvalidInput(where, f"missing column {missing[0]!r}")
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
-        raise ValidationError(where, f"column {duplicated[0]!r} appears twice")
+        raise InvalidInput(where, f"column {duplicated[0]!r} appears twice")
 
 
 def _records(reader: _csv.Reader, header: tuple[str, ...]) -> Iterator[Record]:

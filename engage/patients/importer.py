@@ -93,7 +93,7 @@ def import_csv(
     actor: str = "cli",
     now: datetime | None = None,
 ) -> ImportReport:
-    """Import the patients in `path`; raises engage.errors.ValidationError for a bad header."""
+    """Import the patients in `path`; raises engage.errors.InvalidInput for a bad header."""
     path = Path(path)
     now = now or utcnow()
     _, records = read_records(path)

@@ -9,7 +9,7 @@ from jinja2 import TemplateError as JinjaTemplateError
 from jinja2 import TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
-from engage.errors import TemplateError
+from engage.errors import TemplateProblem
 from engage.rendering.environment import template_path
 from engage.rendering.segments import SegmentInfo, count_segments
 
@@ -39,12 +39,12 @@ def _render(
         except TemplateNotFound:
             continue
         except JinjaTemplateError as exc:
-            raise TemplateError(f"{path}: {exc}") from None
+            raise TemplateProblem(f"{path}: {exc}") from None
         try:
             return template.render(context).strip()
         except JinjaTemplateError as exc:
-            raise TemplateError(f"{path}: {exc}") from None
-    raise TemplateError(f"template {name!r} has no {variant!r} variant for {locale!r} or 'en'")
+            raise TemplateProblem(f"{path}: {exc}") from None
+    raise TemplateProblem(f"template {name!r} has no {variant!r} variant for {locale!r} or 'en'")
 
 
 def render_sms(

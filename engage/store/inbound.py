@@ -39,5 +39,5 @@ class InboundMessage(Base):
     from_phone: Mapped[str] = mapped_column(String(32))
     from_hash: Mapped[str] = mapped_column(String(64), index=True)
     body: Mapped[str] = mapped_column(Text, default="")
-    keyword: Mapped[str] = mapped_column(String(16))  # engage.consent.Keyword value
+    keyword: Mapped[str] = mapped_column(String(16))  # engage.consent.keywords.Keyword value
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

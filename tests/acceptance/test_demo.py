@@ -9,8 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from engage.cli.main import app
-from engage.demo import run_demo
-from engage.samples import SAMPLES
+from engage.demo.course import run_demo
+from engage.demo.samples import SAMPLES
 from engage.schedule.loader import load_schedule
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -219,52 +219,56 @@ def _whole_body(stream: BufferedIOBase, length: int) -> bytes | None:
     return body if len(body) == length else None
 
 
+class _Handler(BaseHTTPRequestHandler):
+    """The fake's HTTP face; `fake` is set on the subclass `_handler_for` makes."""
+
+    fake: ProviderServer
+    protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' pools expect
+    # Headers and body leave in separate writes; without TCP_NODELAY, Nagle plus the
+    # client's delayed ACK adds ~40 ms to every reply and the "provider" looks slow.
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read records
+        pass
+
+    def do_POST(self) -> None:
+        body = self._read_body()
+        if body is None:  # the client died mid-request: a real provider never sees it
+            self.close_connection = True
+            return
+        if self.path == "/_fake/script":
+            spec = json.loads(body)
+            self.fake.script(spec["route"], *(Reply(**r) for r in spec["replies"]))
+            return self._send(Reply(204))
+        route, match = _route_of(self.path)
+        if not route:
+            return self._send(Reply(404, {"message": f"no route {self.path}"}))
+        recorded = Recorded(route, "POST", self.path, dict(self.headers.items()), body)
+        reply = self.fake.answer(recorded, match)
+        self.fake.pause(self.fake.latency + reply.delay)
+        self._send(reply)
+
+    def do_GET(self) -> None:
+        if self.path != "/_fake/requests":
+            return self._send(Reply(404, {"message": f"no route {self.path}"}))
+        records = [
+            {**asdict(r), "body": r.body.decode(errors="replace")} for r in self.fake.requests
+        ]
+        self._send(Reply(200, records, {"Content-Type": "application/json"}))
+
+    def do_DELETE(self) -> None:
+        self.fake.clear()
+        self._send(Reply(204))
+
+    def _read_body(self) -> bytes | None:
+        return _whole_body(self.rfile, int(self.headers.get("Content-Length") or 0))
+
+    def _send(self, reply: Reply) -> None:
+        _write_reply(self, reply)
+
+
 def _handler_for(fake: ProviderServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' pools expect
-        # Headers and body leave in separate writes; without TCP_NODELAY, Nagle plus the
-        # client's delayed ACK adds ~40 ms to every reply and the "provider" looks slow.
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read records
-            pass
-
-        def do_POST(self) -> None:
-            body = self._read_body()
-            if body is None:  # the client died mid-request: a real provider never sees it
-                self.close_connection = True
-                return
-            if self.path == "/_fake/script":
-                spec = json.loads(body)
-                fake.script(spec["route"], *(Reply(**r) for r in spec["replies"]))
-                return self._send(Reply(204))
-            route, match = _route_of(self.path)
-            if not route:
-                return self._send(Reply(404, {"message": f"no route {self.path}"}))
-            recorded = Recorded(route, "POST", self.path, dict(self.headers.items()), body)
-            reply = fake.answer(recorded, match)
-            fake.pause(fake.latency + reply.delay)
-            self._send(reply)
-
-        def do_GET(self) -> None:
-            if self.path != "/_fake/requests":
-                return self._send(Reply(404, {"message": f"no route {self.path}"}))
-            records = [
-                {**asdict(r), "body": r.body.decode(errors="replace")} for r in fake.requests
-            ]
-            self._send(Reply(200, records, {"Content-Type": "application/json"}))
-
-        def do_DELETE(self) -> None:
-            fake.clear()
-            self._send(Reply(204))
-
-        def _read_body(self) -> bytes | None:
-            return _whole_body(self.rfile, int(self.headers.get("Content-Length") or 0))
-
-        def _send(self, reply: Reply) -> None:
-            _write_reply(self, reply)
-
-    return Handler
+    return type("Handler", (_Handler,), {"fake": fake})
 
 
 def _write_reply(handler: BaseHTTPRequestHandler, reply: Reply) -> None:

@@ -14,10 +14,10 @@ import pytest
 
 from engage.delivery.claim import Claimed
 from engage.delivery.dispatcher import Dispatcher
+from engage.delivery.ratelimit import LocalRateLimiter
+from engage.delivery.retry import RetryPolicy
 from engage.delivery.sender import Sender
-from engage.ratelimit import LocalRateLimiter
 from engage.rendering.environment import make_environment
-from engage.retry import RetryPolicy
 from engage.store import Message
 from tests.api_kit import NOW, PUBLIC_URL, ROOT, SIGNING_SECRET, Api, build_api
 from tests.delivery_kit import provider_channels, provider_settings

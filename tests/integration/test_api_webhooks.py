@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from engage.consent.unsubscribe_tokens import token as unsubscribe_token
 from engage.store import Consent, InboundMessage, Message, MessageState
 from engage.store.db import transition
-from engage.unsubscribe import token as unsubscribe_token
 from tests.api_kit import PUBLIC_URL, SIGNING_SECRET, Api, build_api
 
 S = MessageState

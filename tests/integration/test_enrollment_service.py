@@ -19,7 +19,7 @@ from engage.enrollment import (
     unenroll,
 )
 from engage.errors import Conflict, NotFound, PlanningError
-from engage.planner import AnchorEvent
+from engage.planning.planner import AnchorEvent
 from engage.store import (
     Appointment,
     AppointmentState,

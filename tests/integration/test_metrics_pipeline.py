@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from engage.metrics_outbox import OutboxCollector
+from engage.ops.metrics_scrape import OutboxCollector
 from engage.store import Consent, Message, MessageState
 from engage.store.db import make_engine, session_factory
 from tests.delivery_kit import Kit

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engage.errors import ValidationError
+from engage.errors import InvalidInput
 from engage.patients import importer
 from engage.patients.importer import import_csv
 from engage.store import AuditLog, Consent, Patient, consented_channels
@@ -160,7 +160,7 @@ def test_rows_are_written_in_batches_with_progress(
 def test_a_bad_header_stops_the_import_before_anything_is_written(
     sessions: sessionmaker[Session], tmp_path: Path, header: str, problem: str
 ) -> None:
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         import_csv(sessions, write(tmp_path, header + "A,B,+14155550100,UTC,x\n" * bool(header)))
     assert str(caught.value).startswith(f"patients.csv:1: {problem}")
     with sessions() as session:

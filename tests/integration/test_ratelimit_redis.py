@@ -10,7 +10,7 @@ import uuid
 import pytest
 import redis
 
-from engage.ratelimit import RedisRateLimiter, build_rate_limiter
+from engage.delivery.ratelimit import RedisRateLimiter, build_rate_limiter
 from engage.settings import Settings
 
 pytestmark = pytest.mark.redis

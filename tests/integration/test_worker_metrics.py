@@ -8,7 +8,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from engage import metrics
+from engage.ops import metrics
 
 
 def test_a_worker_serves_its_metrics_on_its_own_port() -> None:
@@ -26,7 +26,7 @@ def test_a_worker_serves_its_metrics_on_its_own_port() -> None:
 
 MULTIPROCESS_WORKER = """
 import multiprocessing, sys
-from engage import metrics
+from engage.ops import metrics
 metrics.reset_multiproc_dir()
 
 def child():

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engage.consent import (
+from engage.consent.keywords import (
     CONFIRM_WORDS,
     HELP_WORDS,
     START_WORDS,

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engage.enrollment.anchors import parse_event, split_events
-from engage.enrollment.outbox import appointment_id
+from engage.enrollment.replan import appointment_id
 from engage.errors import PlanningError
-from engage.planner import AnchorEvent
+from engage.planning.planner import AnchorEvent
 from engage.store.base import UTCDateTime
 from tests.factories import SCHEDULE
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engage.localtime import add_months, exists, next_allowed, resolve_local, to_local
+from engage.planning.localtime import add_months, exists, next_allowed, resolve_local, to_local
 from engage.schedule.models import QuietHours
 
 NEW_YORK = ZoneInfo("America/New_York")

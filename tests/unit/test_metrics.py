@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from engage import metrics
+from engage.ops import metrics
 
 
 def sample(name: str, **labels: str) -> float:

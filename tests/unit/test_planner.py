@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from engage.errors import PlanningError
-from engage.planner import (
+from engage.planning.planner import (
     LATE_EVENT_PASSED,
     LATE_SKIP,
     AnchorEvent,

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo, available_timezones
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engage.localtime import resolve_local
-from engage.planner import (
+from engage.planning.localtime import resolve_local
+from engage.planning.planner import (
     LATE_EVENT_PASSED,
     LATE_SKIP,
     AnchorEvent,
@@ -63,7 +63,7 @@ def transitions(zone: ZoneInfo, year: int) -> tuple[datetime, ...]:
     return tuple(found)
 
 
-# Oracles, written independently of engage.localtime.
+# Oracles, written independently of engage.planning.localtime.
 
 
 def wall(instant: datetime, zone: ZoneInfo) -> datetime:

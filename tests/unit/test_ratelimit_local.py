@@ -9,7 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engage.ratelimit import Gcra, LocalRateLimiter, build_rate_limiter, rates_from_settings
+from engage.delivery.ratelimit import (
+    Gcra,
+    LocalRateLimiter,
+    build_rate_limiter,
+    rates_from_settings,
+)
 from engage.settings import Settings
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engage.delivery.retry import RetryPolicy
 from engage.errors import DeliveryError
-from engage.retry import RetryPolicy
 
 policies = st.builds(
     RetryPolicy,

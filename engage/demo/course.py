@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from engage.channels.file import FileChannel
 from engage.delivery.claim import Claimed
 from engage.delivery.dispatcher import Dispatcher
+from engage.delivery.ratelimit import LocalRateLimiter
+from engage.delivery.retry import RetryPolicy
 from engage.delivery.sender import Sender
+from engage.demo.samples import SAMPLES, add_patient, enroll_course
 from engage.enrollment import complete_course
-from engage.ratelimit import LocalRateLimiter
 from engage.rendering.environment import make_environment
-from engage.retry import RetryPolicy
-from engage.samples import SAMPLES, add_patient, enroll_course
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment
 from engage.store.db import make_engine, session_factory

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engage.enrollment.anchors import anchor_events
 from engage.enrollment.common import get_sequence
-from engage.planner import PlannedMessage, Recipient, plan
+from engage.planning.planner import PlannedMessage, Recipient, plan
 from engage.schedule.models import Schedule
 from engage.store.db import record_created, reschedule, transition
 from engage.store.enrollments import Enrollment

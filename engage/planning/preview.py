@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2.sandbox import SandboxedEnvironment
 
-from engage.planner import AnchorEvent, PlannedMessage, Recipient, plan
+from engage.planning.planner import AnchorEvent, PlannedMessage, Recipient, plan
 from engage.rendering.context import AppointmentFacts, build_context
 from engage.rendering.render import render_email, render_sms
 from engage.schedule.models import Schedule, Sequence

@@ -2,7 +2,7 @@
 
 The sender (in worker processes) and the webhooks (in the API) call the small functions below;
 gauges that describe the outbox are read from the database at scrape time instead
-(engage.metrics_outbox), so they are right whichever process answers the scrape.
+(engage.ops.metrics_scrape), so they are right whichever process answers the scrape.
 
 Worker processes: set PROMETHEUS_MULTIPROC_DIR *before* engage is imported and every process
 (Celery prefork children included) writes its samples to files there; the worker's parent serves

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engage.errors import PlanningError
-from engage.localtime import add_months, next_allowed, resolve_local, to_local
+from engage.planning.localtime import add_months, next_allowed, resolve_local, to_local
 from engage.schedule.models import QuietHours, Sequence, Step
 
 LATE_SKIP = "late: due before enrollment (if_late: skip)"

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engage.enrollment import enroll
-from engage.planner import AnchorEvent
+from engage.planning.planner import AnchorEvent
 from engage.schedule.models import Schedule
 from engage.store.patients import Consent, Patient
 

@@ -1,0 +1,1 @@
+"""Consent: what a patient's words mean, signed unsubscribe links, and who may change what."""
