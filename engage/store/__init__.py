@@ -10,6 +10,7 @@ from engage.store.audit import AuditLog, audit
 from engage.store.base import Base, UTCDateTime
 from engage.store.db import make_engine, session_factory, transition
 from engage.store.enrollments import Enrollment, EnrollmentEvent, EnrollmentState
+from engage.store.hl7 import Hl7Appointment, Hl7Message, Hl7State
 from engage.store.inbound import InboundMessage, WebhookEvent
 from engage.store.messages import Message, MessageEvent, MessageState
 from engage.store.patients import Consent, Patient, consented_channels
@@ -25,6 +26,9 @@ __all__ = [
     "Enrollment",
     "EnrollmentEvent",
     "EnrollmentState",
+    "Hl7Appointment",
+    "Hl7Message",
+    "Hl7State",
     "InboundMessage",
     "Message",
     "MessageEvent",

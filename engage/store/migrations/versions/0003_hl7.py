@@ -1,0 +1,82 @@
+"""The HL7 feed's journal: raw messages received (de-duplicated per sender and MSH-10), and the
+filler's appointment ids with the newest message applied to each.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+STATES = ("applied", "ignored", "stale", "failed")
+
+
+def _instant(name: str, *, nullable: bool = False) -> sa.Column[object]:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+def upgrade() -> None:
+    allowed = ", ".join(f"'{state}'" for state in STATES)
+    op.create_table(
+        "hl7_message",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("sender", sa.String(200), nullable=False),
+        sa.Column("control_id", sa.String(200), nullable=False),
+        sa.Column("message_type", sa.String(16), nullable=False),
+        _instant("sent_at", nullable=True),
+        _instant("received_at"),
+        sa.Column("raw", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("ack_code", sa.String(2), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("error_field", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        _instant("updated_at"),
+        sa.CheckConstraint(f"state IN ({allowed})", name=op.f("ck_hl7_message_state")),
+        sa.PrimaryKeyConstraint("id", name="pk_hl7_message"),
+        sa.UniqueConstraint("sender", "control_id", name="uq_hl7_message_sender_control_id"),
+    )
+    op.create_index("ix_hl7_message_message_type", "hl7_message", ["message_type"])
+    op.create_index("ix_hl7_message_received_at", "hl7_message", ["received_at"])
+    op.create_index("ix_hl7_message_state", "hl7_message", ["state"])
+    op.create_table(
+        "hl7_appointment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("filler_id", sa.String(200), nullable=False),
+        sa.Column("appointment_id", sa.Integer(), nullable=True),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        _instant("version"),
+        sa.Column("message_id", sa.Integer(), nullable=True),
+        _instant("updated_at"),
+        sa.PrimaryKeyConstraint("id", name="pk_hl7_appointment"),
+        sa.UniqueConstraint("filler_id", name="uq_hl7_appointment_filler_id"),
+        sa.ForeignKeyConstraint(
+            ["appointment_id"],
+            ["appointment.id"],
+            name="fk_hl7_appointment_appointment_id_appointment",
+        ),
+        sa.ForeignKeyConstraint(
+            ["patient_id"], ["patient.id"], name="fk_hl7_appointment_patient_id_patient"
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"], ["hl7_message.id"], name="fk_hl7_appointment_message_id_hl7_message"
+        ),
+    )
+    op.create_index("ix_hl7_appointment_appointment_id", "hl7_appointment", ["appointment_id"])
+    op.create_index("ix_hl7_appointment_patient_id", "hl7_appointment", ["patient_id"])
+
+
+def downgrade() -> None:
+    for table in ("hl7_appointment", "hl7_message"):
+        op.drop_table(table)
