@@ -48,7 +48,7 @@ def parse_schedule(text: str, path: str = "schedules.yaml") -> Parsed:
         return Parsed(
             None, [Problem(path, 1, 1, "expected a mapping with clinic: and sequences:")], located
         )
-    problems = _raw_checks(located, path)
+    problems = _raw_checks(located, path) + _hl7_checks(located, path)
     try:
         schedule = Schedule.model_validate(located.data)
     except pydantic.ValidationError as exc:
@@ -147,4 +147,30 @@ def _pydantic_problems(exc: pydantic.ValidationError, located: Located, path: st
         else:
             position = located.where(loc)
         problems.append(_at(path, position, f"{_describe(loc, located)}: {message}"))
+    return problems
+
+
+def _hl7_checks(located: Located, path: str) -> list[Problem]:
+    """Each sequence an `hl7.infusions` rule starts must exist, reported where it is named."""
+    data: dict[str, Any] = located.data
+    feed = data.get("hl7")
+    sequences = data.get("sequences")
+    rules = feed.get("infusions") if isinstance(feed, dict) else None
+    if not isinstance(rules, list) or not isinstance(sequences, dict):
+        return []
+    problems: list[Problem] = []
+    for index, rule in enumerate(rules):
+        names = rule.get("sequences") if isinstance(rule, dict) else None
+        for position, name in enumerate(names if isinstance(names, list) else []):
+            if isinstance(name, str) and name not in sequences:
+                where = located.where(("hl7", "infusions", index, "sequences", position))
+                known = ", ".join(sorted(sequences)) or "none"
+                problems.append(
+                    _at(
+                        path,
+                        where,
+                        f"hl7 infusion {rule.get('type')!r}: unknown sequence "
+                        f"{name!r} (known: {known})",
+                    )
+                )
     return problems

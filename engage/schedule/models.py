@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from engage.schedule.hl7 import Hl7Feed
 from engage.schedule.offsets import Offset, parse_offset
 
 CHANNELS = ("sms", "email")
@@ -174,6 +175,7 @@ class Schedule(_Frozen):
     clinic: Clinic
     anchors: tuple[str, ...] = ANCHORS
     sequences: dict[str, Sequence]
+    hl7: Hl7Feed = Hl7Feed()  # the EHR feed's mapping (engage hl7 listen)
 
     @model_validator(mode="before")
     @classmethod
