@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engage.errors import ConfigError
@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     stuck_after_seconds: int = Field(default=300, ge=10)
     send_concurrency: int = Field(default=16, ge=1)
     send_chunk_size: int = Field(default=50, ge=1, le=100)  # messages per task in a backlog
+    # The HL7 v2 feed (engage hl7 listen; `engage run` starts it when hl7_enabled).
+    hl7_enabled: bool = False
+    hl7_host: str = "127.0.0.1"
+    hl7_port: int = Field(default=2575, ge=0, le=65535)
+    hl7_tls_cert: Path | None = None  # with hl7_tls_key: MLLP over TLS
+    hl7_tls_key: Path | None = None
+    hl7_tls_client_ca: Path | None = None  # require the interface engine's client certificate
+    hl7_metrics_port: int = Field(default=9102, ge=0, le=65535)  # 0: no metrics endpoint
+    hl7_workers: int = Field(default=4, ge=1, le=64)  # threads applying messages
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -71,6 +80,11 @@ class Settings(BaseSettings):
                 except OSError as exc:
                     raise ValueError(f"{env}={path}: cannot read: {exc.strerror}") from None
         return data
+
+    @field_validator("hl7_tls_cert", "hl7_tls_key", "hl7_tls_client_ca", mode="before")
+    @classmethod
+    def _blank_path(cls, value: object) -> object:
+        return None if value == "" else value  # compose passes unset variables as ""
 
     @property
     def provider_calls(self) -> int:

@@ -8,6 +8,7 @@ from engage.cli import (  # noqa: F401
     demo,
     enroll,
     failed,
+    hl7,
     patients,
     run,
     serve,

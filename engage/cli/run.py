@@ -35,6 +35,19 @@ def _start_api(settings: Settings, host: str, port: int) -> Any:
     return server
 
 
+def _start_hl7(settings: Settings) -> None:
+    """The HL7 listener on its own event loop thread (ENGAGE_HL7_ENABLED)."""
+    import asyncio
+
+    from engage.cli.hl7 import build_listener
+
+    listener = build_listener(settings, settings.hl7_host, settings.hl7_port)
+    stop = asyncio.Event()  # never set: the process ends with the worker
+    threading.Thread(
+        target=lambda: asyncio.run(listener.serve(stop)), name="hl7", daemon=True
+    ).start()
+
+
 def _banner(settings: Settings, host: str, port: int, samples: str) -> None:
     console = Console(stderr=True, width=100, soft_wrap=True)
     console.print(f"[b]engage[/b] running on its embedded default ({settings.database_url})")
@@ -42,6 +55,10 @@ def _banner(settings: Settings, host: str, port: int, samples: str) -> None:
     console.print(f"  messages sent    {settings.outbox_dir.resolve()}/<message id>.json")
     console.print(f"  sample patients  {samples}")
     console.print("  watch            .venv/bin/engage status · .venv/bin/engage failed list")
+    if settings.hl7_enabled:
+        console.print(
+            f"  HL7 (MLLP)       {settings.hl7_host}:{settings.hl7_port}  (engage hl7 status)"
+        )
 
 
 @app.command("run")
@@ -72,6 +89,8 @@ def run_command(
         daemon=True,
     ).start()
     _start_api(settings, host, port)
+    if settings.hl7_enabled:
+        _start_hl7(settings)
     _banner(settings, host, port, note)
     from workers.app import app as celery
 

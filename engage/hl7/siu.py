@@ -1,0 +1,182 @@
+"""SIU scheduling messages applied through the appointment and enrollment services.
+
+S12 books, S13/S14 move, S15/S17 cancel, S26 records a no-show (and, by the clinic's rule,
+withdraws what the appointment anchors). Only appointment types the clinic maps to infusions
+(schedules.yaml `hl7.infusions`) are applied; the rest are acknowledged and recorded as ignored.
+A message older (MSH-7) than the newest one applied to its appointment is recorded as stale and
+changes nothing, so a late reschedule never overwrites a newer one. A book or move after a cancel
+books again (a new engage appointment: a cancelled one stays cancelled, as its audit trail says).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import hl7
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engage.enrollment.appointments import add_appointment, cancel_appointment, move_appointment
+from engage.enrollment.service import enroll
+from engage.errors import InvalidInput, NotFound
+from engage.hl7.adt import by_ref
+from engage.hl7.booking import Booking, read_booking
+from engage.hl7.fields import Header, required
+from engage.hl7.identity import identifier
+from engage.hl7.outcome import ACTOR, Outcome
+from engage.schedule.hl7 import Hl7Infusion
+from engage.schedule.models import Schedule
+from engage.store.appointments import Appointment, AppointmentState
+from engage.store.enrollments import Enrollment
+from engage.store.hl7 import Hl7Appointment, Hl7State
+from engage.store.patients import Patient
+
+CLOSED = (AppointmentState.CANCELLED, AppointmentState.COMPLETED)
+
+
+@dataclass(frozen=True)
+class _Context:
+    session: Session
+    schedule: Schedule
+    patient: Patient
+    rule: Hl7Infusion
+    booking: Booking
+    now: datetime
+
+
+def apply_siu(
+    session: Session,
+    schedule: Schedule,
+    message: hl7.Message,
+    head: Header,
+    message_id: int,
+    now: datetime,
+) -> Outcome:
+    event = head.message_type.partition("^")[2]
+    if event not in ("S12", "S13", "S14", "S15", "S17", "S26"):
+        return Outcome.ignored(f"SIU^{event} is not an event engage reads")
+    booking = read_booking(message, event, ZoneInfo(schedule.clinic.timezone))
+    rule = schedule.hl7.infusion(booking.types, booking.locations)
+    if rule is None:
+        return Outcome.ignored("appointment type (SCH-7, AIS-3) is not a mapped infusion")
+    if head.sent_at is None:
+        raise InvalidInput("MSH-7", "no readable message time: order cannot be checked")
+    ref = identifier(required(message, "PID"), 3, schedule.hl7.identifier_authority, "PID-3")
+    patient = by_ref(session, ref)
+    if patient is None:
+        raise NotFound("PID-3: patient not known to engage (its ADT^A04 comes first)")
+    link = _link(session, booking.filler_id)
+    if link is not None and head.sent_at < link.version:
+        return Outcome(Hl7State.STALE, "older (MSH-7) than the message already applied")
+    context = _Context(session, schedule, patient, rule, booking, now)
+    current = _open_appointment(session, link)
+    appointment: Appointment | None
+    if booking.action in ("book", "move"):
+        appointment, reason = _book_or_move(context, current)
+        status = "booked"
+    else:
+        appointment, reason = _withdraw(context, current)
+        status = "cancelled" if booking.action == "cancel" else "no-show"
+    if link is None:
+        link = Hl7Appointment(filler_id=booking.filler_id, patient_id=patient.id)
+        session.add(link)
+    link.appointment_id = appointment.id if appointment is not None else link.appointment_id
+    link.status, link.version, link.message_id, link.updated_at = (
+        status,
+        head.sent_at,
+        message_id,
+        now,
+    )
+    session.flush()
+    return Outcome.applied(reason)
+
+
+def _link(session: Session, filler_id: str) -> Hl7Appointment | None:
+    # FOR UPDATE: two connections carrying the same appointment apply one after the other
+    # (PostgreSQL; SQLite has one writer anyway).
+    query = select(Hl7Appointment).where(Hl7Appointment.filler_id == filler_id).with_for_update()
+    return session.scalars(query).first()
+
+
+def _open_appointment(session: Session, link: Hl7Appointment | None) -> Appointment | None:
+    if link is None or link.appointment_id is None:
+        return None
+    appointment = session.get(Appointment, link.appointment_id)
+    return None if appointment is None or appointment.state in CLOSED else appointment
+
+
+def _book_or_move(context: _Context, current: Appointment | None) -> tuple[Appointment, str]:
+    booking = context.booking
+    assert booking.starts_at is not None  # read_booking requires it for book and move
+    if current is None:
+        appointment = add_appointment(
+            context.session,
+            context.schedule,
+            context.patient.id,
+            booking.starts_at,
+            booking.ends_at,
+            location=booking.location_name,
+            now=context.now,
+            actor=ACTOR,
+        )
+        started = _start_sequences(context)
+        note = f"; enrolled in {', '.join(started)}" if started else ""
+        return appointment, f"appointment {appointment.id} booked{note}"
+    same_end = booking.ends_at is None or booking.ends_at == current.ends_at
+    if booking.starts_at == current.starts_at and same_end:
+        return current, f"appointment {current.id} unchanged"
+    moved = move_appointment(
+        context.session,
+        context.schedule,
+        current.id,
+        booking.starts_at,
+        booking.ends_at,
+        now=context.now,
+        actor=ACTOR,
+    )
+    return moved, f"appointment {moved.id} moved"
+
+
+def _withdraw(context: _Context, current: Appointment | None) -> tuple[Appointment | None, str]:
+    no_show = context.booking.action == "no-show"
+    if current is None:
+        return None, "nothing open to cancel: recorded"
+    if no_show and context.schedule.hl7.no_show == "keep":
+        return current, f"appointment {current.id}: no-show recorded, its messages kept"
+    reason = "no-show (EHR)" if no_show else "appointment cancelled in the EHR"
+    cancel_appointment(
+        context.session,
+        context.schedule,
+        current.id,
+        reason=reason,
+        now=context.now,
+        actor=ACTOR,
+    )
+    return current, f"appointment {current.id}: {reason}"
+
+
+def _start_sequences(context: _Context) -> list[str]:
+    """Enroll in the rule's sequences the patient was never enrolled in (the first booking).
+
+    A sequence staff ended (cancelled, completed) is not restarted by the feed.
+    """
+    known = set(
+        context.session.scalars(
+            select(Enrollment.sequence).where(Enrollment.patient_id == context.patient.id)
+        )
+    )
+    started = []
+    for name in context.rule.sequences:
+        if name not in known:
+            enroll(
+                context.session,
+                context.schedule,
+                context.patient.id,
+                name,
+                now=context.now,
+                actor=ACTOR,
+            )
+            started.append(name)
+    return started

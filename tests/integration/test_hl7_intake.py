@@ -1,0 +1,246 @@
+"""The feed's service on SQLite and PostgreSQL: what each message does to patients, appointments
+and their planned messages, exactly once; and a property over random SIU orderings."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.orm import Session
+
+from engage.hl7.intake import Intake, reapply
+from engage.store import Appointment, AppointmentState, Enrollment, Message, MessageState, Patient
+from engage.store.hl7 import Hl7Appointment, Hl7Message, Hl7State
+from tests.factories import NOW, add_patient
+from tests.hl7_kit import REF, clinic_schedule, fixture, siu
+
+COURSE = {"education", "pre-infusion", "post-infusion"}
+
+
+def intake(engine: sa.Engine) -> Intake:
+    return Intake(engine, clinic_schedule(), clock=lambda: NOW)
+
+
+def consenting_patient(engine: sa.Engine, ref: str = REF) -> int:
+    with Session(engine) as session:
+        return add_patient(session, external_ref=ref, timezone="America/Los_Angeles").id
+
+
+def scheduled(engine: sa.Engine, appointment_id: int) -> list[Message]:
+    with Session(engine) as session:
+        query = sa.select(Message).where(
+            Message.appointment_id == appointment_id, Message.state == MessageState.SCHEDULED
+        )
+        return list(session.scalars(query))
+
+
+def the_appointment(engine: sa.Engine) -> Appointment:
+    with Session(engine) as session:
+        return session.scalars(sa.select(Appointment)).one()
+
+
+def test_first_booking_books_once_and_enrolls_in_the_course(engine: sa.Engine) -> None:
+    patient_id = consenting_patient(engine)
+    reply = intake(engine).handle(fixture("siu_s12"))
+    assert reply.code == "AA"
+    appointment = the_appointment(engine)
+    assert appointment.starts_at == datetime(2027, 3, 10, 17, 0, tzinfo=UTC)
+    with Session(engine) as session:
+        sequences = set(
+            session.scalars(
+                sa.select(Enrollment.sequence).where(Enrollment.patient_id == patient_id)
+            )
+        )
+    assert sequences == COURSE
+    assert scheduled(engine, appointment.id), "the booking planned the infusion's messages"
+
+
+def test_reschedule_moves_the_planned_messages(engine: sa.Engine) -> None:
+    consenting_patient(engine)
+    feed = intake(engine)
+    feed.handle(fixture("siu_s12"))
+    before = {m.id: m.due_at for m in scheduled(engine, the_appointment(engine).id)}
+    assert feed.handle(fixture("siu_s14")).code == "AA"
+    appointment = the_appointment(engine)
+    assert appointment.starts_at == datetime(2027, 3, 12, 22, 0, tzinfo=UTC)  # 14:00 PST
+    after = {m.id: m.due_at for m in scheduled(engine, appointment.id)}
+    assert after.keys() == before.keys(), "same messages, new due times"
+    assert all(after[i] > before[i] for i in after), "each moved later with the appointment"
+
+
+def test_cancel_cancels_the_unsent_messages(engine: sa.Engine) -> None:
+    consenting_patient(engine)
+    feed = intake(engine)
+    feed.handle(fixture("siu_s12"))
+    assert feed.handle(fixture("siu_s15")).code == "AA"
+    appointment = the_appointment(engine)
+    assert appointment.state == AppointmentState.CANCELLED
+    assert scheduled(engine, appointment.id) == []
+
+
+def test_a_duplicate_control_id_changes_nothing(engine: sa.Engine) -> None:
+    consenting_patient(engine)
+    feed = intake(engine)
+    first = feed.handle(fixture("siu_s12"))
+    with Session(engine) as session:
+        counts = session.scalar(sa.select(sa.func.count()).select_from(Message))
+    again = feed.handle(fixture("siu_s12"))
+    assert (first.code, again.code, again.duplicate) == ("AA", "AA", True)
+    with Session(engine) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Message)) == counts
+        assert session.scalar(sa.select(sa.func.count()).select_from(Appointment)) == 1
+        assert session.scalar(sa.select(sa.func.count()).select_from(Hl7Message)) == 1
+
+
+def test_an_older_reschedule_is_recorded_not_applied(engine: sa.Engine) -> None:
+    consenting_patient(engine)
+    feed = intake(engine)
+    feed.handle(siu("S12", "C1", "20270310090000", sent="20270301080000"))
+    feed.handle(siu("S14", "C3", "20270320090000", sent="20270303080000"))
+    late = feed.handle(siu("S14", "C2", "20270315090000", sent="20270302080000"))
+    assert late.code == "AA"
+    assert the_appointment(engine).starts_at == datetime(2027, 3, 20, 16, 0, tzinfo=UTC)
+    with Session(engine) as session:
+        row = session.scalars(sa.select(Hl7Message).where(Hl7Message.control_id == "C2")).one()
+    assert row.state == Hl7State.STALE
+
+
+def test_a_booking_at_a_skipped_local_time_starts_when_the_gap_ends(engine: sa.Engine) -> None:
+    consenting_patient(engine)
+    assert intake(engine).handle(siu("S12", "D1", "20270314023000")).code == "AA"
+    assert the_appointment(engine).starts_at == datetime(
+        2027, 3, 14, 10, 0, tzinfo=UTC
+    )  # 03:00 PDT
+
+
+def test_unknown_patient_is_an_ae_dead_letter_that_reapplies_once_fixed(engine: sa.Engine) -> None:
+    feed = intake(engine)
+    reply = feed.handle(fixture("siu_s12"))
+    assert reply.code == "AE" and "ERR|" in reply.ack
+    with Session(engine) as session:
+        row = session.scalars(sa.select(Hl7Message)).one()
+        assert (row.state, row.error_field) == (Hl7State.FAILED, "PID-3")
+        assert session.scalar(sa.select(sa.func.count()).select_from(Appointment)) == 0
+    consenting_patient(engine)  # the cause, fixed
+    fixed = reapply(feed, row.id, "test")
+    assert fixed.state == Hl7State.APPLIED and fixed.attempts == 2
+    assert the_appointment(engine).state == AppointmentState.SCHEDULED
+
+
+def test_unmapped_appointment_types_are_acknowledged_and_ignored(engine: sa.Engine) -> None:
+    reply = intake(engine).handle(siu("S12", "U1", "20270310090000", kind="DENTAL"))
+    assert reply.code == "AA"
+    with Session(engine) as session:
+        assert session.scalars(sa.select(Hl7Message.state)).one() == Hl7State.IGNORED
+
+
+def test_garbage_is_rejected_and_nothing_is_stored(engine: sa.Engine) -> None:
+    assert intake(engine).handle(b"\x00\x01 not hl7 at all").code == "AR"
+    with Session(engine) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Hl7Message)) == 0
+
+
+def test_adt_registers_and_updates_without_granting_consent(engine: sa.Engine) -> None:
+    feed = intake(engine)
+    assert feed.handle(fixture("adt_a04")).code == "AA"
+    assert feed.handle(fixture("adt_a08")).code == "AA"
+    with Session(engine) as session:
+        patient = session.scalars(sa.select(Patient)).one()
+        assert patient.external_ref == REF
+        assert (patient.phone, patient.email, patient.locale) == (
+            "+14155550112",
+            "ana.rivera@example.org",
+            "en",
+        )
+        assert patient.consents == []
+
+
+def test_adt_never_reopens_an_opt_out(engine: sa.Engine) -> None:
+    with Session(engine) as session:
+        add_patient(
+            session,
+            external_ref=REF,
+            sms=False,
+            phone="+14155550111",
+            first_name="ANA",
+            last_name="RIVERA",
+        )
+    assert intake(engine).handle(fixture("adt_a08")).code == "AA"
+    with Session(engine) as session:
+        patient = session.scalars(sa.select(Patient)).one()
+        assert patient.consent("sms") is not None and patient.consent("sms").granted is False
+
+
+def test_adt_with_another_persons_phone_is_a_conflict_for_staff(engine: sa.Engine) -> None:
+    with Session(engine) as session:
+        add_patient(
+            session, phone="+14155550111", email=None, first_name="Luis", last_name="Rivera"
+        )
+    reply = intake(engine).handle(fixture("adt_a04"))
+    assert reply.code == "AE"
+    with Session(engine) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 1
+
+
+def test_a40_moves_the_identity_to_the_surviving_identifier(engine: sa.Engine) -> None:
+    feed = intake(engine)
+    feed.handle(fixture("adt_a04"))
+    assert feed.handle(fixture("adt_a40")).code == "AA"
+    with Session(engine) as session:
+        assert session.scalars(sa.select(Patient.external_ref)).one() == "BAYVIEW:100999"
+
+
+_fillers = itertools.count()
+EVENTS = st.sampled_from(["S12", "S13", "S14", "S15", "S17"])
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.tuples(EVENTS, st.integers(1, 30)), min_size=1, max_size=7),
+    st.randoms(use_true_random=False),
+)
+def test_final_state_is_the_last_message_by_filler_time(
+    engine: sa.Engine, ops: list[tuple[str, int]], random: object
+) -> None:
+    with Session(engine) as session:
+        if (
+            session.scalars(sa.select(Patient.id).where(Patient.external_ref == REF)).first()
+            is None
+        ):
+            add_patient(session, external_ref=REF)
+    filler = f"P{next(_fillers)}"
+    sent = [NOW - timedelta(hours=len(ops) - i) for i in range(len(ops))]  # ops[i] sent i-th
+    messages = [
+        siu(
+            event,
+            f"{filler}-{i}",
+            f"202704{day:02d}100000",
+            sent=sent[i].strftime("%Y%m%d%H%M%S+0000"),
+            filler=filler,
+        )
+        for i, (event, day) in enumerate(ops)
+    ]
+    arrival = list(range(len(ops)))
+    random.shuffle(arrival)  # type: ignore[attr-defined]
+    repeated = arrival + arrival[: len(arrival) // 2]  # and some resent
+    feed = intake(engine)
+    for i in repeated:
+        assert feed.handle(messages[i]).code == "AA"
+    last_event, last_day = ops[-1]
+    with Session(engine) as session:
+        link = session.scalars(
+            sa.select(Hl7Appointment).where(Hl7Appointment.filler_id == f"{filler}^EPIC")
+        ).one()
+        appointment = session.get(Appointment, link.appointment_id) if link.appointment_id else None
+    if last_event in ("S15", "S17"):
+        assert link.status == "cancelled"
+        assert appointment is None or appointment.state == AppointmentState.CANCELLED
+    else:
+        assert link.status == "booked"
+        assert appointment is not None and appointment.state == AppointmentState.SCHEDULED
+        assert appointment.starts_at == datetime(2027, 4, last_day, 17, 0, tzinfo=UTC)  # 10:00 PDT
