@@ -75,16 +75,26 @@ def decide(facts: SendFacts) -> Verdict:
 
 
 def _choose_channel(facts: SendFacts) -> tuple[str | None, str]:
-    if facts.channel in facts.open_channels:
-        return facts.channel, ""
+    return send_channel(facts.channel, facts.step_channels, facts.critical, facts.open_channels)
+
+
+def send_channel(
+    channel: str, step_channels: tuple[str, ...], critical: bool, open_channels: tuple[str, ...]
+) -> tuple[str | None, str]:
+    """The channel a message goes by given the channels open now, and why if not its own.
+
+    The timeline asks the same question of pending messages, so what it shows is what happens.
+    """
+    if channel in open_channels:
+        return channel, ""
     # Critical messages may use any channel the patient opened; others only the step's own.
-    candidates = facts.open_channels if facts.critical else facts.step_channels
+    candidates = open_channels if critical else step_channels
     for other in candidates:
-        if other != facts.channel and other in facts.open_channels:
-            return other, f"fallback: {facts.channel} closed, sent by {other}"
-    if facts.critical:
-        return None, f"{facts.channel} closed and no other open channel: staff must call"
-    return None, f"{facts.channel} consent closed"
+        if other != channel and other in open_channels:
+            return other, f"fallback: {channel} closed, sent by {other}"
+    if critical:
+        return None, f"{channel} closed and no other open channel: staff must call"
+    return None, f"{channel} consent closed"
 
 
 def _next_day(facts: SendFacts, zone: ZoneInfo) -> datetime:

@@ -12,8 +12,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from engage.enrollment.anchors import infusion_length
+from engage.enrollment.booking import book_appointment, refuse_overlap
 from engage.enrollment.common import get_patient, open_enrollments, transaction
-from engage.enrollment.service import book_appointment, refresh_appointments
+from engage.enrollment.service import refresh_appointments
 from engage.errors import Conflict, NotFound, PlanningError
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
@@ -46,8 +47,7 @@ def add_appointment(
     return appointment
 
 
-@transaction
-def move_appointment(
+def move_appointment_in(
     session: Session,
     schedule: Schedule,
     appointment_id: int,
@@ -57,11 +57,22 @@ def move_appointment(
     now: datetime,
     actor: str,
 ) -> Appointment:
-    """Move an appointment (keeping its length unless `ends_at` is given) and re-plan it."""
+    """Move an appointment (keeping its length unless `ends_at` is given) and re-plan its pending
+    messages in every open enrollment; an overlap with another appointment is refused (Conflict).
+
+    `move_appointment` is this in its own transaction; here it runs in the caller's (a preview
+    runs it and rolls back)."""
     appointment = _get_open(session, appointment_id)
     if ends_at is None:
         ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
     ends_at = _checked_end(schedule, starts_at, ends_at)
+    refuse_overlap(
+        session,
+        get_patient(session, appointment.patient_id),
+        starts_at,
+        ends_at,
+        exclude=appointment_id,
+    )
     before = {"starts_at": appointment.starts_at, "ends_at": appointment.ends_at}
     appointment.starts_at, appointment.ends_at, appointment.updated_at = starts_at, ends_at, now
     # A confirmation was for the old time: the patient confirms the new one again.
@@ -80,8 +91,7 @@ def move_appointment(
     return appointment
 
 
-@transaction
-def cancel_appointment(
+def cancel_appointment_in(
     session: Session,
     schedule: Schedule,
     appointment_id: int,
@@ -90,7 +100,9 @@ def cancel_appointment(
     now: datetime,
     actor: str,
 ) -> Appointment:
-    """Cancel an appointment and every message of it not yet sent (with `reason`)."""
+    """Cancel an appointment and every message of it not yet sent (with `reason`).
+
+    `cancel_appointment` is this in its own transaction; here it runs in the caller's."""
     appointment = _get_open(session, appointment_id)
     before = appointment.state
     appointment.state, appointment.updated_at = AppointmentState.CANCELLED, now
@@ -106,6 +118,13 @@ def cancel_appointment(
         at=now,
     )
     return appointment
+
+
+move_appointment = transaction(move_appointment_in)
+cancel_appointment = transaction(cancel_appointment_in)
+cancel_appointment.__doc__ = (
+    """Cancel an appointment and every message of it not yet sent (with `reason`)."""
+)
 
 
 def _follow(

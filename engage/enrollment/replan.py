@@ -146,7 +146,9 @@ def _update(
     )
     if (message.due_at, message.channel) == (item.due_at, item.channel):
         return None
-    reschedule(session, message, item.due_at, reason, actor, channel=item.channel, at=now)
+    due_from = message.due_at
+    event = reschedule(session, message, item.due_at, reason, actor, channel=item.channel, at=now)
+    event.due_from, event.due_to = due_from, item.due_at
     return "moved"
 
 

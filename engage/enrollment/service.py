@@ -1,31 +1,26 @@
-"""Enrolling a patient in a sequence, and course completion (which starts the booster sequence)."""
+"""Starting an enrollment and keeping its appointment events current; course completion (which
+starts the booster sequence). Enrolling itself is `engage.enrollment.course`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from engage.enrollment.anchors import (
     appointment_events,
-    infusion_length,
     ranked_appointments,
     set_event,
-    split_events,
     sync_appointment_events,
 )
 from engage.enrollment.common import (
     get_patient,
-    get_sequence,
     open_enrollments,
     transaction,
 )
 from engage.enrollment.replan import replan
-from engage.errors import Conflict
 from engage.planning.planner import AnchorEvent
 from engage.schedule.models import Schedule
-from engage.store.appointments import Appointment
 from engage.store.audit import audit
 from engage.store.enrollments import Enrollment, EnrollmentEvent, EnrollmentState
 from engage.store.messages import PENDING, MessageState
@@ -33,46 +28,6 @@ from engage.store.patients import Patient
 
 BOOSTER = "booster"
 COURSE_COMPLETED = "course.completed"
-
-
-@transaction
-def enroll(
-    session: Session,
-    schedule: Schedule,
-    patient_id: int,
-    sequence_name: str,
-    events: Iterable[AnchorEvent] = (),
-    *,
-    now: datetime,
-    actor: str,
-    location: str = "",
-) -> Enrollment:
-    """Enroll a patient and store every message the sequence plans for them.
-
-    `events` are the anchors known so far (`enrolled` defaults to `now`); `infusion.start`
-    events become appointments (ending at the matching `infusion.end`, else after the clinic's
-    infusion length), which every open enrollment of the patient then plans for.
-    Raises NotFound (patient), PlanningError (sequence, events) or Conflict (already enrolled).
-    """
-    patient = get_patient(session, patient_id)
-    get_sequence(schedule, sequence_name)
-    single, appointments = split_events(schedule, events, infusion_length(schedule))
-    others = open_enrollments(session, patient_id)
-    for other in others:
-        if other.sequence == sequence_name:
-            raise Conflict(
-                f"patient {patient_id} is already enrolled in {sequence_name!r} "
-                f"(enrollment {other.id}, {other.state})"
-            )
-    for starts_at, ends_at in appointments:
-        book_appointment(session, patient, starts_at, ends_at, location, now=now, actor=actor)
-    enrollment = start_enrollment(
-        session, schedule, patient, sequence_name, single, now=now, actor=actor
-    )
-    if appointments:
-        for other in others:
-            refresh_appointments(session, schedule, other, patient, now, actor, "appointment added")
-    return enrollment
 
 
 def start_enrollment(
@@ -156,38 +111,6 @@ def refresh_appointments(
             withdraw=withdraw,
         )
     return changed
-
-
-def book_appointment(
-    session: Session,
-    patient: Patient,
-    starts_at: datetime,
-    ends_at: datetime,
-    location: str,
-    *,
-    now: datetime,
-    actor: str,
-) -> Appointment:
-    appointment = Appointment(
-        patient_id=patient.id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        location=location,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(appointment)
-    session.flush()
-    audit(
-        session,
-        actor=actor,
-        action="appointment.create",
-        entity="appointment",
-        entity_id=appointment.id,
-        after={"patient_id": patient.id, "starts_at": starts_at, "ends_at": ends_at},
-        at=now,
-    )
-    return appointment
 
 
 @transaction

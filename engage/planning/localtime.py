@@ -103,3 +103,38 @@ def next_allowed(instant: datetime, zone: ZoneInfo, quiet: QuietHours) -> dateti
             return moment
         moment = candidate
     return moment
+
+
+class AmbiguousLocalTime(ValueError):
+    """A wall time that a zone skips or repeats: reading it would be a guess (the message says
+    which rule engage would apply, and how to say which instant is meant)."""
+
+
+def exact_local(naive_local: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC instant of a wall time that occurs exactly once in `zone`, else AmbiguousLocalTime.
+
+    For input from people (the API): the CLI reads the same times with `resolve_local`'s rule,
+    which this error quotes, so a caller can see what the CLI would have done.
+    """
+    naive_local = naive_local.replace(tzinfo=None, fold=0)
+    name = getattr(zone, "key", str(zone))
+    if not exists(naive_local, zone):
+        after = to_local(resolve_local(naive_local, zone), zone)
+        raise AmbiguousLocalTime(
+            f"{naive_local:%Y-%m-%dT%H:%M} does not exist in {name} (the clocks jump forward): "
+            f"engage reads a skipped time as the first minute after the jump ({after:%H:%M}); "
+            "send that time, or give a UTC offset"
+        )
+    first = naive_local.replace(tzinfo=zone, fold=0)
+    second = naive_local.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() != second.utcoffset() and to_local(second, zone) == naive_local:
+        raise AmbiguousLocalTime(
+            f"{naive_local:%Y-%m-%dT%H:%M} happens twice in {name} (the clocks go back): engage "
+            f"reads a repeated time as its first occurrence (UTC offset {_offset(first)}); give "
+            f"the UTC offset ({_offset(first)} or {_offset(second)}) to say which"
+        )
+    return first.astimezone(UTC)
+
+
+def _offset(moment: datetime) -> str:
+    return moment.isoformat()[-6:]

@@ -31,6 +31,8 @@ class Enrollment(Base):
     )
     reason: Mapped[str] = mapped_column(Text, default="")
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A pause with an end: the enrollment resumes on its own then (None: until staff resume it).
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

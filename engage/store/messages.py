@@ -101,6 +101,9 @@ class MessageEvent(Base):
     to_state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(64))
+    # A re-plan that moved the message: its due time before and after (the timeline's old -> new).
+    due_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    due_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # Set instead of message_id for a message not yet flushed: the flush orders the inserts.
     message: Mapped[Message] = relationship()

@@ -1,0 +1,37 @@
+"""Course workflows: a re-planned message's old and new due times (the timeline shows a move as
+old -> new), and a pause with an end (`paused_until`: the enrollment resumes on its own).
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _instant(name: str) -> sa.Column[object]:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=True)
+
+
+def upgrade() -> None:
+    op.add_column("message_event", _instant("due_from"))
+    op.add_column("message_event", _instant("due_to"))
+    op.add_column("enrollment", _instant("paused_until"))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("enrollment") as batch:
+        batch.drop_column("paused_until")
+    with op.batch_alter_table("message_event") as batch:
+        batch.drop_column("due_to")
+        batch.drop_column("due_from")
