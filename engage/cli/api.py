@@ -7,6 +7,9 @@ import typer
 from engage.cli.main import app
 from engage.cli.serve import settings_or_exit
 
+# Served by name: the CLI starts the web app, it does not import the front doors behind it.
+APP = "engage.asgi:app_from_environment"
+
 
 @app.command("api")
 def api_command(
@@ -18,14 +21,13 @@ def api_command(
     settings = settings_or_exit()
     import uvicorn
 
-    from engage.api.app import create_app
     from engage.cli import db as db_cli
 
     db_cli.open_store(settings)  # refuses to serve an unmigrated database, in one clear line
     if workers > 1:
         # Each worker process builds its own app (and engine) from the environment.
         uvicorn.run(
-            "engage.cli.api:app_from_environment",
+            APP,
             factory=True,
             host=host,
             port=port,
@@ -35,11 +37,4 @@ def api_command(
         )
         return
     # No access log: search query strings carry parts of phone numbers and emails.
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
-
-
-def app_from_environment() -> object:
-    """uvicorn's factory for multi-process serving."""
-    from engage.api.app import create_app
-
-    return create_app(settings_or_exit())
+    uvicorn.run(APP, factory=True, host=host, port=port, log_config=None, access_log=False)

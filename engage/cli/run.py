@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from engage.cli.api import APP
 from engage.cli.main import app
 from engage.cli.serve import settings_or_exit, worker_argv
 from engage.logs import get_logger
@@ -24,12 +25,8 @@ log = get_logger("engage.run")
 def _start_api(settings: Settings, host: str, port: int) -> Any:
     import uvicorn
 
-    from engage.api.app import create_app
-
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host=host, port=port, log_config=None, access_log=False
-        )
+        uvicorn.Config(APP, factory=True, host=host, port=port, log_config=None, access_log=False)
     )
     threading.Thread(target=server.run, name="api", daemon=True).start()
     return server

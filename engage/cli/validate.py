@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from engage.cli.main import app
-from engage.schedule.validate import validate
+from engage.rendering.validate import validate
 
 
 @app.command("validate")

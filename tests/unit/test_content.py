@@ -20,9 +20,9 @@ from engage.rendering.environment import make_environment, variants_for
 from engage.rendering.render import render_email, render_sms
 from engage.rendering.review import read_review
 from engage.rendering.segments import is_gsm7, needless_ucs2
+from engage.rendering.validate import validate
 from engage.schedule.loader import load_schedule
 from engage.schedule.models import Schedule, Step
-from engage.schedule.validate import validate
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEDULE_PATH = ROOT / "schedules.yaml"

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from engage.cli.main import app
-from engage.schedule.validate import validate
+from engage.rendering.validate import validate
 
 GOOD = """\
 clinic:

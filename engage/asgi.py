@@ -1,0 +1,34 @@
+"""The one web application that `engage api` and `engage run` serve.
+
+HTTP's composition root: the front doors (the API, and the console when mounted) never import
+each other or the CLI, so the CLI serves this module's app and this module joins the doors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from engage.api.app import create_app
+from engage.logs import configure_logging
+from engage.runtime import Runtime
+from engage.settings import Settings, load_settings
+
+
+def create_web_app(
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """Every HTTP route engage serves, wired from `settings`."""
+    return create_app(settings, runtime, clock=clock)
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn's factory for multi-process serving: each process builds its own app and engine."""
+    settings = load_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    return create_web_app(settings)
