@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engage.enrollment.appointments import add_appointment, cancel_appointment, move_appointment
-from engage.enrollment.service import enroll
+from engage.enrollment.course import enroll
 from engage.errors import InvalidInput, NotFound
 from engage.hl7.adt import by_ref
 from engage.hl7.booking import Booking, read_booking

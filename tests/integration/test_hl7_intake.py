@@ -213,13 +213,16 @@ def test_final_state_is_the_last_message_by_filler_time(
             is None
         ):
             add_patient(session, external_ref=REF)
-    filler = f"P{next(_fillers)}"
+    number = next(_fillers)
+    filler = f"P{number}"
+    # Each example books its own year: one patient's appointments never overlap (that is refused).
+    year = 2030 + number
     sent = [NOW - timedelta(hours=len(ops) - i) for i in range(len(ops))]  # ops[i] sent i-th
     messages = [
         siu(
             event,
             f"{filler}-{i}",
-            f"202704{day:02d}100000",
+            f"{year}04{day:02d}100000",
             sent=sent[i].strftime("%Y%m%d%H%M%S+0000"),
             filler=filler,
         )
@@ -243,4 +246,4 @@ def test_final_state_is_the_last_message_by_filler_time(
     else:
         assert link.status == "booked"
         assert appointment is not None and appointment.state == AppointmentState.SCHEDULED
-        assert appointment.starts_at == datetime(2027, 4, last_day, 17, 0, tzinfo=UTC)  # 10:00 PDT
+        assert appointment.starts_at == datetime(year, 4, last_day, 17, 0, tzinfo=UTC)  # 10:00 PDT
