@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from engage.cli.main import app
 from engage.cli.serve import settings_or_exit
 
 # Served by name: the CLI starts the web app, it does not import the front doors behind it.
 APP = "engage.asgi:app_from_environment"
+
+app = typer.Typer()  # its commands are registered in cli/main.py
 
 
 @app.command("api")

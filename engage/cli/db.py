@@ -6,14 +6,13 @@ import typer
 from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from engage.cli.main import app
 from engage.cli.serve import settings_or_exit
 from engage.settings import Settings
 from engage.store.db import make_engine, session_factory
 from engage.store.migrate import current, head, upgrade
 
 db_app = typer.Typer(help="The database: migrations and their state.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
+app = db_app  # `engage db`: registered in cli/main.py
 
 
 def shown(url: str) -> str:

@@ -12,10 +12,11 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from engage.cli.main import app
 from engage.demo.course import run_demo
 from engage.errors import ScheduleError
 from engage.schedule.loader import load_schedule
+
+app = typer.Typer()  # its commands are registered in cli/main.py
 
 
 @app.command("demo")

@@ -10,7 +10,6 @@ import typer
 from sqlalchemy import select
 
 from engage.cli import db as db_cli
-from engage.cli.main import app
 from engage.cli.serve import settings_or_exit
 from engage.enrollment import enroll
 from engage.enrollment.anchors import parse_event
@@ -30,6 +29,9 @@ EVENT_HELP = (
 def fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(1)
+
+
+app = typer.Typer()  # its commands are registered in cli/main.py
 
 
 @app.command("enroll")

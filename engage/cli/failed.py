@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engage.cli.main import app
 from engage.cli.serve import settings_or_exit
 from engage.errors import EngageError
 from engage.ops.failed import (
@@ -29,7 +28,7 @@ failed = typer.Typer(
     help="Dead letters: messages that failed, bounced or were flagged for staff.",
     no_args_is_help=True,
 )
-app.add_typer(failed, name="failed")
+app = failed  # `engage failed`: registered in cli/main.py
 
 SINCE_HELP = "Only those changed since: a duration back from now (24h, 7d) or an ISO time."
 REASON_HELP = "Only those whose reason contains this text, or whose vendor code is exactly it."

@@ -14,7 +14,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engage.cli.main import app
 from engage.cli.serve import settings_or_exit
 from engage.errors import Conflict, NotFound
 from engage.logs import get_logger
@@ -26,7 +25,7 @@ failed = typer.Typer(
     help="HL7 messages answered AE: see them, re-apply them.", no_args_is_help=True
 )
 hl7.add_typer(failed, name="failed")
-app.add_typer(hl7, name="hl7")
+app = hl7  # `engage hl7`: registered in cli/main.py
 
 
 def build_listener(settings: Settings, host: str, port: int) -> Any:

@@ -1,49 +1,170 @@
-"""`engage`: the command-line entry point; each sub-command lives in its own module."""
+"""`engage`: the command-line entry point.
+
+Every sub-command is registered here, by name, with its one-line help; its module (and the
+libraries it needs: SQLAlchemy, Celery, Jinja2, rich...) is imported only when that command
+runs, so `engage --help` and the light commands start at once. Command modules never import
+this one: each defines its own `typer.Typer` and the loaders below are the only edges.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 
-GREEN_POOLS = ("gevent", "eventlet")
+from engage.cli.green import GREEN_POOLS, patch_for_green_pool, requested_pool
 
-
-def requested_pool(argv: list[str]) -> str:
-    """The `--pool` of an `engage worker` command line, however click lets it be spelled; or ""."""
-    args = argv[2:] if argv[1:2] == ["worker"] else []
-    for i, arg in enumerate(args):
-        if arg == "--":
-            break
-        if arg in ("--pool", "-P"):
-            return args[i + 1] if i + 1 < len(args) else ""
-        if arg.startswith("--pool="):
-            return arg.removeprefix("--pool=")
-        if arg.startswith("-P"):
-            return arg.removeprefix("-P")
-    return ""
-
-
-def _patch_for_green_pool(argv: list[str]) -> None:
-    """`engage worker --pool gevent` monkey-patches before anything imports sockets or threads.
-
-    Patched later, redis, psycopg (it picks its wait function at import) and the HTTP clients
-    would block the whole process on every call, so the greenlets would send one at a time.
-    Celery's own `celery` command does the same in celery/__main__.py.
-    """
-    pool = requested_pool(argv)
-    if pool in GREEN_POOLS:
-        from celery import maybe_patch_concurrency  # imports nothing that needs patching
-
-        with contextlib.suppress(ImportError):  # not installed: `engage worker` says so
-            maybe_patch_concurrency(["--pool", pool])
-
-
-_patch_for_green_pool(sys.argv)
+patch_for_green_pool(sys.argv)
 
 import typer  # noqa: E402 - after the patch above
+from typer.core import TyperCommand, TyperGroup  # noqa: E402
+from typer.main import get_group  # noqa: E402
+
+__all__ = ["COMMANDS", "GREEN_POOLS", "app", "requested_pool"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A sub-command: its help line for `engage --help`, and how to load its Typer app."""
+
+    help: str
+    load: Callable[[], typer.Typer]
+
+
+def _api() -> typer.Typer:
+    from engage.cli import api
+
+    return api.app
+
+
+def _db() -> typer.Typer:
+    from engage.cli import db
+
+    return db.app
+
+
+def _demo() -> typer.Typer:
+    from engage.cli import demo
+
+    return demo.app
+
+
+def _enroll() -> typer.Typer:
+    from engage.cli import enroll
+
+    return enroll.app
+
+
+def _failed() -> typer.Typer:
+    from engage.cli import failed
+
+    return failed.app
+
+
+def _hl7() -> typer.Typer:
+    from engage.cli import hl7
+
+    return hl7.app
+
+
+def _patients() -> typer.Typer:
+    from engage.cli import patients
+
+    return patients.app
+
+
+def _run() -> typer.Typer:
+    from engage.cli import run
+
+    return run.app
+
+
+def _serve() -> typer.Typer:
+    from engage.cli import serve
+
+    return serve.app
+
+
+def _simulate() -> typer.Typer:
+    from engage.cli import simulate
+
+    return simulate.app
+
+
+def _status() -> typer.Typer:
+    from engage.cli import status
+
+    return status.app
+
+
+def _tokens() -> typer.Typer:
+    from engage.cli import tokens
+
+    return tokens.app
+
+
+def _validate() -> typer.Typer:
+    from engage.cli import validate
+
+    return validate.app
+
+
+# The explicit list, in the order `engage --help` shows it. tests/unit/test_cli_registry.py
+# checks each help line against the command's own docstring.
+COMMANDS: dict[str, Entry] = {
+    "worker": Entry("Run a Celery worker that sends due messages.", _serve),
+    "dispatcher": Entry("Claim due messages every tick and enqueue their send tasks.", _serve),
+    "api": Entry("Serve the staff API and the provider webhooks.", _api),
+    "run": Entry("Run dispatcher, worker and API in one process on the embedded defaults.", _run),
+    "demo": Entry("Move sample patients through a whole course, booster included.", _demo),
+    "enroll": Entry("Enroll a patient in a sequence: plan and store its messages.", _enroll),
+    "patients": Entry("Patients: import them from CSV, list them.", _patients),
+    "simulate": Entry("Print every message a patient would receive, in order.", _simulate),
+    "validate": Entry("Check the schedule and its templates.", _validate),
+    "status": Entry("Backlog, lateness, sends and failures per channel; who is alive.", _status),
+    "failed": Entry("Dead letters: messages that failed, bounced or were flagged.", _failed),
+    "hl7": Entry("The EHR's HL7 v2 feed (ADT and SIU over MLLP).", _hl7),
+    "db": Entry("The database: migrations and their state.", _db),
+    "tokens": Entry("API bearer tokens: create, list, revoke.", _tokens),
+}
+
+
+def load_command(name: str) -> TyperCommand | TyperGroup | None:
+    """The click command behind `engage NAME`, its module imported now; None if unknown."""
+    entry = COMMANDS.get(name)
+    if entry is None:
+        return None
+    group = get_group(entry.load())
+    command = group.commands.get(name)
+    if command is not None:
+        return command  # type: ignore[return-value]  # a Typer's leaf commands are TyperCommands
+    group.name = name  # a sub-group (`engage db ...`): its commands are its own
+    return group
+
+
+class LazyGroup(TyperGroup):
+    """The root group: lists commands from COMMANDS, loads one only when it is run."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        return list(COMMANDS)
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> TyperCommand | TyperGroup | None:  # type: ignore[override]
+        if ctx.meta.get("engage.listing"):
+            entry = COMMANDS.get(cmd_name)
+            return TyperCommand(cmd_name, short_help=entry.help) if entry else None
+        return load_command(cmd_name)
+
+    def format_help(self, ctx: typer.Context, formatter: object) -> None:  # type: ignore[override]
+        ctx.meta["engage.listing"] = True  # the listing needs help lines, not the commands
+        try:
+            super().format_help(ctx, formatter)  # type: ignore[arg-type]
+        finally:
+            ctx.meta.pop("engage.listing", None)
+
 
 app = typer.Typer(
     name="engage",
+    cls=LazyGroup,
     help="Email + SMS patient-engagement automation for clinics.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -53,11 +174,3 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """Email + SMS patient-engagement automation for clinics."""
-
-
-def _register() -> None:
-    # Sub-command modules register themselves on `app` when imported; the list is explicit.
-    from engage.cli import commands  # noqa: F401
-
-
-_register()

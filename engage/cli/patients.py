@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engage.cli import db as db_cli
-from engage.cli.main import app
 from engage.cli.serve import settings_or_exit
 from engage.errors import InvalidInput
 from engage.patients import importer
@@ -21,7 +20,7 @@ from engage.patients.importer import ImportReport, import_csv
 from engage.store.patients import Patient, consented_channels
 
 patients_app = typer.Typer(help="Patients: import them from CSV, list them.", no_args_is_help=True)
-app.add_typer(patients_app, name="patients")
+app = patients_app  # `engage patients`: registered in cli/main.py
 
 
 @patients_app.command("import")

@@ -14,7 +14,6 @@ import typer
 from rich.console import Console
 
 from engage.cli.api import APP
-from engage.cli.main import app
 from engage.cli.serve import settings_or_exit, worker_argv
 from engage.logs import get_logger
 from engage.settings import Settings
@@ -56,6 +55,9 @@ def _banner(settings: Settings, host: str, port: int, samples: str) -> None:
         console.print(
             f"  HL7 (MLLP)       {settings.hl7_host}:{settings.hl7_port}  (engage hl7 status)"
         )
+
+
+app = typer.Typer()  # its commands are registered in cli/main.py
 
 
 @app.command("run")

@@ -10,7 +10,7 @@ from types import FrameType
 
 import typer
 
-from engage.cli.main import GREEN_POOLS, app
+from engage.cli.green import GREEN_POOLS
 from engage.errors import ConfigError
 from engage.logs import configure_logging, get_logger
 from engage.settings import Settings, load_settings
@@ -59,6 +59,9 @@ def _green_pool_problem(pool: str) -> str:
     if not socket.socket.__module__.startswith(pool):
         return "sockets are not patched: start it as `engage worker`"
     return ""
+
+
+app = typer.Typer()  # its commands are registered in cli/main.py
 
 
 @app.command("worker")

@@ -12,7 +12,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engage.cli.main import app
 from engage.errors import EngageError, ScheduleError
 from engage.planning.planner import AnchorEvent, Recipient
 from engage.planning.preview import PreviewItem, preview
@@ -87,6 +86,9 @@ def _table(items: list[PreviewItem], title: str) -> Table:
             text,
         )
     return table
+
+
+app = typer.Typer()  # its commands are registered in cli/main.py
 
 
 @app.command("simulate")

@@ -10,7 +10,6 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
-from engage.cli.main import app
 from engage.cli.serve import settings_or_exit
 from engage.errors import EngageError
 from engage.ops.since import parse_window
@@ -110,6 +109,9 @@ def render(snap: Snapshot) -> Panel:
         f"(activity over the last {human(snap.window_seconds)})"
     )
     return Panel(Group(_overview(snap), "", _channels(snap), "", _failures(snap)), title=title)
+
+
+app = typer.Typer()  # its commands are registered in cli/main.py
 
 
 @app.command("status")

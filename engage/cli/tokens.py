@@ -13,13 +13,12 @@ from rich.console import Console
 from rich.table import Table
 
 from engage.cli import db as db_cli
-from engage.cli.main import app
 from engage.cli.serve import settings_or_exit
 from engage.errors import NotFound
 from engage.store.tokens import Role, create_token, list_tokens, revoke_token
 
 tokens_app = typer.Typer(help="API bearer tokens: create, list, revoke.", no_args_is_help=True)
-app.add_typer(tokens_app, name="tokens")
+app = tokens_app  # `engage tokens`: registered in cli/main.py
 
 
 def _actor() -> str:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from engage.cli.main import app
 from engage.rendering.validate import validate
+
+app = typer.Typer()  # its commands are registered in cli/main.py
 
 
 @app.command("validate")

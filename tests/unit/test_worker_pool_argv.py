@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engage.cli.main import requested_pool
+from engage.cli.green import requested_pool
 
 
 @pytest.mark.parametrize(
