@@ -9,9 +9,9 @@ from __future__ import annotations
 import base64
 import http.client
 import logging
-import urllib.error
 from typing import Any
 
+import urllib3
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import (
@@ -28,6 +28,7 @@ from sendgrid.helpers.mail import (
 
 from engage.channels.base import Outgoing, Receipt
 from engage.channels.retry_after import parse_reset_epoch, parse_retry_after
+from engage.channels.sendgrid_http import pooled_client
 from engage.errors import ConfigError, DeliveryError
 from engage.settings import Settings
 
@@ -71,10 +72,13 @@ class SendGridChannel:
         if not settings.sendgrid_from:
             raise ConfigError("ENGAGE_SENDGRID_FROM: required when ENGAGE_SENDGRID_API_KEY is set")
         self._from = settings.sendgrid_from
-        self._client = SendGridAPIClient(
-            settings.sendgrid_api_key, host=(settings.sendgrid_base_url or SENDGRID_API).rstrip("/")
+        host = (settings.sendgrid_base_url or SENDGRID_API).rstrip("/")
+        self._client = SendGridAPIClient(settings.sendgrid_api_key, host=host)
+        # The SDK's client, on a keep-alive pool (sendgrid_http.py says why and how).
+        self._client.client = pooled_client(
+            host, settings.send_timeout_seconds, settings.provider_calls
         )
-        self._client.client.timeout = settings.send_timeout_seconds
+        self._client.reset_request_headers()  # the SDK's own auth and User-Agent headers
         # The SDK logs whole request payloads (addresses, bodies) at DEBUG: keep them out.
         logging.getLogger("python_http_client").setLevel(logging.INFO)
 
@@ -89,7 +93,11 @@ class SendGridChannel:
             response = self._client.send(body)
         except HTTPError as exc:
             raise classify(exc.status_code, exc.headers) from None
-        except (TimeoutError, urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        except urllib3.exceptions.NewConnectionError as exc:  # urllib3 files it under timeouts
+            raise _transport_error(exc) from None
+        except urllib3.exceptions.TimeoutError:
+            raise DeliveryError("sendgrid: timed out", permanent=False, code="timeout") from None
+        except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
             raise _transport_error(exc) from None
         return Receipt(provider=self.name, provider_id=response.headers.get("X-Message-Id", ""))
 

@@ -186,3 +186,15 @@ def test_no_address_or_body_reaches_logs_or_error_reasons(fake, channel, caplog,
     captured = capsys.readouterr()
     for text in (caplog.text, captured.out, captured.err, str(error)):
         assert EMAIL not in text and BODY not in text and "infusion" not in text
+
+
+def test_emails_reuse_their_connection_instead_of_closing_it(fake, channel):
+    """The SDK's default urllib path sends `Connection: close` and reconnects per email."""
+    for message_id in (1, 2, 3):
+        channel.send(email(message_id))
+    sent = fake.requests_to(SENDGRID)
+    assert len(sent) == 3
+    assert all(
+        {k.lower(): v for k, v in r.headers.items()}.get("connection", "").lower() != "close"
+        for r in sent
+    )
