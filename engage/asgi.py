@@ -12,6 +12,7 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from engage.api.app import create_app
+from engage.console.app import install
 from engage.logs import configure_logging
 from engage.runtime import Runtime
 from engage.settings import Settings, load_settings
@@ -23,8 +24,11 @@ def create_web_app(
     *,
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
-    """Every HTTP route engage serves, wired from `settings`."""
-    return create_app(settings, runtime, clock=clock)
+    """Every HTTP route engage serves, wired from `settings`: the API, and the console at
+    /console with /docs and /redoc served from its vendored assets (they render offline)."""
+    app = create_app(settings, runtime, clock=clock, docs=False)
+    install(app)
+    return app
 
 
 def app_from_environment() -> FastAPI:

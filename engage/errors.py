@@ -44,6 +44,15 @@ class Conflict(EngageError):
     """A write would duplicate an existing record (same phone or email) or break a state rule."""
 
 
+class DuplicateError(Conflict):
+    """A new or changed patient would share `field` with patient `existing_id`."""
+
+    def __init__(self, field: str, existing_id: int) -> None:
+        super().__init__(f"{field}: already belongs to patient {existing_id}")
+        self.field = field
+        self.existing_id = existing_id
+
+
 class DeliveryError(EngageError):
     """A provider refused or failed a send; `permanent` says whether a retry can help."""
 

@@ -66,9 +66,16 @@ def create_app(
     runtime: Runtime | None = None,
     *,
     clock: Callable[[], datetime] | None = None,
+    docs: bool = True,
 ) -> FastAPI:
-    """The API for `settings`; pass `runtime` to share one (and its engine) with the caller."""
+    """The API for `settings`; pass `runtime` to share one (and its engine) with the caller.
+
+    `docs=False` leaves /docs and /redoc to engage.asgi, which serves their assets locally
+    (FastAPI's own pages load them from a CDN and render blank without internet).
+    """
     app = FastAPI(
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
         title="engage",
         version=__version__,
         summary="Email + SMS patient engagement: staff API and provider webhooks.",

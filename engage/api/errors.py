@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from engage.errors import Conflict, InvalidInput, NotFound, PlanningError
+from engage.errors import Conflict, DuplicateError, InvalidInput, NotFound, PlanningError
 
 
 class Problem(BaseModel):
@@ -36,15 +36,6 @@ class FieldProblem(BaseModel):
 
 class Invalid(BaseModel):
     detail: list[FieldProblem]
-
-
-class DuplicateError(Conflict):
-    """A new or changed patient would share `field` with patient `existing_id`."""
-
-    def __init__(self, field: str, existing_id: int) -> None:
-        super().__init__(f"{field}: already belongs to patient {existing_id}")
-        self.field = field
-        self.existing_id = existing_id
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -103,6 +103,12 @@ def _tokens() -> typer.Typer:
     return tokens.app
 
 
+def _users() -> typer.Typer:
+    from engage.cli import users
+
+    return users.app
+
+
 def _validate() -> typer.Typer:
     from engage.cli import validate
 
@@ -126,6 +132,7 @@ COMMANDS: dict[str, Entry] = {
     "hl7": Entry("The EHR's HL7 v2 feed (ADT and SIU over MLLP).", _hl7),
     "db": Entry("The database: migrations and their state.", _db),
     "tokens": Entry("API bearer tokens: create, list, revoke.", _tokens),
+    "users": Entry("Console users: create, list, disable.", _users),
 }
 
 

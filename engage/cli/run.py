@@ -44,9 +44,19 @@ def _start_hl7(settings: Settings) -> None:
     ).start()
 
 
-def _banner(settings: Settings, host: str, port: int, samples: str) -> None:
+def _sign_in_hint(sessions: Any) -> str:
+    from engage.accounts.users import count_users
+
+    with sessions() as session:
+        if count_users(session):
+            return "with your console user (.venv/bin/engage users list)"
+    return "first create an admin: .venv/bin/engage users create admin --role admin"
+
+
+def _banner(settings: Settings, host: str, port: int, samples: str, sign_in: str) -> None:
     console = Console(stderr=True, width=100, soft_wrap=True)
     console.print(f"[b]engage[/b] running on its embedded default ({settings.database_url})")
+    console.print(f"  [b]console[/b]          http://{host}:{port}/console/  (sign in {sign_in})")
     console.print(f"  API docs         http://{host}:{port}/docs  (also /health, /ready, /metrics)")
     console.print(f"  messages sent    {settings.outbox_dir.resolve()}/<message id>.json")
     console.print(f"  sample patients  {samples}")
@@ -90,7 +100,7 @@ def run_command(
     _start_api(settings, host, port)
     if settings.hl7_enabled:
         _start_hl7(settings)
-    _banner(settings, host, port, note)
+    _banner(settings, host, port, note, _sign_in_hint(rt.sessions))
     from workers.app import app as celery
 
     try:

@@ -15,6 +15,7 @@ from engage.store.inbound import InboundMessage, WebhookEvent
 from engage.store.messages import Message, MessageEvent, MessageState
 from engage.store.patients import Consent, Patient, consented_channels
 from engage.store.tokens import ApiToken, Role
+from engage.store.users import LoginFailure, User, UserSession
 
 __all__ = [
     "ApiToken",
@@ -30,12 +31,15 @@ __all__ = [
     "Hl7Message",
     "Hl7State",
     "InboundMessage",
+    "LoginFailure",
     "Message",
     "MessageEvent",
     "MessageState",
     "Patient",
     "Role",
     "UTCDateTime",
+    "User",
+    "UserSession",
     "WebhookEvent",
     "audit",
     "consented_channels",

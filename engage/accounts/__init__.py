@@ -1,0 +1,1 @@
+"""Console accounts: users with argon2id passwords, sign-in with throttling, sessions."""

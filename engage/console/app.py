@@ -1,0 +1,126 @@
+"""`install`: add the console's pages, static files, offline /docs and error pages to an app."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engage.console import web
+from engage.console.pages import (
+    audit,
+    enroll,
+    imports,
+    inbox,
+    operations,
+    patient,
+    patients,
+    signin,
+    templates,
+    today,
+)
+from engage.errors import Conflict, InvalidInput, NotFound, PlanningError
+
+STATIC = Path(__file__).parent / "static"
+VENDOR = f"{web.PREFIX}/static/vendor"
+PAGES = (
+    signin.router,
+    today.router,
+    patients.router,
+    patient.router,
+    enroll.router,
+    inbox.router,
+    imports.router,
+    templates.router,
+    operations.router,
+    audit.router,
+)
+
+
+def install(app: FastAPI) -> None:
+    """Mount the console on `app` (built by the API's create_app, which serves no docs itself)."""
+    app.mount(f"{web.PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
+    for router in PAGES:
+        app.include_router(router, prefix=web.PREFIX, include_in_schema=False)
+    app.add_api_route("/", _home, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/docs", _swagger, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/redoc", _redoc, methods=["GET"], include_in_schema=False)
+    app.add_exception_handler(web.NeedSignIn, _to_signin)  # type: ignore[arg-type]
+    app.add_exception_handler(web.Refused, _refused)  # type: ignore[arg-type]
+    kinds: tuple[type[Exception], ...] = (NotFound, Conflict, InvalidInput, PlanningError)
+    for kind in (*kinds, StarletteHTTPException):
+        app.add_exception_handler(kind, _pages_or(app.exception_handlers.get(kind)))
+
+
+def _pages_or(api_handler: Any) -> Callable[[Request, Exception], Any]:
+    """On console paths an error is a page saying what next; elsewhere the API's JSON answer."""
+
+    async def handler(request: Request, exc: Exception) -> Any:
+        if request.url.path.startswith(web.PREFIX + "/"):
+            return _page_for(request, exc)
+        if api_handler is None:
+            return await http_exception_handler(request, exc)  # type: ignore[arg-type]
+        answer = api_handler(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
+
+    return handler
+
+
+def _page_for(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, StarletteHTTPException):
+        status, title = exc.status_code, str(exc.detail)
+        step = "Check the address, or use the menu to find what you need."
+        if status == 405:
+            step = "This address is not a page to open directly. Go back and use its form."
+    else:
+        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
+        title = str(exc)
+        step = "Go back, correct it and try again; or search for the record again."
+    return web.render(request, "error.html", None, status, title=title, next_step=step)
+
+
+def _home() -> RedirectResponse:
+    return RedirectResponse(f"{web.PREFIX}/", status_code=303)
+
+
+def _swagger() -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="engage API",
+        swagger_js_url=f"{VENDOR}/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url=f"{VENDOR}/swagger-ui/swagger-ui.css",
+        swagger_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png",
+    )
+
+
+def _redoc() -> HTMLResponse:
+    return get_redoc_html(
+        openapi_url="/openapi.json",
+        title="engage API",
+        redoc_js_url=f"{VENDOR}/redoc/redoc.standalone.js",
+        redoc_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png",
+        with_google_fonts=False,
+    )
+
+
+def _to_signin(request: Request, exc: web.NeedSignIn) -> Response:
+    target = web.signin_url(exc.next_url, exc.expired)
+    if request.headers.get("hx-request"):
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    response = RedirectResponse(target, status_code=303)
+    response.delete_cookie(web.COOKIE, path="/")
+    return response
+
+
+def _refused(request: Request, exc: web.Refused) -> Response:
+    return web.render(
+        request, "error.html", None, exc.status, title=exc.title, next_step=exc.next_step
+    )

@@ -1,0 +1,146 @@
+"""The console's reads: each one indexed and bounded (a page never loads a whole table).
+
+Writes go through the services; these only select what a page shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engage.store.appointments import Appointment, AppointmentState
+from engage.store.audit import AuditLog
+from engage.store.inbound import InboundMessage
+from engage.store.messages import Message, MessageState
+from engage.store.patients import Patient
+
+PER_PAGE = 25
+NEEDS_A_PERSON = (MessageState.FAILED, MessageState.UNDELIVERED)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: its rows and whether another page follows."""
+
+    rows: list[Any]
+    page: int
+    has_next: bool
+
+
+def paged(session: Session, query: Any, page: int, per_page: int = PER_PAGE) -> Page:
+    page = max(1, page)
+    rows = list(session.execute(query.limit(per_page + 1).offset((page - 1) * per_page)))
+    return Page(rows[:per_page], page, len(rows) > per_page)
+
+
+def flagged(session: Session, limit: int = 50) -> list[Any]:
+    """Critical messages that reached nobody: staff call the patient."""
+    query = (
+        select(Message, Patient)
+        .join(Patient, Patient.id == Message.patient_id)
+        .where(Message.state == MessageState.FLAGGED)
+        .order_by(Message.due_at)
+        .limit(limit)
+    )
+    return list(session.execute(query))
+
+
+def failures(session: Session, since: datetime, limit: int = 50) -> list[Any]:
+    """Critical messages that failed recently (the rest is for operators)."""
+    query = (
+        select(Message, Patient)
+        .join(Patient, Patient.id == Message.patient_id)
+        .where(
+            Message.state.in_(NEEDS_A_PERSON),
+            Message.critical.is_(True),
+            Message.due_at >= since,
+        )
+        .order_by(Message.due_at.desc())
+        .limit(limit)
+    )
+    return list(session.execute(query))
+
+
+def appointments_between(session: Session, start: datetime, end: datetime) -> list[Any]:
+    query = (
+        select(Appointment, Patient)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .where(
+            Appointment.starts_at >= start,
+            Appointment.starts_at < end,
+            Appointment.state != AppointmentState.CANCELLED,
+        )
+        .order_by(Appointment.starts_at)
+        .limit(200)
+    )
+    return list(session.execute(query))
+
+
+def clinic_days(now: datetime, zone: str) -> tuple[datetime, datetime, datetime]:
+    """Midnight today, tomorrow and the day after, in the clinic's zone."""
+    tz = ZoneInfo(zone)
+    today = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    tomorrow = (today + timedelta(days=1)).replace(tzinfo=None).replace(tzinfo=tz)
+    after = (today + timedelta(days=2)).replace(tzinfo=None).replace(tzinfo=tz)
+    return today, tomorrow, after
+
+
+def replies(session: Session, page: int, *, keyword: str | None = "other") -> Page:
+    """Texts patients sent, newest first (by default the ones no keyword handled)."""
+    query = (
+        select(InboundMessage, Patient)
+        .outerjoin(Patient, Patient.id == InboundMessage.patient_id)
+        .order_by(InboundMessage.id.desc())
+    )
+    if keyword:
+        query = query.where(InboundMessage.keyword == keyword)
+    return paged(session, query, page)
+
+
+def timeline(session: Session, patient_id: int, page: int, per_page: int = 50) -> Page:
+    query = (
+        select(Message).where(Message.patient_id == patient_id).order_by(Message.due_at, Message.id)
+    )
+    return paged(session, query, page, per_page)
+
+
+def patient_appointments(session: Session, patient_id: int) -> list[Appointment]:
+    query = (
+        select(Appointment)
+        .where(Appointment.patient_id == patient_id)
+        .order_by(Appointment.starts_at)
+        .limit(100)
+    )
+    return list(session.scalars(query))
+
+
+def audit_rows(
+    session: Session, page: int, *, actor: str = "", action: str = "", entity: str = ""
+) -> Page:
+    query = select(AuditLog).order_by(AuditLog.id.desc())
+    if actor:
+        query = query.where(AuditLog.actor == actor)
+    if action:
+        query = query.where(AuditLog.action.like(f"{action}%"))
+    if entity:
+        query = query.where(AuditLog.entity == entity)
+    return paged(session, query, page)
+
+
+def audit_of(session: Session, entity: str, entity_id: int, limit: int = 50) -> list[AuditLog]:
+    query = (
+        select(AuditLog)
+        .where(AuditLog.entity == entity, AuditLog.entity_id == str(entity_id))
+        .order_by(AuditLog.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def count_state(session: Session, state: MessageState) -> int:
+    return int(session.scalar(select(func.count(Message.id)).where(Message.state == state)) or 0)

@@ -1,0 +1,170 @@
+"""What every console page needs: the process's objects, the signed-in user, CSRF, rendering."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session, sessionmaker
+
+from engage.accounts.signin import Limits, current
+from engage.console import timefmt
+from engage.runtime import Runtime
+from engage.schedule.models import Schedule
+from engage.settings import Settings
+from engage.store.tokens import Role
+
+COOKIE = "engage_session"
+PREFIX = "/console"
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES.env.filters.update(local=timefmt.local, zone_label=timefmt.zone_label, when=timefmt.when)
+
+
+class NeedSignIn(Exception):
+    """No live session: the handler sends the browser to the sign-in page."""
+
+    def __init__(self, next_url: str, expired: bool) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+        self.expired = expired
+
+
+class Refused(Exception):
+    """A request the console will not serve; `status`, a title and what to do next."""
+
+    def __init__(self, status: int, title: str, next_step: str) -> None:
+        super().__init__(title)
+        self.status = status
+        self.title = title
+        self.next_step = next_step
+
+
+def runtime(request: Request) -> Runtime:
+    found: Runtime = request.app.state.runtime
+    return found
+
+
+def settings(request: Request) -> Settings:
+    return runtime(request).settings
+
+
+def sessions(request: Request) -> sessionmaker[Session]:
+    return runtime(request).sessions
+
+
+def schedule(request: Request) -> Schedule:
+    return runtime(request).schedule
+
+
+def now(request: Request) -> datetime:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+def limits(request: Request) -> Limits:
+    s = settings(request)
+    return Limits(
+        idle=timedelta(minutes=s.console_idle_minutes),
+        absolute=timedelta(hours=s.console_session_hours),
+        per_account=s.login_failures_per_account,
+        per_source=s.login_failures_per_source,
+    )
+
+
+def secure_cookies(request: Request) -> bool:
+    """Secure behind https: the request's own scheme, or the public URL the clinic uses."""
+    return request.url.scheme == "https" or settings(request).public_url.startswith("https:")
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in user of this request."""
+
+    user_id: int
+    username: str
+    display_name: str
+    role: Role
+    csrf_token: str
+
+    @property
+    def actor(self) -> str:
+        return f"console:{self.username}"[:64]
+
+    def may(self, role: str) -> bool:
+        return self.role == Role.ADMIN or self.role == Role(role)
+
+
+def viewer(request: Request) -> Viewer:
+    """The user behind the session cookie, or NeedSignIn (the idle clock restarts here)."""
+    token = request.cookies.get(COOKIE, "")
+    with sessions(request).begin() as session:
+        found = current(session, token, now=now(request), limits=limits(request))
+        if found is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise NeedSignIn(target, expired=bool(token))
+        user = found.user
+        return Viewer(user.id, user.username, user.display_name, user.role, found.csrf_token)
+
+
+def require(role: str) -> Callable[..., Viewer]:
+    """A dependency: the viewer, if their role may open this page (admin may open all)."""
+
+    def dependency(who: Annotated[Viewer, Depends(viewer)]) -> Viewer:
+        if not who.may(role):
+            raise Refused(
+                403,
+                f"This page is for the {role} role",
+                f"You are signed in as {who.username} ({who.role}). Ask an admin for access, "
+                "or go back to Today.",
+            )
+        return who
+
+    return dependency
+
+
+async def checked(request: Request, who: Viewer) -> dict[str, Any]:
+    """The form of a state-changing request, once its CSRF token matches the session's."""
+    form = dict((await request.form()).items())
+    sent = str(form.get("csrf") or request.headers.get("x-csrf-token") or "")
+    if not secrets.compare_digest(sent.encode(), who.csrf_token.encode()):
+        raise Refused(
+            403,
+            "This form has expired",
+            "It was missing its security token or came from another site. Go back, reload "
+            "the page and submit it again.",
+        )
+    return {k: v if not isinstance(v, str) else v.strip() for k, v in form.items()}
+
+
+def render(
+    request: Request, name: str, who: Viewer | None, status: int = 200, **context: Any
+) -> HTMLResponse:
+    plan = schedule(request)
+    return TEMPLATES.TemplateResponse(
+        request,
+        name,
+        {"who": who, "clinic": plan.clinic, "prefix": PREFIX, **context},
+        status_code=status,
+    )
+
+
+def signin_url(next_url: str, expired: bool = False) -> str:
+    extra = "&expired=1" if expired else ""
+    return f"{PREFIX}/signin?next={quote(next_url, safe='')}{extra}"
+
+
+Staff = Annotated[Viewer, Depends(require("staff"))]
+Ops = Annotated[Viewer, Depends(require("ops"))]
+Admin = Annotated[Viewer, Depends(require("admin"))]
+Anyone = Annotated[Viewer, Depends(viewer)]
+Sessions = Annotated[sessionmaker[Session], Depends(sessions)]
+Plan = Annotated[Schedule, Depends(schedule)]
+Now = Annotated[datetime, Depends(now)]

@@ -1,0 +1,191 @@
+"""Creating, changing, finding and searching patients: what the API, console and CLI call.
+
+A phone, email or external reference that already belongs to another patient is refused with
+DuplicateError naming that patient: merging two people by accident would send one person's
+reminders to the other. Every change is audited; contact details appear there as a hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from engage.errors import DuplicateError, InvalidInput, NotFound
+from engage.patients.rows import normalize_email, normalize_phone
+from engage.store.audit import audit
+from engage.store.patients import Patient
+
+KEYS = ("external_ref", "phone", "email")
+REQUIRED = ("first_name", "last_name", "timezone", "locale", "preferred_channel")
+_CONTACT = frozenset({"phone", "email"})
+
+
+def load_patient(session: Session, patient_id: int) -> Patient:
+    """The patient `patient_id`, or NotFound."""
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"patient {patient_id} does not exist")
+    return patient
+
+
+def create_patient(
+    session: Session, values: dict[str, Any], *, actor: str, now: datetime
+) -> Patient:
+    """Store a patient from validated values, in the caller's transaction."""
+    values = dict(values)
+    values["preferred_channel"] = values.get("preferred_channel") or (
+        "sms" if values.get("phone") else "email"
+    )
+    check_reachable(values)
+    refuse_duplicates(session, values, None)
+    patient = Patient(**values, created_at=now, updated_at=now)
+    session.add(patient)
+    session.flush()
+    audit(
+        session,
+        actor=actor,
+        action="patient.create",
+        entity="patient",
+        entity_id=patient.id,
+        after=audit_view(values),
+        at=now,
+    )
+    return patient
+
+
+def update_patient(
+    session: Session, patient_id: int, given: dict[str, Any], *, actor: str, now: datetime
+) -> Patient:
+    """Change the fields in `given` (validated values); audits before and after."""
+    for required in REQUIRED:
+        if required in given and given[required] is None:
+            raise InvalidInput(required, "cannot be empty")
+    patient = load_patient(session, patient_id)
+    changes = {k: v for k, v in given.items() if getattr(patient, k) != v}
+    if not changes:
+        return patient
+    before = {k: getattr(patient, k) for k in changes}
+    check_reachable({k: getattr(patient, k) for k in (*KEYS, "preferred_channel")} | changes)
+    refuse_duplicates(session, changes, patient.id)
+    for key, value in changes.items():
+        setattr(patient, key, value)
+    patient.updated_at = now
+    audit(
+        session,
+        actor=actor,
+        action="patient.update",
+        entity="patient",
+        entity_id=patient.id,
+        before=audit_view(before),
+        after=audit_view(changes),
+        at=now,
+    )
+    session.flush()
+    return patient
+
+
+def search_query(
+    name: str | None = None, phone: str | None = None, email: str | None = None
+) -> Select[Patient]:
+    """Patients matching every criterion given (all when none is), by id."""
+    query = select(Patient).order_by(Patient.id)
+    if name and name.strip():
+        pattern = f"%{name.strip().lower()}%"
+        full = func.lower(Patient.first_name + " " + Patient.last_name)
+        query = query.where(or_(full.like(pattern), func.lower(Patient.last_name).like(pattern)))
+    if phone and (digits := "".join(ch for ch in phone if ch.isdigit())):
+        query = query.where(Patient.phone.like(f"%{digits}%"))
+    if email and email.strip():
+        query = query.where(Patient.email.like(f"%{email.strip().lower()}%"))
+    return query
+
+
+def find(session: Session, text: str, *, limit: int, offset: int) -> list[Patient]:
+    """One search box: an external reference, an email, a phone, or a name (indexed first).
+
+    Exact keys are tried before the name: they hit a unique index, so the front desk typing
+    a phone or a chart number gets the one patient at once, whatever the table's size.
+    """
+    text = text.strip()
+    if not text:
+        return list(
+            session.scalars(select(Patient).order_by(Patient.id).limit(limit).offset(offset))
+        )
+    exact = _exact_match(session, text)
+    if exact is not None:
+        return [exact] if offset == 0 else []
+    lowered = text.lower()
+    if "@" in lowered:
+        query = search_query(email=lowered)
+    elif sum(ch.isdigit() for ch in text) >= 4 and not any(ch.isalpha() for ch in text):
+        query = search_query(phone=text)
+    else:
+        first, _, rest = lowered.partition(" ")
+        query = select(Patient).order_by(Patient.last_name, Patient.first_name, Patient.id)
+        if rest:
+            query = query.where(
+                func.lower(Patient.first_name).like(f"{first}%"),
+                func.lower(Patient.last_name).like(f"{rest}%"),
+            )
+        else:
+            query = query.where(
+                or_(
+                    func.lower(Patient.last_name).like(f"{lowered}%"),
+                    func.lower(Patient.first_name).like(f"{lowered}%"),
+                )
+            )
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def _exact_match(session: Session, text: str) -> Patient | None:
+    candidates: list[tuple[Any, str]] = [(Patient.external_ref, text)]
+    with contextlib.suppress(ValueError):
+        candidates.append((Patient.phone, normalize_phone(text)))
+    if "@" in text:
+        with contextlib.suppress(ValueError):
+            candidates.append((Patient.email, normalize_email(text)))
+    for column, value in candidates:
+        found = session.scalar(select(Patient).where(column == value))
+        if found is not None:
+            return found
+    return None
+
+
+def check_reachable(values: dict[str, Any]) -> None:
+    if not values.get("phone") and not values.get("email"):
+        raise InvalidInput("phone", "a patient needs a phone or an email")
+    preferred = values.get("preferred_channel")
+    needed = {"sms": "phone", "email": "email"}.get(preferred or "")
+    if needed and not values.get(needed):
+        raise InvalidInput("preferred_channel", f"{preferred}, but there is no {needed}")
+
+
+def refuse_duplicates(session: Session, values: dict[str, Any], own_id: int | None) -> None:
+    for key in KEYS:
+        value = values.get(key)
+        if value is None:
+            continue
+        column = getattr(Patient, key)
+        query = select(Patient.id).where(column == value)
+        if own_id is not None:
+            query = query.where(Patient.id != own_id)
+        existing = session.execute(query).scalar()
+        if existing is not None:
+            raise DuplicateError(key, existing)
+
+
+def audit_view(values: dict[str, Any]) -> dict[str, Any]:
+    """Contact details appear as a short hash: the audit shows they changed, not to what."""
+    return {
+        key: _fingerprint(value) if key in _CONTACT and value else value
+        for key, value in values.items()
+    }
+
+
+def _fingerprint(value: str) -> str:
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
