@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from engage.accounts.users import create_user
-from engage.runtime import Runtime
 from engage.asgi import create_web_app
+from engage.runtime import Runtime
 from engage.store.migrate import upgrade
 from engage.store.tokens import Role
 from tests.api_kit import NOW, api_settings, sendgrid_key_pair

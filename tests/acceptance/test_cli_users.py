@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from engage.cli.main import app
 from engage.asgi import create_web_app
+from engage.cli.main import app
 from engage.settings import Settings
 from engage.store import User, make_engine, session_factory
 
