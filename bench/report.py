@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.delivery import LATENCY_MS, DeliveryResult
+from bench.hl7 import Hl7Result
 from bench.memory import IDLE_SECONDS, MemoryResult
 from bench.project import RATE_CAP, TICK
 from bench.results import Results
@@ -58,7 +59,26 @@ def headline(results: Results) -> list[Row]:
                 i.per_second >= 3000 and i.rejected == 0,
             )
         )
+    if results.hl7:
+        rows += _hl7_rows(results.hl7)
     return rows
+
+
+def _hl7_rows(h: Hl7Result) -> list[Row]:
+    return [
+        Row(
+            f"HL7 SIU over MLLP, {h.messages:,} on {h.connections} connections (PostgreSQL)",
+            f"{h.per_second:,.0f} messages/s ({h.seconds:.1f} s, {h.not_aa} not AA)",
+            ">= 500 messages/s",
+            h.per_second >= 500 and h.not_aa == 0,
+        ),
+        Row(
+            f"HL7 ACK latency at {h.paced_rate:.0f} messages/s ({h.paced_messages:,} messages)",
+            f"p50 {h.ack_p50_ms:.1f} ms, p99 {h.ack_p99_ms:.1f} ms, max {h.ack_max_ms:.1f} ms",
+            "p99 <= 50 ms",
+            h.ack_p99_ms <= 50,
+        ),
+    ]
 
 
 def _burst_rows(run: DeliveryResult) -> list[Row]:

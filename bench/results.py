@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bench.delivery import DeliveryResult
+from bench.hl7 import Hl7Result
 from bench.importing import ImportResult
 from bench.machine import Load, Machine
 from bench.memory import MemoryResult
@@ -31,4 +32,5 @@ class Results:
     redelivery: RedeliveryResult | None = None
     reschedule: RescheduleResult | None = None
     bulk_import: ImportResult | None = None
+    hl7: Hl7Result | None = None
     loads: dict[str, Load] = field(default_factory=dict)  # phase name -> load during it

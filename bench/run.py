@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench import delivery, importing, memory, redelivery, reschedule, sendpath
+from bench import delivery, hl7, importing, memory, redelivery, reschedule, sendpath
 from bench.machine import LoadWatch, describe
 from bench.plan import Plan, plan_from_env
 from bench.procs import ROOT
@@ -117,6 +117,10 @@ def _run_phases(plan: Plan, results: Results, phases: _Phases) -> None:
         done(1, 1)
     with phases.phase(f"import {plan.import_rows:,} patients", plan.import_rows) as done:
         results.bulk_import = importing.measure(_work("import"), done, plan.import_rows)
+    with phases.phase(f"hl7 SIU x {plan.hl7_messages:,}", plan.hl7_messages) as done:
+        results.hl7 = hl7.measure(
+            _work("hl7"), done, plan.hl7_messages, plan.hl7_connections, plan.hl7_paced_seconds
+        )
 
 
 def _pool_trials(plan: Plan, results: Results, phases: _Phases) -> WorkerSpec:

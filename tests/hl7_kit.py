@@ -70,3 +70,57 @@ def send_all(port: int, messages: list[bytes]) -> list[str]:
     """python-hl7's own MLLP client sends each message and waits for its ACK."""
     with MLLPClient("127.0.0.1", port) as client:
         return [ack_code(client.send_message(message)) for message in messages]
+
+
+def adt(control_id: str, number: str, *, event: str = "A04", phone: str = "5550111") -> bytes:
+    """An Epic-style ADT registering patient `number` (PID-3 with authority BAYVIEW)."""
+    segments = [
+        f"MSH|^~\\&|EPIC|BAYVIEW|ENGAGE|BAYVIEW|20270301091500||ADT^{event}^ADT_A01|{control_id}|P|2.5.1",
+        f"EVN|{event}|20270301091500",
+        f"PID|1||{number}^^^BAYVIEW^MR||RIVERA^ANA{number}^M||19840512|F|||||^PRN^CP^^1^415^{phone}||ENG",
+    ]
+    return ("\r".join(segments) + "\r").encode()
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
+
+
+class ResendingPeer:
+    """A sender as interface engines behave: each message until it is acknowledged, in order,
+    reconnecting after the listener went away (python-hl7's MLLPClient underneath)."""
+
+    def __init__(self, port: int, messages: list[bytes]) -> None:
+        self.port, self.messages = port, messages
+        self.acks: list[str] = []
+        self.resends = 0
+
+    def run(self, timeout: float = 120.0) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        client: MLLPClient | None = None
+        while len(self.acks) < len(self.messages) and time.monotonic() < deadline:
+            try:
+                if client is None:
+                    client = MLLPClient("127.0.0.1", self.port)
+                reply = client.send_message(self.messages[len(self.acks)])
+                if not reply:
+                    raise ConnectionResetError("closed before the ACK")
+                self.acks.append(ack_code(reply))
+            except OSError:
+                if client is not None:
+                    client.close()
+                client, self.resends = None, self.resends + 1
+                time.sleep(0.2)
+        if client is not None:
+            client.close()

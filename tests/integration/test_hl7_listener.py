@@ -1,0 +1,153 @@
+"""The real `engage hl7 listen` process against PostgreSQL, driven by python-hl7's MLLP client."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engage.store import (
+    Appointment,
+    AppointmentState,
+    Consent,
+    Message,
+    MessageState,
+    Patient,
+    make_engine,
+)
+from engage.store.hl7 import Hl7Message, Hl7State
+from tests.factories import add_patient
+from tests.hl7_kit import (
+    REF,
+    ResendingPeer,
+    adt,
+    fixture,
+    free_port,
+    send_all,
+    siu,
+    wait_for_port,
+)
+from tests.processes import ROOT, Processes, processes, wait_until
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+class Feed:
+    def __init__(self, group: Processes, url: str) -> None:
+        self.group, self.url = group, url
+        self.port, self.metrics_port = free_port(), free_port()
+        self.engine = make_engine(url)
+        self.proc = self.start()
+
+    def start(self):  # type: ignore[no-untyped-def]
+        self.group.env["ENGAGE_HL7_METRICS_PORT"] = str(self.metrics_port)
+        proc = self.group.start("hl7", "hl7", "listen", "--port", str(self.port))
+        wait_for_port(self.port)
+        return proc
+
+    def count(self, model: type) -> int:
+        with Session(self.engine) as session:
+            return int(session.scalar(sa.select(sa.func.count()).select_from(model)) or 0)
+
+
+@pytest.fixture
+def feed(postgres_db_url: str, tmp_path: Path) -> Iterator[Feed]:
+    env = {
+        "ENGAGE_DATABASE_URL": postgres_db_url,
+        "ENGAGE_SCHEDULE_PATH": str(ROOT / "schedules.yaml"),
+        "ENGAGE_TEMPLATES_DIR": str(ROOT / "templates"),
+        "ENGAGE_LOG_JSON": "true",
+    }
+    with processes(env, tmp_path / "logs") as group:
+        running = Feed(group, postgres_db_url)
+        yield running
+        running.engine.dispose()
+
+
+def _patient(feed: Feed) -> int:
+    with Session(feed.engine) as session:
+        return add_patient(session, external_ref=REF, timezone="America/Los_Angeles").id
+
+
+def test_golden_epic_messages_book_move_and_cancel_over_mllp(feed: Feed) -> None:
+    assert send_all(feed.port, [fixture("adt_a04"), fixture("adt_a08")]) == ["AA", "AA"]
+    with Session(feed.engine) as session:
+        patient = session.scalars(sa.select(Patient)).one()
+        assert (patient.external_ref, patient.phone) == (REF, "+14155550112")
+        # Staff record the patient's consent; the feed never does.
+        session.add(Consent(patient_id=patient.id, channel="sms", granted=True, source="api"))
+        session.commit()
+    assert send_all(feed.port, [fixture("siu_s12")]) == ["AA"]
+    with Session(feed.engine) as session:
+        appointment = session.scalars(sa.select(Appointment)).one()
+        planned = session.scalars(
+            sa.select(Message).where(Message.appointment_id == appointment.id, Message.state == MessageState.SCHEDULED)
+        ).all()
+        assert planned, "the booking planned the infusion's messages"
+        due = {m.id: m.due_at for m in planned}
+    assert send_all(feed.port, [fixture("siu_s14")]) == ["AA"]
+    with Session(feed.engine) as session:
+        moved = {m.id: m.due_at for m in session.scalars(sa.select(Message).where(Message.id.in_(due)))}
+        assert all(moved[i] > due[i] for i in due), "the reschedule moved every planned message"
+    assert send_all(feed.port, [fixture("siu_s15")]) == ["AA"]
+    with Session(feed.engine) as session:
+        assert session.scalars(sa.select(Appointment.state)).one() == AppointmentState.CANCELLED
+        states = set(session.scalars(sa.select(Message.state).where(Message.id.in_(due))))
+        assert MessageState.SCHEDULED not in states
+
+
+def test_duplicate_stale_unknown_and_garbage_over_mllp(feed: Feed) -> None:
+    _patient(feed)
+    acks = send_all(
+        feed.port,
+        [
+            siu("S12", "K1", "20270310090000", sent="20270301080000"),
+            siu("S12", "K1", "20270310090000", sent="20270301080000"),  # resent
+            siu("S14", "K3", "20270320090000", sent="20270303080000"),
+            siu("S14", "K2", "20270315090000", sent="20270302080000"),  # older, late
+            siu("S12", "K4", "20270310090000", patient="999999", filler="OTHER"),
+        ],
+    )
+    assert acks == ["AA", "AA", "AA", "AA", "AE"]
+    from hl7.client import MLLPClient
+
+    with MLLPClient("127.0.0.1", feed.port) as client:
+        assert b"MSA|AR" in client.send(b"\x0bthis is not HL7\x1c\r")
+    assert feed.count(Appointment) == 1
+    assert feed.count(Hl7Message) == 4  # K1 once, K3, K2 (stale), K4 (dead letter); garbage: none
+    with Session(feed.engine) as session:
+        appointment = session.scalars(sa.select(Appointment)).one()
+        assert appointment.starts_at.isoformat() == "2027-03-20T16:00:00+00:00"
+        states = dict(session.execute(sa.select(Hl7Message.control_id, Hl7Message.state)).all())
+    assert states == {"K1": Hl7State.APPLIED, "K3": Hl7State.APPLIED, "K2": Hl7State.STALE, "K4": Hl7State.FAILED}
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{feed.metrics_port}/metrics", timeout=5).read().decode()
+    assert 'engage_hl7_messages_total{ack="AE",type="SIU^S12"} 1.0' in metrics
+    assert "engage_hl7_dead_letters 1.0" in metrics
+    assert "ana" not in feed.group.log_of("hl7").lower(), "no patient data in the log"
+
+
+def test_sigkill_mid_stream_then_resent_messages_apply_exactly_once(feed: Feed) -> None:
+    stream: list[bytes] = []
+    for i in range(25):
+        stream.append(adt(f"A{i}", f"7{i:05d}", phone=f"555{i:04d}"))
+        stream.append(siu("S12", f"S{i}", f"202704{1 + i % 28:02d}100000", patient=f"7{i:05d}", filler=f"K{i}"))
+    peer = ResendingPeer(feed.port, stream)
+    sender = threading.Thread(target=peer.run)
+    sender.start()
+    wait_until(lambda: len(peer.acks) >= 15, 60, "15 ACKs")
+    feed.group.kill(feed.proc, signal.SIGKILL)
+    time.sleep(0.5)
+    feed.proc = feed.start()
+    sender.join(timeout=120)
+    assert len(peer.acks) == len(stream) and set(peer.acks) == {"AA"}
+    assert peer.resends >= 1, "the kill interrupted the stream"
+    assert feed.count(Hl7Message) == len(stream)
+    assert feed.count(Patient) == 25
+    assert feed.count(Appointment) == 25, "each booking applied exactly once"
