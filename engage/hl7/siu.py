@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engage.enrollment.appointments import add_appointment, cancel_appointment, move_appointment
-from engage.enrollment.course import enroll
+from engage.enrollment.course import Slot, enroll_course
 from engage.errors import InvalidInput, NotFound
 from engage.hl7.adt import by_ref
 from engage.hl7.booking import Booking, read_booking
@@ -111,19 +111,7 @@ def _book_or_move(context: _Context, current: Appointment | None) -> tuple[Appoi
     booking = context.booking
     assert booking.starts_at is not None  # read_booking requires it for book and move
     if current is None:
-        appointment = add_appointment(
-            context.session,
-            context.schedule,
-            context.patient.id,
-            booking.starts_at,
-            booking.ends_at,
-            location=booking.location_name,
-            now=context.now,
-            actor=ACTOR,
-        )
-        started = _start_sequences(context)
-        note = f"; enrolled in {', '.join(started)}" if started else ""
-        return appointment, f"appointment {appointment.id} booked{note}"
+        return _book(context, booking.starts_at)
     same_end = booking.ends_at is None or booking.ends_at == current.ends_at
     if booking.starts_at == current.starts_at and same_end:
         return current, f"appointment {current.id} unchanged"
@@ -157,26 +145,38 @@ def _withdraw(context: _Context, current: Appointment | None) -> tuple[Appointme
     return current, f"appointment {current.id}: {reason}"
 
 
-def _start_sequences(context: _Context) -> list[str]:
-    """Enroll in the rule's sequences the patient was never enrolled in (the first booking).
+def _book(context: _Context, starts_at: datetime) -> tuple[Appointment, str]:
+    """Book, and on the patient's first such booking enroll in the rule's sequences: one
+    `enroll_course` call, so the course has one set of appointments (as staff enrollment does).
 
-    A sequence staff ended (cancelled, completed) is not restarted by the feed.
+    A sequence the patient was ever enrolled in is not restarted (staff may have ended it).
     """
+    session, patient, booking = context.session, context.patient, context.booking
     known = set(
-        context.session.scalars(
-            select(Enrollment.sequence).where(Enrollment.patient_id == context.patient.id)
-        )
+        session.scalars(select(Enrollment.sequence).where(Enrollment.patient_id == patient.id))
     )
-    started = []
-    for name in context.rule.sequences:
-        if name not in known:
-            enroll(
-                context.session,
-                context.schedule,
-                context.patient.id,
-                name,
-                now=context.now,
-                actor=ACTOR,
-            )
-            started.append(name)
-    return started
+    missing = [name for name in context.rule.sequences if name not in known]
+    if not missing:
+        appointment = add_appointment(
+            session,
+            context.schedule,
+            patient.id,
+            starts_at,
+            booking.ends_at,
+            location=booking.location_name,
+            now=context.now,
+            actor=ACTOR,
+        )
+        return appointment, f"appointment {appointment.id} booked"
+    course = enroll_course(
+        session,
+        context.schedule,
+        patient.id,
+        missing,
+        appointments=[Slot(starts_at, booking.ends_at)],
+        now=context.now,
+        actor=ACTOR,
+        location=booking.location_name,
+    )
+    appointment = course.appointments[0]
+    return appointment, f"appointment {appointment.id} booked; enrolled in {', '.join(missing)}"

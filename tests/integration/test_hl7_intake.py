@@ -207,24 +207,21 @@ EVENTS = st.sampled_from(["S12", "S13", "S14", "S15", "S17"])
 def test_final_state_is_the_last_message_by_filler_time(
     engine: sa.Engine, ops: list[tuple[str, int]], random: object
 ) -> None:
+    n = next(_fillers)
+    filler, number = f"P{n}", f"9{n:05d}"  # a patient per example: its appointments only
     with Session(engine) as session:
-        if (
-            session.scalars(sa.select(Patient.id).where(Patient.external_ref == REF)).first()
-            is None
-        ):
-            add_patient(session, external_ref=REF)
-    number = next(_fillers)
-    filler = f"P{number}"
-    # Each example books its own year: one patient's appointments never overlap (that is refused).
-    year = 2030 + number
+        add_patient(
+            session, external_ref=f"BAYVIEW:{number}", phone=None, email=f"p{n}@example.org"
+        )
     sent = [NOW - timedelta(hours=len(ops) - i) for i in range(len(ops))]  # ops[i] sent i-th
     messages = [
         siu(
             event,
             f"{filler}-{i}",
-            f"{year}04{day:02d}100000",
+            f"202704{day:02d}100000",
             sent=sent[i].strftime("%Y%m%d%H%M%S+0000"),
             filler=filler,
+            patient=number,
         )
         for i, (event, day) in enumerate(ops)
     ]
@@ -233,7 +230,8 @@ def test_final_state_is_the_last_message_by_filler_time(
     repeated = arrival + arrival[: len(arrival) // 2]  # and some resent
     feed = intake(engine)
     for i in repeated:
-        assert feed.handle(messages[i]).code == "AA"
+        reply = feed.handle(messages[i])
+        assert reply.code == "AA", reply.ack
     last_event, last_day = ops[-1]
     with Session(engine) as session:
         link = session.scalars(
@@ -246,4 +244,4 @@ def test_final_state_is_the_last_message_by_filler_time(
     else:
         assert link.status == "booked"
         assert appointment is not None and appointment.state == AppointmentState.SCHEDULED
-        assert appointment.starts_at == datetime(year, 4, last_day, 17, 0, tzinfo=UTC)  # 10:00 PDT
+        assert appointment.starts_at == datetime(2027, 4, last_day, 17, 0, tzinfo=UTC)  # 10:00 PDT

@@ -88,13 +88,17 @@ def test_golden_epic_messages_book_move_and_cancel_over_mllp(feed: Feed) -> None
     with Session(feed.engine) as session:
         appointment = session.scalars(sa.select(Appointment)).one()
         planned = session.scalars(
-            sa.select(Message).where(Message.appointment_id == appointment.id, Message.state == MessageState.SCHEDULED)
+            sa.select(Message).where(
+                Message.appointment_id == appointment.id, Message.state == MessageState.SCHEDULED
+            )
         ).all()
         assert planned, "the booking planned the infusion's messages"
         due = {m.id: m.due_at for m in planned}
     assert send_all(feed.port, [fixture("siu_s14")]) == ["AA"]
     with Session(feed.engine) as session:
-        moved = {m.id: m.due_at for m in session.scalars(sa.select(Message).where(Message.id.in_(due)))}
+        moved = {
+            m.id: m.due_at for m in session.scalars(sa.select(Message).where(Message.id.in_(due)))
+        }
         assert all(moved[i] > due[i] for i in due), "the reschedule moved every planned message"
     assert send_all(feed.port, [fixture("siu_s15")]) == ["AA"]
     with Session(feed.engine) as session:
@@ -126,8 +130,17 @@ def test_duplicate_stale_unknown_and_garbage_over_mllp(feed: Feed) -> None:
         appointment = session.scalars(sa.select(Appointment)).one()
         assert appointment.starts_at.isoformat() == "2027-03-20T16:00:00+00:00"
         states = dict(session.execute(sa.select(Hl7Message.control_id, Hl7Message.state)).all())
-    assert states == {"K1": Hl7State.APPLIED, "K3": Hl7State.APPLIED, "K2": Hl7State.STALE, "K4": Hl7State.FAILED}
-    metrics = urllib.request.urlopen(f"http://127.0.0.1:{feed.metrics_port}/metrics", timeout=5).read().decode()
+    assert states == {
+        "K1": Hl7State.APPLIED,
+        "K3": Hl7State.APPLIED,
+        "K2": Hl7State.STALE,
+        "K4": Hl7State.FAILED,
+    }
+    metrics = (
+        urllib.request.urlopen(f"http://127.0.0.1:{feed.metrics_port}/metrics", timeout=5)
+        .read()
+        .decode()
+    )
     assert 'engage_hl7_messages_total{ack="AE",type="SIU^S12"} 1.0' in metrics
     assert "engage_hl7_dead_letters 1.0" in metrics
     assert "ana" not in feed.group.log_of("hl7").lower(), "no patient data in the log"
@@ -137,7 +150,11 @@ def test_sigkill_mid_stream_then_resent_messages_apply_exactly_once(feed: Feed) 
     stream: list[bytes] = []
     for i in range(25):
         stream.append(adt(f"A{i}", f"7{i:05d}", phone=f"555{i:04d}"))
-        stream.append(siu("S12", f"S{i}", f"202704{1 + i % 28:02d}100000", patient=f"7{i:05d}", filler=f"K{i}"))
+        stream.append(
+            siu(
+                "S12", f"S{i}", f"202704{1 + i % 28:02d}100000", patient=f"7{i:05d}", filler=f"K{i}"
+            )
+        )
     peer = ResendingPeer(feed.port, stream)
     sender = threading.Thread(target=peer.run)
     sender.start()
