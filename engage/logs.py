@@ -1,36 +1,39 @@
 """Structured logs (structlog): JSON lines carrying ids and actions, never bodies or addresses.
 
-`redact` is the last processor, a safety net: whatever a caller passes, a phone number or an
-email address never reaches the log line.
+`redact` is the last processor, a safety net: whatever a caller passes (exceptions included),
+a phone number or an email address never reaches the log line. Its patterns run in linear
+time: a 40,000-digit header must not stall the process that logs it.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# E.164 with its plus, or a bare run of 10-15 digits; host:port and ids stay readable.
-_PHONE = re.compile(r"\+\d[\d\s().-]{6,}\d|(?<![\d.])\d{10,15}(?![\d.])")
+from engage.scrub import exception_fields, scrub, scrub_value
+
 _FORBIDDEN_KEYS = frozenset({"body", "html", "text", "subject", "to", "phone", "email", "Body"})
-
-
-def _scrub(value: str) -> str:
-    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", value))
+_KEEP = frozenset({"timestamp", "level", "logger", "exception"})
 
 
 def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Drop content keys and mask anything that looks like a phone number or email address."""
+    """Drop content keys; mask anything that looks like a phone number or email address."""
+    exc_info = event.pop("exc_info", None)
+    if exc_info:
+        exception = exception_fields(exc_info)
+        if exception is not None:
+            event["exception"] = exception
     for key in list(event):
         if key in _FORBIDDEN_KEYS:
             event[key] = "[redacted]"
-        elif isinstance(event[key], str) and key not in ("timestamp", "level"):
-            event[key] = _scrub(event[key])
+        elif key == "event" and isinstance(event[key], str):
+            event[key] = scrub(event[key])
+        elif key not in _KEEP:
+            event[key] = scrub_value(event[key])
     return event
 
 
