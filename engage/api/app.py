@@ -16,6 +16,7 @@ from engage import __version__
 from engage.api import (
     appointments,
     consents,
+    courses,
     enrollments,
     errors,
     health,
@@ -39,6 +40,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     enrollments.router,
     appointments.router,
     timeline.router,
+    courses.router,
     previews.router,
     imports.router,
     inbox.router,

@@ -19,8 +19,9 @@ from engage import enrollment as service
 from engage.api import deps, errors
 from engage.api.auth import Principal, require_role
 from engage.api.confirmations import confirm
-from engage.api.fields import Id, Moment
+from engage.api.fields import Id
 from engage.api.patients import load_patient
+from engage.api.walltime import WallTime, instant
 from engage.errors import NotFound
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment
@@ -39,14 +40,14 @@ class _In(BaseModel):
 
 
 class AppointmentCreate(_In):
-    starts_at: Moment
-    ends_at: Moment | None = Field(default=None, description="Default: the clinic's length.")
+    starts_at: WallTime
+    ends_at: WallTime | None = Field(default=None, description="Default: the clinic's length.")
     location: str = Field(default="", max_length=200)
 
 
 class AppointmentMove(_In):
-    starts_at: Moment
-    ends_at: Moment | None = Field(default=None, description="Default: keep its length.")
+    starts_at: WallTime
+    ends_at: WallTime | None = Field(default=None, description="Default: keep its length.")
 
 
 class Cancel(_In):
@@ -103,6 +104,13 @@ def appointment_out(session: Session, appointment: Appointment) -> AppointmentOu
     )
 
 
+def times(body: AppointmentCreate | AppointmentMove, zone: str) -> tuple[datetime, datetime | None]:
+    """The body's start and end as instants; naive ones are the patient's local time."""
+    starts_at = instant(body.starts_at, zone, "starts_at")
+    ends_at = None if body.ends_at is None else instant(body.ends_at, zone, "ends_at")
+    return starts_at, ends_at
+
+
 def _load(session: Session, appointment_id: int) -> Appointment:
     appointment = session.get(Appointment, appointment_id)
     if appointment is None:
@@ -121,12 +129,14 @@ def add(
 ) -> AppointmentOut:
     """Book an infusion; every open enrollment of the patient plans its messages."""
     with sessions() as session:
+        zone = load_patient(session, patient_id).timezone
+        starts_at, ends_at = times(body, zone)
         appointment = service.add_appointment(
             session,
             plan,
             patient_id,
-            body.starts_at,
-            body.ends_at,
+            starts_at,
+            ends_at,
             location=body.location,
             now=now,
             actor=who.actor,
@@ -171,8 +181,10 @@ def move(
 ) -> AppointmentOut:
     """Move it: its scheduled messages move with it (same ids, new due times, the reason)."""
     with sessions() as session:
+        zone = load_patient(session, _load(session, appointment_id).patient_id).timezone
+        starts_at, ends_at = times(body, zone)
         appointment = service.move_appointment(
-            session, plan, appointment_id, body.starts_at, body.ends_at, now=now, actor=who.actor
+            session, plan, appointment_id, starts_at, ends_at, now=now, actor=who.actor
         )
         return appointment_out(session, appointment)
 

@@ -21,6 +21,7 @@ from engage.api import deps, errors
 from engage.api.auth import Principal, require_role
 from engage.api.fields import Id, Moment
 from engage.api.patients import load_patient
+from engage.api.walltime import WallTime, instant
 from engage.errors import NotFound
 from engage.planning.planner import AnchorEvent
 from engage.schedule.models import Schedule
@@ -43,7 +44,7 @@ class EventIn(_In):
     """An anchor event: `enrolled`, `consultation`, `infusion.start` (an appointment), ..."""
 
     name: str = Field(min_length=1, max_length=32, examples=["infusion.start"])
-    at: Moment
+    at: WallTime
 
 
 class EnrollmentCreate(_In):
@@ -102,6 +103,11 @@ def enrollment_out(session: Session, enrollment: Enrollment) -> EnrollmentOut:
     )
 
 
+def anchor_events(given: list[EventIn], zone: str) -> list[AnchorEvent]:
+    """Events of a request body; a naive time is the patient's local time in `zone`."""
+    return [AnchorEvent(e.name, instant(e.at, zone, f"events.{n}.at")) for n, e in enumerate(given)]
+
+
 def _load(session: Session, enrollment_id: int) -> Enrollment:
     enrollment = session.get(Enrollment, enrollment_id)
     if enrollment is None:
@@ -119,8 +125,8 @@ def enroll(
     patient_id: Id, body: EnrollmentCreate, who: Staff, sessions: Sessions, plan: Plan, now: Now
 ) -> EnrollmentOut:
     """Enroll the patient and plan the sequence; `infusion.start` events book appointments."""
-    events = [AnchorEvent(e.name, e.at) for e in body.events]
     with sessions() as session:
+        events = anchor_events(body.events, load_patient(session, patient_id).timezone)
         enrollment = service.enroll(
             session,
             plan,

@@ -74,7 +74,8 @@ def install(app: FastAPI) -> None:
 
     async def validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, InvalidInput)
-        return invalid(["body", *exc.field.split(".")], exc.problem)
+        parts = [int(p) if p.isdigit() else p for p in exc.field.split(".")]
+        return invalid(["body", *parts], exc.problem)
 
     async def planning(_: Request, exc: Exception) -> JSONResponse:
         return invalid(["body"], str(exc))

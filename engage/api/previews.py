@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engage.api import deps, errors
 from engage.api.auth import Principal, require_role
-from engage.api.enrollments import EventIn
+from engage.api.enrollments import EventIn, anchor_events
 from engage.api.fields import Id, Moment
 from engage.api.patient_models import Channel, Locale, Zone
 from engage.api.patients import load_patient
@@ -64,10 +64,8 @@ class PreviewItemOut(BaseModel):
     skip_reason: str | None
 
 
-def _events(plan: Schedule, given: list[EventIn], now: Any) -> list[AnchorEvent]:
-    single, pairs = split_events(
-        plan, [AnchorEvent(e.name, e.at) for e in given], infusion_length(plan)
-    )
+def _events(plan: Schedule, given: list[EventIn], now: Any, zone: str) -> list[AnchorEvent]:
+    single, pairs = split_events(plan, anchor_events(given, zone), infusion_length(plan))
     if not any(e.name == "enrolled" for e in single):
         single.append(AnchorEvent("enrolled", now))
     for n, (starts_at, ends_at) in enumerate(pairs, start=1):
@@ -95,7 +93,7 @@ def _preview(
         env=env,
         sequence=get_sequence(plan, body.sequence),
         recipient=recipient,
-        events=_events(plan, body.events, moment),
+        events=_events(plan, body.events, moment, recipient.timezone),
         locale=locale,
         now=moment,
         first_name=first_name,

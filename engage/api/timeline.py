@@ -1,29 +1,32 @@
-"""A patient's timeline: every message sent and still to come, with what happened to each.
+"""A patient's timeline: every message sent and still to come, as it will really happen.
 
-One row per outbox message, ordered by due time, each with its state and reason, channel, due
-and sent times, the provider's status and error code, and the history of its state changes.
+Local times in the patient's zone (named) beside UTC; for each pending message the channel it will
+actually use given consent now, or why it will not go; paused enrollments' messages shown as
+paused; moves as old -> new; the rendered text of each message. The service is
+engage.timeline (the CLI's `engage timeline` and the console show the same).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engage.api import deps, errors
 from engage.api.auth import Principal, require_role
 from engage.api.fields import Id
-from engage.api.patients import load_patient
-from engage.store.messages import Message, MessageEvent
+from engage.schedule.models import Schedule
+from engage.timeline import PatientTimeline, patient_timeline
 
 router = APIRouter(tags=["timeline"], responses=errors.responses(400, 401, 403))
 Staff = Annotated[Principal, Depends(require_role("staff"))]
 Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
+Plan = Annotated[Schedule, Depends(deps.schedule)]
+Templates = Annotated[Any, Depends(deps.templates)]
 
 
 class Change(BaseModel):
@@ -34,19 +37,38 @@ class Change(BaseModel):
     actor: str
 
 
+class Move(BaseModel):
+    at: datetime
+    before: datetime
+    after: datetime
+    reason: str
+    actor: str
+
+
+class Text(BaseModel):
+    subject: str
+    body: str
+    segments: int | None
+    problem: str
+
+
 class Entry(BaseModel):
     id: int
     enrollment_id: int
     sequence: str
     step: str
+    template: str
     appointment_id: int | None
     occurrence: int
-    channel: str
-    template: str
     critical: bool
     state: str
+    shown_state: str
     reason: str
     due_at: datetime
+    due_local: datetime
+    planned_channel: str
+    channel: str | None
+    outlook: str
     queued_at: datetime | None
     sent_at: datetime | None
     delivered_at: datetime | None
@@ -54,12 +76,39 @@ class Entry(BaseModel):
     provider: str | None
     provider_status: str | None
     last_error_code: str | None
+    moves: list[Move]
     history: list[Change]
+    text: Text | None
+
+
+class AppointmentEntry(BaseModel):
+    id: int
+    starts_at: datetime
+    starts_local: datetime
+    ends_at: datetime
+    state: str
+    location: str
+    moves: list[Move]
+
+
+class EnrollmentEntry(BaseModel):
+    id: int
+    sequence: str
+    state: str
+    reason: str
+    paused_until: datetime | None
 
 
 class Timeline(BaseModel):
     patient_id: int
+    timezone: str
+    enrollments: list[EnrollmentEntry]
+    appointments: list[AppointmentEntry]
     messages: list[Entry]
+
+
+def timeline_out(found: PatientTimeline) -> Timeline:
+    return Timeline.model_validate(asdict(found))
 
 
 @router.get(
@@ -67,57 +116,13 @@ class Timeline(BaseModel):
     response_model=Timeline,
     responses=errors.responses(404, 422),
 )
-def timeline(patient_id: Id, who: Staff, sessions: Sessions) -> Timeline:
+def timeline(
+    patient_id: Id,
+    who: Staff,
+    sessions: Sessions,
+    plan: Plan,
+    env: Templates,
+    text: Annotated[bool, Query(description="Render each message's text.")] = True,
+) -> Timeline:
     with sessions() as session:
-        load_patient(session, patient_id)
-        messages = list(
-            session.scalars(
-                select(Message)
-                .where(Message.patient_id == patient_id)
-                .order_by(Message.due_at, Message.id)
-            )
-        )
-        history: dict[int, list[Change]] = defaultdict(list)
-        for event in session.scalars(
-            select(MessageEvent)
-            .join(Message, Message.id == MessageEvent.message_id)
-            .where(Message.patient_id == patient_id)
-            .order_by(MessageEvent.id)
-        ):
-            history[event.message_id].append(
-                Change(
-                    at=event.at,
-                    from_state=event.from_state,
-                    to_state=event.to_state,
-                    reason=event.reason,
-                    actor=event.actor,
-                )
-            )
-        return Timeline(
-            patient_id=patient_id, messages=[_entry(m, history[m.id]) for m in messages]
-        )
-
-
-def _entry(message: Message, history: list[Change]) -> Entry:
-    return Entry(
-        id=message.id,
-        enrollment_id=message.enrollment_id,
-        sequence=message.sequence,
-        step=message.step_id,
-        appointment_id=message.appointment_id,
-        occurrence=message.occurrence,
-        channel=message.channel,
-        template=message.template,
-        critical=message.critical,
-        state=str(message.state),
-        reason=message.reason,
-        due_at=message.due_at,
-        queued_at=message.queued_at,
-        sent_at=message.sent_at,
-        delivered_at=message.delivered_at,
-        attempts=message.attempts,
-        provider=message.provider,
-        provider_status=message.provider_status,
-        last_error_code=message.last_error_code,
-        history=history,
-    )
+        return timeline_out(patient_timeline(session, plan, env, patient_id, with_text=text))

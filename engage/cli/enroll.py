@@ -1,4 +1,5 @@
-"""`engage enroll PATIENT_ID SEQUENCE --event NAME=ISO ...`: plan and store a patient's messages."""
+"""`engage enroll PATIENT_ID SEQ[,SEQ...] --event NAME=ISO ...`: enroll a patient in a course (one
+or more sequences sharing one set of appointments), or `--preview` what it would plan."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from sqlalchemy import select
 
 from engage.cli import db as db_cli
 from engage.cli.serve import settings_or_exit
-from engage.enrollment import enroll
+from engage.cli.timeline import print_timeline
+from engage.enrollment import enroll_course
 from engage.enrollment.anchors import parse_event
+from engage.enrollment.dryrun import preview_course
 from engage.errors import EngageError
+from engage.rendering.environment import make_environment
 from engage.schedule.loader import load_schedule
 from engage.schedule.models import Schedule
 from engage.settings import Settings
@@ -22,7 +26,9 @@ from engage.store.patients import Patient
 
 EVENT_HELP = (
     "An anchor event, NAME=ISO-TIME (repeatable): infusion.start=2027-03-10T09:00-05:00. "
-    "A time without offset is the patient's local time. Each infusion.start books an appointment."
+    "A time without offset is the patient's local time (a skipped one means the first minute "
+    "after the jump, a repeated one its first occurrence). Each infusion.start is an appointment "
+    "of the course: booked once for every sequence; one the patient already has is reused."
 )
 
 
@@ -37,36 +43,59 @@ app = typer.Typer()  # its commands are registered in cli/main.py
 @app.command("enroll")
 def enroll_command(
     patient_id: int = typer.Argument(..., help="The patient's id (see `engage patients list`)."),
-    sequence: str = typer.Argument(..., help="A sequence of schedules.yaml."),
+    sequences: str = typer.Argument(
+        ..., help="Sequences of schedules.yaml, comma-separated: pre-infusion,post-infusion."
+    ),
     event: list[str] = typer.Option([], "--event", "-e", help=EVENT_HELP),
     location: str = typer.Option("", "--location", help="Where the infusions take place."),
+    preview: bool = typer.Option(
+        False, "--preview", help="Show the patient's timeline as it would be; store nothing."
+    ),
 ) -> None:
-    """Enroll a patient in a sequence: plan and store the messages, show when the first is due."""
+    """Enroll a patient in a course: plan and store the messages of every sequence given."""
     settings = settings_or_exit()
     schedule = _schedule(settings)
     sessions = db_cli.open_store(settings)
+    names = [name.strip() for name in sequences.split(",") if name.strip()]
+    now = datetime.now(UTC)
     with sessions() as session:
         patient = session.get(Patient, patient_id)
         if patient is None:
             raise fail(f"patient {patient_id} not found")
         try:
             events = [parse_event(text, patient.timezone) for text in event]
-            enrollment = enroll(
+            if preview:
+                env = make_environment(settings.templates_dir)
+                found = preview_course(
+                    session, schedule, env, patient_id, names, events=events, now=now
+                )
+                print_timeline(found, title=f"preview: patient {patient_id} in {', '.join(names)}")
+                return
+            course = enroll_course(
                 session,
                 schedule,
                 patient_id,
-                sequence,
-                events,
-                now=datetime.now(UTC),
+                names,
+                events=events,
+                now=now,
                 actor=f"cli:{getpass.getuser()}",
                 location=location,
             )
         except (ValueError, EngageError) as exc:
             raise fail(str(exc)) from None
-        messages = session.scalars(
-            select(Message).where(Message.enrollment_id == enrollment.id).order_by(Message.due_at)
-        ).all()
-        typer.echo(_summary(enrollment.id, patient, sequence, list(messages)))
+        for enrollment in course.enrollments:
+            messages = session.scalars(
+                select(Message)
+                .where(Message.enrollment_id == enrollment.id)
+                .order_by(Message.due_at)
+            ).all()
+            typer.echo(_summary(enrollment.id, patient, enrollment.sequence, list(messages)))
+        if course.appointments:
+            typer.echo(
+                f"appointments: {len(course.appointments)} "
+                f"({len(course.booked)} booked now, "
+                f"{len(course.appointments) - len(course.booked)} already booked)"
+            )
 
 
 def _schedule(settings: Settings) -> Schedule:

@@ -97,6 +97,12 @@ def _status() -> typer.Typer:
     return status.app
 
 
+def _timeline() -> typer.Typer:
+    from engage.cli import timeline
+
+    return timeline.app
+
+
 def _tokens() -> typer.Typer:
     from engage.cli import tokens
 
@@ -123,7 +129,8 @@ COMMANDS: dict[str, Entry] = {
     "api": Entry("Serve the staff API and the provider webhooks.", _api),
     "run": Entry("Run dispatcher, worker and API in one process on the embedded defaults.", _run),
     "demo": Entry("Move sample patients through a whole course, booster included.", _demo),
-    "enroll": Entry("Enroll a patient in a sequence: plan and store its messages.", _enroll),
+    "enroll": Entry("Enroll a patient in a course of sequences: plan and store messages.", _enroll),
+    "timeline": Entry("A patient's messages, sent and to come, as they will really go.", _timeline),
     "patients": Entry("Patients: import them from CSV, list them.", _patients),
     "simulate": Entry("Print every message a patient would receive, in order.", _simulate),
     "validate": Entry("Check the schedule and its templates.", _validate),

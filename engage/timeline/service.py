@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engage.enrollment.common import get_patient
+from engage.rendering.context import AppointmentFacts
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment
 from engage.store.audit import AuditLog
@@ -68,8 +69,13 @@ class MessageEntry:
     planned_channel: str
     channel: str | None  # the one it went by, or will go by given consent now (None: will not)
     outlook: str  # why the channel differs, or why it will not go; "" when it goes as planned
+    queued_at: datetime | None
     sent_at: datetime | None
     delivered_at: datetime | None
+    attempts: int
+    provider: str | None
+    provider_status: str | None
+    last_error_code: str | None
     moves: list[Move]
     history: list[Change]
     text: Text | None
@@ -138,7 +144,10 @@ def patient_timeline(
     )
     events = _events(session, patient_id)
     channels = _channel_states(patient)
-    reader = _Reader(schedule, env, patient, zone, channels, enrollments, appointments, with_text)
+    moves = {a: _appointment_moves(session, a) for a in appointments}
+    reader = _Reader(
+        schedule, env, patient, zone, channels, enrollments, appointments, moves, with_text
+    )
     return PatientTimeline(
         patient_id=patient_id,
         timezone=patient.timezone,
@@ -154,7 +163,7 @@ def patient_timeline(
                 a.ends_at,
                 str(a.state),
                 a.location,
-                _appointment_moves(session, a.id),
+                moves[a.id],
             )
             for a in appointments.values()
         ],
@@ -171,6 +180,7 @@ class _Reader:
     channels: dict[str, ChannelState]
     enrollments: dict[int, Enrollment]
     appointments: dict[int, Appointment]
+    appointment_moves: dict[int, list[Move]]
     with_text: bool
 
     def entry(self, message: Message, events: list[MessageEvent]) -> MessageEntry:
@@ -186,7 +196,6 @@ class _Reader:
             if enrollment.paused_until is not None:
                 until = enrollment.paused_until.astimezone(self.zone)
                 note = (note + "; " if note else "") + f"paused until {until:%Y-%m-%d %H:%M %Z}"
-        appointment = self.appointments.get(message.appointment_id or 0)
         text = None
         if self.with_text:
             text = render_text(
@@ -194,7 +203,7 @@ class _Reader:
                 self.env,
                 message,
                 self.patient,
-                appointment,
+                self._appointment_as_sent(message),
                 channel or message.channel,
             )
         return MessageEntry(
@@ -214,8 +223,13 @@ class _Reader:
             planned_channel=message.channel,
             channel=channel,
             outlook=note,
+            queued_at=message.queued_at,
             sent_at=message.sent_at,
             delivered_at=message.delivered_at,
+            attempts=message.attempts,
+            provider=message.provider,
+            provider_status=message.provider_status,
+            last_error_code=message.last_error_code,
             moves=[
                 Move(e.at, e.due_from, e.due_to, e.reason, e.actor)
                 for e in events
@@ -224,6 +238,19 @@ class _Reader:
             history=[Change(e.at, e.from_state, e.to_state, e.reason, e.actor) for e in events],
             text=text,
         )
+
+    def _appointment_as_sent(self, message: Message) -> AppointmentFacts | None:
+        """The appointment as the message spoke of it: a sent one quoted the time of then."""
+        appointment = self.appointments.get(message.appointment_id or 0)
+        if appointment is None:
+            return None
+        starts_at = appointment.starts_at
+        went = message.sending_at or message.sent_at
+        if went is not None:
+            later = [m for m in self.appointment_moves[appointment.id] if m.at > went]
+            if later:
+                starts_at = later[0].before
+        return AppointmentFacts(starts_at, number=message.occurrence, location=appointment.location)
 
     def _outlook(self, message: Message) -> tuple[str | None, str]:
         try:

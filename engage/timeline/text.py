@@ -14,7 +14,6 @@ from engage.errors import TemplateProblem
 from engage.rendering.context import AppointmentFacts, build_context
 from engage.rendering.render import render_email, render_sms
 from engage.schedule.models import Schedule
-from engage.store.appointments import Appointment
 from engage.store.messages import Message
 from engage.store.patients import Patient
 
@@ -34,7 +33,7 @@ def render_text(
     env: Any,
     message: Message,
     patient: Patient,
-    appointment: Appointment | None,
+    appointment: AppointmentFacts | None,
     channel: str,
 ) -> Text:
     locale = patient.locale if patient.locale in schedule.clinic.locales else "en"
@@ -44,11 +43,6 @@ def render_text(
         return Text(
             problem=f"step {message.sequence}/{message.step_id} is no longer in the schedule"
         )
-    facts = None
-    if appointment is not None:
-        facts = AppointmentFacts(
-            appointment.starts_at, number=message.occurrence, location=appointment.location
-        )
     context = build_context(
         clinic=schedule.clinic,
         first_name=patient.first_name,
@@ -56,7 +50,7 @@ def render_text(
         timezone=patient.timezone,
         channel=channel,
         anchor=anchor,
-        appointment=facts,
+        appointment=appointment,
         course_completed_at=patient.course_completed_at,
     )
     try:

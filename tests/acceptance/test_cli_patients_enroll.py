@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,39 @@ def test_bad_enroll_input_is_one_clear_line_and_exit_1(
     assert result.exit_code == 1
     assert result.stderr.startswith(error)
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_enroll_a_course_books_its_infusion_once_and_the_timeline_shows_it(
+    engage, imported: Path
+) -> None:
+    infusion = "infusion.start=2099-03-10T09:00"
+    result = engage("enroll", "1", "pre-infusion,post-infusion", "--event", infusion)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert [line.split(" in ")[1].split(";")[0] for line in lines[:2]] == [
+        "pre-infusion",
+        "post-infusion",
+    ]
+    assert lines[2] == "appointments: 1 (1 booked now, 0 already booked)"
+    again = engage("enroll", "1", "education", "--event", infusion)
+    assert again.exit_code == 0, again.output
+    assert "(0 booked now, 1 already booked)" in again.stdout
+    shown = engage("timeline", "1", "--json")
+    assert shown.exit_code == 0, shown.output
+    timeline = json.loads(shown.stdout)
+    assert timeline["timezone"] == "America/Los_Angeles"
+    assert len(timeline["appointments"]) == 1
+    first = next(m for m in timeline["messages"] if m["step"] == "first-3d")
+    assert first["due_local"] == "2099-03-07T10:00:00-08:00"
+    assert first["text"]["body"]
+    table = engage("timeline", "1")
+    assert table.exit_code == 0 and "PST" in table.stdout
+
+
+def test_enroll_preview_stores_nothing(engage, imported: Path) -> None:
+    result = engage(
+        "enroll", "1", "pre-infusion", "--event", "infusion.start=2099-03-10T09:00", "--preview"
+    )
+    assert result.exit_code == 0, result.output
+    assert "first-3d" in result.stdout
+    assert json.loads(engage("timeline", "1", "--json").stdout)["messages"] == []

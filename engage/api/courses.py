@@ -1,0 +1,190 @@
+"""Enrolling a patient in a course (several sequences, one set of appointments) and previews:
+of the course before enrolling, of moving or cancelling an appointment before doing it.
+
+Previews run the same service and roll it back (engage.enrollment.dryrun): what they show is
+what the action would do. Times without a UTC offset are the patient's local time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session, sessionmaker
+
+from engage import enrollment as service
+from engage.api import deps, errors
+from engage.api.appointments import AppointmentMove, AppointmentOut, Cancel, appointment_out, times
+from engage.api.auth import Principal, require_role
+from engage.api.enrollments import EnrollmentOut, EventIn, anchor_events, enrollment_out
+from engage.api.fields import Id
+from engage.api.patients import load_patient
+from engage.api.timeline import Timeline, timeline_out
+from engage.api.walltime import WallTime, instant
+from engage.enrollment.dryrun import MessageChange, preview_cancel, preview_course, preview_move
+from engage.errors import NotFound
+from engage.schedule.models import Schedule
+from engage.store.appointments import Appointment
+
+router = APIRouter(tags=["course"], responses=errors.responses(400, 401, 403))
+Staff = Annotated[Principal, Depends(require_role("staff"))]
+Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
+Plan = Annotated[Schedule, Depends(deps.schedule)]
+Templates = Annotated[Any, Depends(deps.templates)]
+Now = Annotated[Any, Depends(deps.now)]
+WRITE = errors.responses(404, 409, 422)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SlotIn(_In):
+    starts_at: WallTime
+    ends_at: WallTime | None = Field(default=None, description="Default: the clinic's length.")
+
+
+class CourseCreate(_In):
+    sequences: list[str] = Field(min_length=1, max_length=10, examples=[["pre-infusion"]])
+    appointments: list[SlotIn] = Field(default=[], max_length=50)
+    events: list[EventIn] = Field(default=[], max_length=50, description="enrolled, ...")
+    location: str = Field(default="", max_length=200, description="Of appointments it books.")
+
+
+class CourseOut(BaseModel):
+    enrollments: list[EnrollmentOut]
+    appointments: list[AppointmentOut]
+    booked: list[int] = Field(description="Ids of the appointments this call booked.")
+
+
+class ChangeOut(BaseModel):
+    kind: str = Field(description="moved, cancelled, new or changed")
+    message_id: int | None
+    sequence: str
+    step: str
+    channel_before: str | None
+    channel_after: str | None
+    due_before: datetime | None
+    due_after: datetime
+    due_before_local: datetime | None
+    due_after_local: datetime
+    state_before: str | None
+    state_after: str
+    reason: str
+
+
+def _slots(body: CourseCreate, zone: str) -> list[service.Slot]:
+    return [
+        service.Slot(
+            instant(s.starts_at, zone, f"appointments.{n}.starts_at"),
+            None if s.ends_at is None else instant(s.ends_at, zone, f"appointments.{n}.ends_at"),
+        )
+        for n, s in enumerate(body.appointments)
+    ]
+
+
+@router.post(
+    "/patients/{patient_id}/course", status_code=201, response_model=CourseOut, responses=WRITE
+)
+def enroll_course(
+    patient_id: Id, body: CourseCreate, who: Staff, sessions: Sessions, plan: Plan, now: Now
+) -> CourseOut:
+    """Enroll in every sequence of the course; its appointments are booked once for all."""
+    with sessions() as session:
+        zone = load_patient(session, patient_id).timezone
+        course = service.enroll_course(
+            session,
+            plan,
+            patient_id,
+            body.sequences,
+            _slots(body, zone),
+            anchor_events(body.events, zone),
+            now=now,
+            actor=who.actor,
+            location=body.location,
+        )
+        return CourseOut(
+            enrollments=[enrollment_out(session, e) for e in course.enrollments],
+            appointments=[appointment_out(session, a) for a in course.appointments],
+            booked=[a.id for a in course.booked],
+        )
+
+
+@router.post("/patients/{patient_id}/course/preview", response_model=Timeline, responses=WRITE)
+def course_preview(
+    patient_id: Id,
+    body: CourseCreate,
+    who: Staff,
+    sessions: Sessions,
+    plan: Plan,
+    env: Templates,
+    now: Now,
+) -> Timeline:
+    """The patient's whole timeline as enrolling in this course would make it (nothing stored)."""
+    with sessions() as session:
+        zone = load_patient(session, patient_id).timezone
+        found = preview_course(
+            session,
+            plan,
+            env,
+            patient_id,
+            body.sequences,
+            _slots(body, zone),
+            anchor_events(body.events, zone),
+            now=now,
+            location=body.location,
+        )
+        return timeline_out(found)
+
+
+def _zone_of(session: Session, appointment_id: int) -> str:
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound(f"appointment {appointment_id} does not exist")
+    return load_patient(session, appointment.patient_id).timezone
+
+
+def _changes(changes: list[MessageChange], zone: str) -> list[ChangeOut]:
+    tz = ZoneInfo(zone)
+    return [
+        ChangeOut(
+            **vars(c),
+            due_before_local=None if c.due_before is None else c.due_before.astimezone(tz),
+            due_after_local=c.due_after.astimezone(tz),
+        )
+        for c in changes
+    ]
+
+
+@router.post(
+    "/appointments/{appointment_id}/move/preview",
+    response_model=list[ChangeOut],
+    responses=WRITE,
+)
+def move_preview(
+    appointment_id: Id, body: AppointmentMove, who: Staff, sessions: Sessions, plan: Plan, now: Now
+) -> list[ChangeOut]:
+    """Which messages the move would move (from when to when), cancel or add; nothing stored."""
+    with sessions() as session:
+        zone = _zone_of(session, appointment_id)
+        starts_at, ends_at = times(body, zone)
+        changes = preview_move(session, plan, appointment_id, starts_at, ends_at, now=now)
+        return _changes(changes, zone)
+
+
+@router.post(
+    "/appointments/{appointment_id}/cancel/preview",
+    response_model=list[ChangeOut],
+    responses=WRITE,
+)
+def cancel_preview(
+    appointment_id: Id, body: Cancel, who: Staff, sessions: Sessions, plan: Plan, now: Now
+) -> list[ChangeOut]:
+    """Which messages cancelling would cancel (or add, such as a notice); nothing stored."""
+    with sessions() as session:
+        zone = _zone_of(session, appointment_id)
+        changes = preview_cancel(session, plan, appointment_id, reason=body.reason, now=now)
+        return _changes(changes, zone)
