@@ -1,10 +1,11 @@
 """One received message, from bytes to ACK: durable before acknowledged, applied exactly once.
 
 The journal row (raw text), the patient and appointment changes and their re-planned messages
-commit in ONE transaction before the ACK is written: the services' own commits become
-savepoints of it (`join_transaction_mode="create_savepoint"`). A listener killed at any point
-has either stored and applied a message, or neither; the sender resends what it did not get an
-ACK for, and the (sender, MSH-10) key turns a resent message into the same answer, applied once.
+commit in ONE transaction before the ACK is written: the services' own commit() only flushes
+into it, and their rollback() discards all of it (`join_transaction_mode="rollback_only"`).
+A listener killed at any point has either stored and applied a message, or neither; the sender
+resends what it did not get an ACK for, and the (sender, MSH-10) key turns a resent message
+into the same answer, applied once.
 A message engage cannot apply is rolled back whole and stored alone as a dead letter (AE).
 A database that does not answer is no answer at all: the caller closes the connection, unacked.
 """
@@ -71,16 +72,18 @@ class Intake:
         head = header(message, self.zone)
         for attempt in range(_RETRIES):
             try:
-                return self._once(message, head, decode(raw))
+                # The first try inserts straight away (one query less on the common path);
+                # a unique-key clash means a resent copy, which the next try looks up.
+                return self._once(message, head, decode(raw), look_up=attempt > 0)
             except IntegrityError:
                 if attempt == _RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _once(self, message: hl7.Message, head: Header, text: str) -> Reply:
+    def _once(self, message: hl7.Message, head: Header, text: str, look_up: bool) -> Reply:
         try:
             with applying(self.engine) as session:
-                found = _journal_row(session, head)
+                found = _journal_row(session, head) if look_up else None
                 if found is not None:
                     return _replay(message, found)
                 row = self._row(head, text, Hl7State.APPLIED, "AA")
@@ -137,14 +140,14 @@ class Intake:
 
 @contextmanager
 def applying(engine: Engine) -> Iterator[Session]:
-    """One outer transaction; services' commit()/rollback() act on savepoints inside it.
+    """One outer transaction; services' commit() only flushes, their rollback() ends it.
 
     Leaving the block commits everything; an exception rolls all of it back.
     """
     with engine.connect() as connection:
         outer = connection.begin()
         session = Session(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+            bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False
         )
         try:
             yield session
