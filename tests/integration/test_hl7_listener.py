@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -34,7 +37,7 @@ from tests.hl7_kit import (
     siu,
     wait_for_port,
 )
-from tests.processes import ROOT, Processes, processes, wait_until
+from tests.processes import ENGAGE, ROOT, Processes, processes, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -51,6 +54,19 @@ class Feed:
         proc = self.group.start("hl7", "hl7", "listen", "--port", str(self.port))
         wait_for_port(self.port)
         return proc
+
+    def cli(self, *args: str) -> Any:
+        """An `engage` command against the same database; its JSON output."""
+        done = subprocess.run(
+            [*ENGAGE, *args],
+            env=self.group.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
 
     def count(self, model: type) -> int:
         with Session(self.engine) as session:
@@ -81,8 +97,9 @@ def test_golden_epic_messages_book_move_and_cancel_over_mllp(feed: Feed) -> None
     with Session(feed.engine) as session:
         patient = session.scalars(sa.select(Patient)).one()
         assert (patient.external_ref, patient.phone) == (REF, "+14155550112")
+        patient_id = patient.id
         # Staff record the patient's consent; the feed never does.
-        session.add(Consent(patient_id=patient.id, channel="sms", granted=True, source="api"))
+        session.add(Consent(patient_id=patient_id, channel="sms", granted=True, source="api"))
         session.commit()
     assert send_all(feed.port, [fixture("siu_s12")]) == ["AA"]
     with Session(feed.engine) as session:
@@ -94,6 +111,11 @@ def test_golden_epic_messages_book_move_and_cancel_over_mllp(feed: Feed) -> None
         ).all()
         assert planned, "the booking planned the infusion's messages"
         due = {m.id: m.due_at for m in planned}
+        appointment_id = appointment.id
+    timeline = feed.cli("timeline", str(patient_id), "--json", "--no-text")
+    assert [a["id"] for a in timeline["appointments"]] == [appointment_id]
+    shown = {m["id"] for m in timeline["messages"] if m["appointment_id"] == appointment_id}
+    assert set(due) <= shown, "the patient's timeline shows the booking with its messages"
     assert send_all(feed.port, [fixture("siu_s14")]) == ["AA"]
     with Session(feed.engine) as session:
         moved = {
@@ -144,6 +166,16 @@ def test_duplicate_stale_unknown_and_garbage_over_mllp(feed: Feed) -> None:
     assert 'engage_hl7_messages_total{ack="AE",type="SIU^S12"} 1.0' in metrics
     assert "engage_hl7_dead_letters 1.0" in metrics
     assert "ana" not in feed.group.log_of("hl7").lower(), "no patient data in the log"
+    status = feed.cli(
+        "hl7", "status", "--json", "--metrics-url", f"http://127.0.0.1:{feed.metrics_port}/metrics"
+    )
+    assert status["connections"] == 0 and status["dead_letters"] == 1
+    assert {(c["message_type"], c["ack_code"], c["state"]) for c in status["counts"]} >= {
+        ("SIU^S14", "AA", "stale"),
+        ("SIU^S12", "AE", "failed"),
+    }
+    [dead] = feed.cli("hl7", "failed", "list", "--json")
+    assert (dead["control_id"], dead["error_field"]) == ("K4", "PID-3")
 
 
 def test_sigkill_mid_stream_then_resent_messages_apply_exactly_once(feed: Feed) -> None:
