@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engage.console import web
 from engage.console.pages import (
+    appointments,
     audit,
     enroll,
     imports,
@@ -36,6 +37,7 @@ PAGES = (
     today.router,
     patients.router,
     patient.router,
+    appointments.router,
     enroll.router,
     inbox.router,
     imports.router,

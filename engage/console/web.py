@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engage.accounts.signin import Limits, current
 from engage.console import timefmt
+from engage.rendering.environment import make_environment
 from engage.runtime import Runtime
 from engage.schedule.models import Schedule
 from engage.settings import Settings
@@ -67,6 +68,14 @@ def schedule(request: Request) -> Schedule:
 def now(request: Request) -> datetime:
     clock: Callable[[], datetime] = request.app.state.clock
     return clock()
+
+
+def template_env(request: Request) -> Any:
+    """The sandboxed message-template environment, built once per app on first use."""
+    state = request.app.state
+    if getattr(state, "console_env", None) is None:
+        state.console_env = make_environment(settings(request).templates_dir)
+    return state.console_env
 
 
 def limits(request: Request) -> Limits:
@@ -168,3 +177,4 @@ Anyone = Annotated[Viewer, Depends(viewer)]
 Sessions = Annotated[sessionmaker[Session], Depends(sessions)]
 Plan = Annotated[Schedule, Depends(schedule)]
 Now = Annotated[datetime, Depends(now)]
+Env = Annotated[Any, Depends(template_env)]

@@ -1,7 +1,109 @@
-"""(being built)"""
+"""Enroll: pick the course's sequences, type the infusion times in the patient's zone, see the
+patient's whole forward timeline (every message, when, which channel, why any is shifted or
+will not go), then confirm. The preview is the course service's dry run, rolled back.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from engage.console import web
+from engage.console.app_errors import problem_page
+from engage.console.localinput import parse_local
+from engage.console.pages.patient import REFUSALS, back
+from engage.enrollment import Slot, enroll_course
+from engage.enrollment.dryrun import preview_course
+from engage.errors import InvalidInput
+from engage.patients.records import load_patient
 
 router = APIRouter()
+SLOTS = 6  # a course is often up to six infusions
+DEFAULT = ("education", "pre-infusion", "post-infusion")
+
+
+def _choices(form: Any, zone: str) -> tuple[list[str], list[Slot], str]:
+    sequences = [str(s) for s in form.getlist("sequence")][:20]
+    if not sequences:
+        raise InvalidInput("sequence", "choose at least one sequence")
+    slots = [
+        Slot(parse_local(f"infusion_{n}", text, zone))
+        for n, text in enumerate(form.getlist("infusion"), start=1)
+        if str(text).strip()
+    ]
+    return sequences, slots, str(form.get("location", ""))[:200]
+
+
+@router.get("/patients/{patient_id}/enroll")
+def enroll_page(
+    request: Request,
+    patient_id: int,
+    who: web.Staff,
+    sessions: web.Sessions,
+    plan: web.Plan,
+    env: web.Env,
+    now: web.Now,
+) -> Response:
+    query = request.query_params
+    preview, error, field = None, "", ""
+    with sessions() as session:
+        patient = load_patient(session, patient_id)
+        if query.get("preview"):
+            try:
+                sequences, slots, location = _choices(query, patient.timezone)
+                preview = preview_course(
+                    session, plan, env, patient_id, sequences, slots, now=now, location=location
+                )
+            except REFUSALS as exc:
+                field = exc.field if isinstance(exc, InvalidInput) else ""
+                error = str(exc)
+        chosen = query.getlist("sequence") if query.get("preview") else list(DEFAULT)
+        times = [*query.getlist("infusion"), *[""] * SLOTS][:SLOTS]
+        return web.render(
+            request,
+            "enroll.html",
+            who,
+            title="Enroll",
+            p=patient,
+            zone=patient.timezone,
+            sequences=list(plan.sequences.values()),
+            chosen=chosen,
+            times=times,
+            location=query.get("location", ""),
+            preview=preview,
+            error=error,
+            field=field,
+        )
+
+
+@router.post("/patients/{patient_id}/enroll")
+async def enroll(
+    request: Request,
+    patient_id: int,
+    who: web.Staff,
+    sessions: web.Sessions,
+    plan: web.Plan,
+    now: web.Now,
+) -> Response:
+    await web.checked(request, who)
+    form = await request.form()
+    with sessions() as session:
+        patient = load_patient(session, patient_id)
+        try:
+            sequences, slots, location = _choices(form, patient.timezone)
+            course = enroll_course(
+                session,
+                plan,
+                patient_id,
+                sequences,
+                slots,
+                now=now,
+                actor=who.actor,
+                location=location,
+            )
+        except REFUSALS as exc:
+            return problem_page(request, who, exc)
+    names = ", ".join(e.sequence for e in course.enrollments)
+    return back(patient_id, f"Enrolled in {names}; {len(course.booked)} appointment(s) booked.")

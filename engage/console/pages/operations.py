@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -52,4 +54,4 @@ async def requeue_dead(
     requeued = sum(1 for r in results if r.outcome == Outcome.REQUEUED)
     refused = [r.line() for r in results if r.outcome != Outcome.REQUEUED]
     note = f"{requeued} requeued" + (f"; refused: {'; '.join(refused)}" if refused else "")
-    return RedirectResponse(f"{web.PREFIX}/operations?done={note[:300]}", 303)
+    return RedirectResponse(f"{web.PREFIX}/operations?done={quote(note[:300])}", 303)

@@ -1,33 +1,40 @@
 """A patient: details, consent and its ledger, enrollments, appointments, the timeline.
 
-Every time is in the patient's zone, named. The timeline's rendered text opens in place with
-htmx, or as its own page without JavaScript.
+Every time is in the patient's zone, named. The timeline is the timeline service's (the
+channel a message will really use, why it is shifted or will not go); a message's text opens
+in place with htmx, or as its own page without JavaScript.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+
+from sqlalchemy.orm import Session
 
 from engage import enrollment as service
 from engage.console import queries, web
 from engage.console.app_errors import problem_page
 from engage.console.localinput import parse_local
-from engage.delivery.compose import compose
-from engage.errors import Conflict, InvalidInput, NotFound, PlanningError, TemplateProblem
+from engage.errors import Conflict, InvalidInput, NotFound, PlanningError
 from engage.patients.records import load_patient
-from engage.rendering.environment import make_environment
-from engage.rendering.segments import count_segments
+from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment
 from engage.store.enrollments import Enrollment
 from engage.store.messages import Message
+from engage.timeline import patient_timeline
+from engage.timeline.text import render_text
 
 router = APIRouter()
 REFUSALS = (InvalidInput, NotFound, Conflict, PlanningError)
+PER_PAGE = 50
 
 
-def _back(patient_id: int, note: str = "") -> RedirectResponse:
-    suffix = f"?done={note}" if note else ""
+def back(patient_id: int, note: str = "") -> RedirectResponse:
+    suffix = f"?done={quote(note)}" if note else ""
     return RedirectResponse(f"{web.PREFIX}/patients/{patient_id}{suffix}", 303)
 
 
@@ -37,34 +44,32 @@ def patient_page(
     patient_id: int,
     who: web.Staff,
     sessions: web.Sessions,
+    plan: web.Plan,
+    env: web.Env,
     page: int = 1,
     done: str = "",
     saved: int = 0,
 ) -> Response:
+    page = max(1, min(page, 10_000))
     with sessions() as session:
         patient = load_patient(session, patient_id)
-        enrollments = list(
-            session.query(Enrollment)
-            .filter(Enrollment.patient_id == patient_id)
-            .order_by(Enrollment.id)
-            .limit(50)
-        )
-        timeline = queries.timeline(session, patient_id, min(page, 10_000))
-        appointments = queries.patient_appointments(session, patient_id)
+        timeline = patient_timeline(session, plan, env, patient_id, with_text=False)
         ledger = [
             row
             for row in queries.audit_of(session, "patient", patient_id)
             if row.action.startswith("consent.")
         ]
+    start = (page - 1) * PER_PAGE
     return web.render(
         request,
         "patient.html",
         who,
         title=f"{patient.first_name} {patient.last_name}",
         p=patient,
-        enrollments=enrollments,
-        timeline=timeline,
-        appointments=appointments,
+        t=timeline,
+        messages=timeline.messages[start : start + PER_PAGE],
+        page=page,
+        has_next=len(timeline.messages) > start + PER_PAGE,
         ledger=ledger,
         done=done or ("Saved." if saved else ""),
         zone=patient.timezone,
@@ -73,10 +78,14 @@ def patient_page(
 
 @router.get("/messages/{message_id}")
 def message_text(
-    request: Request, message_id: int, who: web.Staff, sessions: web.Sessions
+    request: Request,
+    message_id: int,
+    who: web.Staff,
+    sessions: web.Sessions,
+    plan: web.Plan,
+    env: web.Env,
 ) -> Response:
     """The message as the patient gets (or got) it, rendered from its template now."""
-    settings = web.settings(request)
     with sessions() as session:
         message = session.get(Message, message_id)
         if message is None:
@@ -85,37 +94,10 @@ def message_text(
         appointment = (
             session.get(Appointment, message.appointment_id) if message.appointment_id else None
         )
-        env = getattr(request.app.state, "console_env", None) or make_environment(
-            settings.templates_dir
-        )
-        request.app.state.console_env = env
-        try:
-            out = compose(
-                schedule=web.schedule(request),
-                env=env,
-                message=message,
-                patient=patient,
-                channel=message.channel,
-                appointment=appointment,
-                public_url=settings.public_url,
-                signing_secret=settings.signing_secret,
-            )
-            text, subject, problem = out.body, out.subject, ""
-        except TemplateProblem as exc:
-            text, subject, problem = "", "", str(exc)
-    segments = count_segments(text) if message.channel == "sms" and text else None
+        text = render_text(plan, env, message, patient, appointment, message.channel)
     name = "message_text.html" if request.headers.get("hx-request") else "message_page.html"
     return web.render(
-        request,
-        name,
-        who,
-        title=f"Message {message_id}",
-        m=message,
-        p=patient,
-        text=text,
-        subject=subject,
-        problem=problem,
-        segments=segments,
+        request, name, who, title=f"Message {message_id}", m=message, p=patient, text=text
     )
 
 
@@ -137,21 +119,31 @@ async def enrollment_action(
             raise NotFound(f"enrollment {enrollment_id} does not exist")
         patient_id = enrollment.patient_id
         try:
-            if action in ("pause", "unenroll") and not reason:
-                raise InvalidInput(
-                    "reason", f"say why you {action} (the patient's record keeps it)"
-                )
-            if action == "pause":
-                service.pause(session, enrollment_id, reason=reason, now=now, actor=who.actor)
-            elif action == "resume":
-                service.resume(session, plan, enrollment_id, now=now, actor=who.actor)
-            elif action == "unenroll":
-                service.unenroll(session, enrollment_id, reason=reason, now=now, actor=who.actor)
-            else:
-                raise NotFound(f"no action {action!r}")
+            _act(session, plan, enrollment_id, action, reason, who, now)
         except REFUSALS as exc:
             return problem_page(request, who, exc)
-    return _back(patient_id, f"Enrollment {enrollment_id}: {action} done.")
+    return back(patient_id, f"Enrollment {enrollment_id}: {action} done.")
+
+
+def _act(
+    session: Session,
+    plan: Schedule,
+    enrollment_id: int,
+    action: str,
+    reason: str,
+    who: web.Viewer,
+    now: datetime,
+) -> None:
+    if action in ("pause", "unenroll") and not reason:
+        raise InvalidInput("reason", f"say why you {action} (the patient's record keeps it)")
+    if action == "pause":
+        service.pause(session, enrollment_id, reason=reason, now=now, actor=who.actor)
+    elif action == "resume":
+        service.resume(session, plan, enrollment_id, now=now, actor=who.actor)
+    elif action == "unenroll":
+        service.unenroll(session, enrollment_id, reason=reason, now=now, actor=who.actor)
+    else:
+        raise NotFound(f"no action {action!r}")
 
 
 @router.post("/patients/{patient_id}/appointments")
@@ -179,29 +171,4 @@ async def book(
             )
         except REFUSALS as exc:
             return problem_page(request, who, exc)
-    return _back(patient_id, "Appointment booked; its messages are planned.")
-
-
-@router.post("/appointments/{appointment_id}/cancel")
-async def cancel(
-    request: Request,
-    appointment_id: int,
-    who: web.Staff,
-    sessions: web.Sessions,
-    plan: web.Plan,
-    now: web.Now,
-) -> Response:
-    form = await web.checked(request, who)
-    reason = str(form.get("reason") or "appointment cancelled")[:500]
-    with sessions() as session:
-        appointment = session.get(Appointment, appointment_id)
-        if appointment is None:
-            raise NotFound(f"appointment {appointment_id} does not exist")
-        patient_id = appointment.patient_id
-        try:
-            service.cancel_appointment(
-                session, plan, appointment_id, reason=reason, now=now, actor=who.actor
-            )
-        except REFUSALS as exc:
-            return problem_page(request, who, exc)
-    return _back(patient_id, "Appointment cancelled; its unsent messages are cancelled.")
+    return back(patient_id, "Appointment booked; its messages are planned.")
