@@ -26,7 +26,9 @@ from engage.store.tokens import Role
 COOKIE = "engage_session"
 PREFIX = "/console"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-TEMPLATES.env.filters.update(local=timefmt.local, zone_label=timefmt.zone_label, when=timefmt.when)
+TEMPLATES.env.filters.update(
+    local=timefmt.local, zone_label=timefmt.zone_label, when=timefmt.when, ord=ord
+)
 
 
 class NeedSignIn(Exception):

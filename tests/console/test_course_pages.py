@@ -12,24 +12,43 @@ from tests.console_kit import Console
 def _patient_with_sms(console: Console) -> int:
     answer = console.post(
         "/console/patients/new",
-        {"first_name": "Ana", "last_name": "García", "phone": "(415) 555-0123",
-         "timezone": "America/Los_Angeles", "locale": "en"},
+        {
+            "first_name": "Ana",
+            "last_name": "García",
+            "phone": "(415) 555-0123",
+            "timezone": "America/Los_Angeles",
+            "locale": "en",
+        },
     )
     patient_id = int(answer.headers["location"].split("/")[-1].split("?")[0])
     with console.sessions.begin() as session:
-        set_consent(session, patient_id, "sms", granted=True, source="intake-form",
-                    actor="test", now=NOW, notice="v1")
+        set_consent(
+            session,
+            patient_id,
+            "sms",
+            granted=True,
+            source="intake-form",
+            actor="test",
+            now=NOW,
+            notice="v1",
+        )
     return patient_id
 
 
 def _enroll_query(*infusions: str) -> dict:
-    return {"preview": "1", "sequence": ["pre-infusion", "post-infusion"], "infusion": list(infusions),
-            "location": "Room 2"}
+    return {
+        "preview": "1",
+        "sequence": ["pre-infusion", "post-infusion"],
+        "infusion": list(infusions),
+        "location": "Room 2",
+    }
 
 
 def test_the_preview_shows_every_message_in_local_time_and_stores_nothing(staff: Console) -> None:
     pid = _patient_with_sms(staff)
-    page = staff.client.get(f"/console/patients/{pid}/enroll", params=_enroll_query("2027-03-20T10:00"))
+    page = staff.client.get(
+        f"/console/patients/{pid}/enroll", params=_enroll_query("2027-03-20T10:00")
+    )
     assert page.status_code == 200
     assert "What Ana will receive" in page.text and "Confirm enrollment" in page.text
     assert "PDT" in page.text  # the patient's zone, named (20 March 2027 is daylight time)
@@ -38,8 +57,10 @@ def test_the_preview_shows_every_message_in_local_time_and_stores_nothing(staff:
 
 def test_confirming_enrolls_books_and_the_timeline_lists_the_messages(staff: Console) -> None:
     pid = _patient_with_sms(staff)
-    answer = staff.post(f"/console/patients/{pid}/enroll",
-                        {"sequence": ["pre-infusion", "post-infusion"], "infusion": ["2027-03-20T10:00"]})
+    answer = staff.post(
+        f"/console/patients/{pid}/enroll",
+        {"sequence": ["pre-infusion", "post-infusion"], "infusion": ["2027-03-20T10:00"]},
+    )
     assert answer.status_code == 303
     page = staff.client.get(answer.headers["location"]).text
     assert "1 appointment(s) booked" in page
@@ -49,53 +70,79 @@ def test_confirming_enrolls_books_and_the_timeline_lists_the_messages(staff: Con
 
 def test_a_time_the_clocks_skip_is_refused_at_its_field(staff: Console) -> None:
     pid = _patient_with_sms(staff)
-    page = staff.client.get(f"/console/patients/{pid}/enroll", params=_enroll_query("2027-03-14T02:30"))
+    page = staff.client.get(
+        f"/console/patients/{pid}/enroll", params=_enroll_query("2027-03-14T02:30")
+    )
     assert "does not exist in America/Los_Angeles" in page.text
     assert "Confirm enrollment" not in page.text
 
 
-def test_moving_shows_which_messages_move_from_when_to_when_before_confirming(staff: Console) -> None:
+def test_moving_shows_which_messages_move_from_when_to_when_before_confirming(
+    staff: Console,
+) -> None:
     pid = _patient_with_sms(staff)
-    staff.post(f"/console/patients/{pid}/enroll",
-               {"sequence": ["pre-infusion"], "infusion": ["2027-03-20T10:00"]})
+    staff.post(
+        f"/console/patients/{pid}/enroll",
+        {"sequence": ["pre-infusion"], "infusion": ["2027-03-20T10:00"]},
+    )
     page = staff.client.get(f"/console/patients/{pid}").text
     appointment = re.search(r"/console/appointments/(\d+)/move", page).group(1)
-    preview = staff.client.get(f"/console/appointments/{appointment}/move",
-                               params={"starts_at": "2027-03-27T10:00"})
+    preview = staff.client.get(
+        f"/console/appointments/{appointment}/move", params={"starts_at": "2027-03-27T10:00"}
+    )
     assert "What this changes for the patient" in preview.text
     assert preview.text.count('class="state s-scheduled">moved') >= 1
     assert "diff-old" in preview.text
-    assert "Sat 20 Mar 2027, 10:00 PDT" in staff.client.get(f"/console/patients/{pid}").text  # unchanged
-    done = staff.post(f"/console/appointments/{appointment}/move", {"starts_at": "2027-03-27T10:00"})
+    assert (
+        "Sat 20 Mar 2027, 10:00 PDT" in staff.client.get(f"/console/patients/{pid}").text
+    )  # unchanged
+    done = staff.post(
+        f"/console/appointments/{appointment}/move", {"starts_at": "2027-03-27T10:00"}
+    )
     assert done.status_code == 303
     assert "Sat 27 Mar 2027, 10:00 PDT" in staff.client.get(f"/console/patients/{pid}").text
 
 
 def test_cancelling_shows_what_is_cancelled_then_cancels(staff: Console) -> None:
     pid = _patient_with_sms(staff)
-    staff.post(f"/console/patients/{pid}/enroll", {"sequence": ["pre-infusion"], "infusion": ["2027-03-20T10:00"]})
+    staff.post(
+        f"/console/patients/{pid}/enroll",
+        {"sequence": ["pre-infusion"], "infusion": ["2027-03-20T10:00"]},
+    )
     page = staff.client.get(f"/console/patients/{pid}").text
     appointment = re.search(r"/console/appointments/(\d+)/cancel", page).group(1)
     preview = staff.client.get(f"/console/appointments/{appointment}/cancel").text
     assert ">cancelled</span>" in preview
-    assert staff.post(f"/console/appointments/{appointment}/cancel", {"reason": "unwell"}).status_code == 303
+    assert (
+        staff.post(f"/console/appointments/{appointment}/cancel", {"reason": "unwell"}).status_code
+        == 303
+    )
     assert "s-cancelled" in staff.client.get(f"/console/patients/{pid}").text
 
 
 def test_pausing_needs_a_reason(staff: Console) -> None:
     pid = _patient_with_sms(staff)
-    staff.post(f"/console/patients/{pid}/enroll", {"sequence": ["pre-infusion"], "infusion": ["2027-03-20T10:00"]})
+    staff.post(
+        f"/console/patients/{pid}/enroll",
+        {"sequence": ["pre-infusion"], "infusion": ["2027-03-20T10:00"]},
+    )
     page = staff.client.get(f"/console/patients/{pid}").text
     enrollment = re.search(r"/console/enrollments/(\d+)/pause", page).group(1)
     refused = staff.post(f"/console/enrollments/{enrollment}/pause", {"reason": ""})
     assert refused.status_code == 400 and "say why" in refused.text
-    assert staff.post(f"/console/enrollments/{enrollment}/pause", {"reason": "travelling"}).status_code == 303
+    assert (
+        staff.post(f"/console/enrollments/{enrollment}/pause", {"reason": "travelling"}).status_code
+        == 303
+    )
     assert "s-paused" in staff.client.get(f"/console/patients/{pid}").text
 
 
 def test_a_message_text_opens_rendered(staff: Console) -> None:
     pid = _patient_with_sms(staff)
-    staff.post(f"/console/patients/{pid}/enroll", {"sequence": ["pre-infusion"], "infusion": ["2027-03-20T10:00"]})
+    staff.post(
+        f"/console/patients/{pid}/enroll",
+        {"sequence": ["pre-infusion"], "infusion": ["2027-03-20T10:00"]},
+    )
     page = staff.client.get(f"/console/patients/{pid}").text
     message = re.search(r'href="/console/messages/(\d+)"', page).group(1)
     fragment = staff.client.get(f"/console/messages/{message}", headers={"HX-Request": "true"}).text

@@ -85,3 +85,40 @@ def test_an_unknown_patient_is_a_page_that_says_what_to_do(staff: Console) -> No
 def test_an_unknown_console_address_is_a_page(staff: Console) -> None:
     page = staff.client.get("/console/nowhere")
     assert page.status_code == 404 and "use the menu" in page.text
+
+
+def test_import_checks_rows_at_their_line_then_imports_the_fixed_file(staff: Console) -> None:
+    header = "first_name,last_name,phone,email,timezone,sms_consent\n"
+    bad = (
+        header
+        + "Ana,Ruiz,4155550101,,America/Chicago,yes\nBo,Li,12,,America/Chicago,yes\nCy,Ng,,,Mars/Base,no\n"
+    )
+    check = staff.post("/console/import", files={"file": ("clinic.csv", bad.encode(), "text/csv")})
+    assert check.status_code == 200
+    assert "<td>3</td><td>phone: not a valid phone number for its country</td>" in check.text
+    assert "Mars/Base" in check.text and "<dd><strong>1</strong></dd>" in check.text
+    assert (
+        "No patient matches" in staff.client.get("/console/patients?q=ruiz").text
+    )  # nothing stored
+    good = (
+        header + "Ana,Ruiz,4155550101,,America/Chicago,yes\nBo,Li,4155550102,,America/Chicago,yes\n"
+    )
+    check = staff.post("/console/import", files={"file": ("clinic.csv", good.encode(), "text/csv")})
+    assert "Every row is valid" in check.text
+    token = check.text.split('name="token" value="')[1].split('"')[0]
+    done = staff.post("/console/import/confirm", {"token": token, "filename": "clinic.csv"})
+    assert "2 created" in done.text
+    assert "Ruiz, Ana" in staff.client.get("/console/patients?q=ruiz").text
+
+
+def test_templates_show_segments_encoding_and_review_state(staff: Console) -> None:
+    page = staff.client.get("/console/templates?sequence=pre-infusion")
+    assert page.status_code == 200
+    assert "GSM-7" in page.text or "UCS-2" in page.text
+    assert "awaiting clinical review" in page.text or "approved by" in page.text
+    assert "· es ·" in page.text  # every locale
+
+
+def test_the_inbox_lists_replies_newest_first(staff: Console) -> None:
+    page = staff.client.get("/console/inbox")
+    assert page.status_code == 200 and "Nothing here." in page.text

@@ -7,7 +7,6 @@ cancelled, which new ones (a notice to the patient) are planned.
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session

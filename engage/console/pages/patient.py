@@ -12,7 +12,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-
 from sqlalchemy.orm import Session
 
 from engage import enrollment as service
