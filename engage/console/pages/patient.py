@@ -21,11 +21,9 @@ from engage.console.localinput import parse_local
 from engage.errors import Conflict, InvalidInput, NotFound, PlanningError
 from engage.patients.records import load_patient
 from engage.schedule.models import Schedule
-from engage.store.appointments import Appointment
 from engage.store.enrollments import Enrollment
 from engage.store.messages import Message
 from engage.timeline import patient_timeline
-from engage.timeline.text import render_text
 
 router = APIRouter()
 REFUSALS = (InvalidInput, NotFound, Conflict, PlanningError)
@@ -84,16 +82,16 @@ def message_text(
     plan: web.Plan,
     env: web.Env,
 ) -> Response:
-    """The message as the patient gets (or got) it, rendered from its template now."""
+    """The message as the patient gets (or got) it: the timeline service's text, rendered with
+    the facts it was (or will be) sent with, on the channel it really uses."""
     with sessions() as session:
         message = session.get(Message, message_id)
         if message is None:
             raise NotFound(f"message {message_id} does not exist")
         patient = load_patient(session, message.patient_id)
-        appointment = (
-            session.get(Appointment, message.appointment_id) if message.appointment_id else None
-        )
-        text = render_text(plan, env, message, patient, appointment, message.channel)
+        timeline = patient_timeline(session, plan, env, patient.id)
+    entry = next(e for e in timeline.messages if e.id == message_id)
+    text = entry.text
     name = "message_text.html" if request.headers.get("hx-request") else "message_page.html"
     return web.render(
         request, name, who, title=f"Message {message_id}", m=message, p=patient, text=text
