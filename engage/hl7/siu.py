@@ -70,6 +70,8 @@ def apply_siu(
     link = _link(session, booking.filler_id)
     if link is not None and head.sent_at < link.version:
         return Outcome(Hl7State.STALE, "older (MSH-7) than the message already applied")
+    if _completed(session, link):
+        return Outcome.ignored("the infusion took place: later changes are not applied to it")
     context = _Context(session, schedule, patient, rule, booking, now)
     current = _open_appointment(session, link)
     appointment: Appointment | None
@@ -105,6 +107,13 @@ def _open_appointment(session: Session, link: Hl7Appointment | None) -> Appointm
         return None
     appointment = session.get(Appointment, link.appointment_id)
     return None if appointment is None or appointment.state in CLOSED else appointment
+
+
+def _completed(session: Session, link: Hl7Appointment | None) -> bool:
+    if link is None or link.appointment_id is None:
+        return False
+    appointment = session.get(Appointment, link.appointment_id)
+    return appointment is not None and appointment.state == AppointmentState.COMPLETED
 
 
 def _book_or_move(context: _Context, current: Appointment | None) -> tuple[Appointment, str]:

@@ -108,6 +108,20 @@ def test_an_older_reschedule_is_recorded_not_applied(engine: sa.Engine) -> None:
     assert row.state == Hl7State.STALE
 
 
+def test_a_completed_infusion_is_not_rebooked_by_a_later_change(engine: sa.Engine) -> None:
+    consenting_patient(engine)
+    feed = intake(engine)
+    feed.handle(siu("S12", "E1", "20270310090000", sent="20270301080000"))
+    with Session(engine) as session:
+        session.scalars(sa.select(Appointment)).one().state = AppointmentState.COMPLETED
+        session.commit()
+    assert feed.handle(siu("S14", "E2", "20270312090000", sent="20270311080000")).code == "AA"
+    assert the_appointment(engine).state == AppointmentState.COMPLETED  # still one, untouched
+    with Session(engine) as session:
+        row = session.scalars(sa.select(Hl7Message).where(Hl7Message.control_id == "E2")).one()
+    assert row.state == Hl7State.IGNORED
+
+
 def test_a_booking_at_a_skipped_local_time_starts_when_the_gap_ends(engine: sa.Engine) -> None:
     consenting_patient(engine)
     assert intake(engine).handle(siu("S12", "D1", "20270314023000")).code == "AA"
