@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engage.errors import Conflict
+from engage.hl7.consent import grant_new, stated
 from engage.hl7.demographics import Demographics, read_pid
 from engage.hl7.fields import required
 from engage.hl7.identity import identifier
@@ -40,7 +41,14 @@ def apply_adt(
     person = read_pid(required(message, "PID"), schedule.hl7, region)
     if event == MERGE_EVENT:
         _merge(session, message, schedule, person, now)
-    return upsert(session, schedule, person, now)
+    outcome = upsert(session, schedule, person, now)
+    channels = stated(message, schedule.hl7)
+    patient = by_ref(session, person.external_ref) if channels else None
+    granted = grant_new(patient, channels, session, now) if patient is not None else []
+    if granted:
+        session.flush()
+        return Outcome.applied(f"{outcome.reason}; consent recorded: {', '.join(granted)}")
+    return outcome
 
 
 def by_ref(session: Session, ref: str) -> Patient | None:

@@ -7,6 +7,7 @@ sequences, is validated with them (`engage validate`), and no code names a clini
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Literal
 
@@ -45,6 +46,28 @@ class Hl7Infusion(_Frozen):
         return any(code.casefold() == place for code in locations if code)
 
 
+_FIELD = re.compile(r"^[A-Z][A-Z0-9]{2}-\d{1,3}(\.\d{1,2})?$")
+
+
+class Hl7Consent(_Frozen):
+    """Where the clinic's EHR records a patient's express consent to one channel.
+
+    `field` is `SEG-N` or `SEG-N.C` (e.g. `ZPD-2`, `PD1-12`); a value in `values` means the
+    patient consented. Only a channel the patient has no consent record for is granted: an
+    opt-out (or any earlier decision) is never overwritten by the feed.
+    """
+
+    field: str
+    values: tuple[str, ...] = ("Y",)
+
+    @field_validator("field")
+    @classmethod
+    def _field_shape(cls, value: str) -> str:
+        if not _FIELD.match(value):
+            raise ValueError(f"bad field {value!r}: expected SEG-N or SEG-N.C, e.g. ZPD-2")
+        return value
+
+
 class Hl7Feed(_Frozen):
     """The clinic's HL7 v2 feed: identity, phone region, languages and the infusion types."""
 
@@ -58,6 +81,8 @@ class Hl7Feed(_Frozen):
     # for an infusion that never happened); "keep" leaves them as they are.
     no_show: Literal["cancel", "keep"] = "cancel"
     infusions: tuple[Hl7Infusion, ...] = ()
+    # No entry, no consent from the feed (the default): consent is then staff's or the patient's.
+    consent: dict[Literal["sms", "email"], Hl7Consent] = Field(default_factory=dict)
 
     @field_validator("languages")
     @classmethod

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from engage.hl7.intake import Intake, reapply
+from engage.schedule.hl7 import Hl7Consent
 from engage.store import Appointment, AppointmentState, Enrollment, Message, MessageState, Patient
 from engage.store.hl7 import Hl7Appointment, Hl7Message, Hl7State
 from tests.factories import NOW, add_patient
@@ -259,3 +260,38 @@ def test_final_state_is_the_last_message_by_filler_time(
         assert link.status == "booked"
         assert appointment is not None and appointment.state == AppointmentState.SCHEDULED
         assert appointment.starts_at == datetime(2027, 4, last_day, 17, 0, tzinfo=UTC)  # 10:00 PDT
+
+
+def _consenting_feed(engine: sa.Engine) -> Intake:
+    schedule = clinic_schedule()
+    feed = schedule.hl7.model_copy(
+        update={"consent": {"sms": Hl7Consent(field="ZPD-2", values=("Y",))}}
+    )
+    return Intake(engine, schedule.model_copy(update={"hl7": feed}), clock=lambda: NOW)
+
+
+def test_a_configured_consent_field_records_consent_on_a_new_channel(engine: sa.Engine) -> None:
+    message = fixture("adt_a04") + b"ZPD|1|Y\r"
+    assert _consenting_feed(engine).handle(message).code == "AA"
+    with Session(engine) as session:
+        patient = session.scalars(sa.select(Patient)).one()
+        sms = patient.consent("sms")
+        assert sms is not None and (sms.granted, sms.source) == (True, "hl7")
+        assert patient.consent("email") is None  # not configured: never granted
+
+
+def test_a_configured_consent_field_never_reopens_an_opt_out(engine: sa.Engine) -> None:
+    with Session(engine) as session:
+        add_patient(
+            session,
+            external_ref=REF,
+            sms=False,
+            phone="+14155550111",
+            first_name="ANA",
+            last_name="RIVERA",
+        )
+    message = fixture("adt_a04") + b"ZPD|1|Y\r"
+    assert _consenting_feed(engine).handle(message).code == "AA"
+    with Session(engine) as session:
+        sms = session.scalars(sa.select(Patient)).one().consent("sms")
+        assert sms is not None and sms.granted is False

@@ -112,3 +112,12 @@ def test_validate_locates_an_unknown_locale_in_the_language_table() -> None:
     parsed = parse_schedule(text)
     assert parsed.schedule is None
     assert any("hl7.languages" in p.message for p in parsed.problems)
+
+
+def test_validate_locates_a_malformed_consent_field() -> None:
+    text = (ROOT / "schedules.yaml").read_text() + "  consent:\n    sms: {field: PID13}\n"
+    parsed = parse_schedule(text)
+    assert parsed.schedule is None
+    [problem] = parsed.problems
+    assert "bad field 'PID13'" in problem.message
+    assert problem.line == len(text.splitlines())
