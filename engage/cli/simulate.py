@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engage.errors import EngageError, ScheduleError
+from engage.planning.localtime import resolve_local
 from engage.planning.planner import AnchorEvent, Recipient
 from engage.planning.preview import PreviewItem, preview
 from engage.rendering.environment import make_environment
@@ -26,14 +27,15 @@ def _fail(message: str) -> typer.Exit:
 
 
 def parse_moment(text: str, zone: ZoneInfo, what: str) -> datetime:
-    """An ISO date-time; a naive one is read in the patient's zone."""
+    """An ISO date-time; a naive one is read on the patient's wall clock, as `engage enroll`
+    reads it (a skipped time is the first minute after the jump, a repeated one its first pass)."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(
             f"{what}: bad date {text!r}: expected ISO 8601 such as 2027-03-12T10:00"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+    return moment if moment.tzinfo else resolve_local(moment, zone)
 
 
 def build_events(

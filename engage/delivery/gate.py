@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from engage.planning.localtime import next_allowed
+from engage.planning.localtime import next_allowed, resolve_local, to_local
 from engage.schedule.models import QuietHours
 
 
@@ -39,6 +39,10 @@ class SendFacts:
     timezone: str
     quiet: QuietHours
     now: datetime  # aware
+    # A reminder meant to come before its event (a negative offset) and that event's instant:
+    # once the event has started, the reminder is no longer sent.
+    before_event: bool = False
+    event_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class Verdict:
 
 
 PAUSE_RECHECK = timedelta(hours=1)
+EVENT_STARTED = "late: its event has started"
 
 
 def decide(facts: SendFacts) -> Verdict:
@@ -58,6 +63,8 @@ def decide(facts: SendFacts) -> Verdict:
         return Verdict(Action.CANCEL, facts.channel, "enrollment cancelled")
     if facts.appointment_cancelled:
         return Verdict(Action.CANCEL, facts.channel, "appointment cancelled")
+    if _event_started(facts, facts.now):
+        return Verdict(Action.CANCEL, facts.channel, EVENT_STARTED)
     if facts.enrollment_state == "paused":
         return Verdict(Action.DEFER, facts.channel, "enrollment paused", facts.now + PAUSE_RECHECK)
     channel, reason = _choose_channel(facts)
@@ -68,10 +75,21 @@ def decide(facts: SendFacts) -> Verdict:
         zone = ZoneInfo(facts.timezone)
         allowed = next_allowed(facts.now, zone, facts.quiet)
         if allowed > facts.now:
-            return Verdict(Action.DEFER, channel, "quiet hours", allowed)
+            return _defer(facts, channel, "quiet hours", allowed)
         if facts.sent_today >= facts.daily_cap:
-            return Verdict(Action.DEFER, channel, "daily cap reached", _next_day(facts, zone))
+            return _defer(facts, channel, "daily cap reached", _next_day(facts, zone))
     return Verdict(Action.SEND, channel, reason)
+
+
+def _event_started(facts: SendFacts, moment: datetime) -> bool:
+    return facts.before_event and facts.event_at is not None and facts.event_at <= moment
+
+
+def _defer(facts: SendFacts, channel: str, why: str, until: datetime) -> Verdict:
+    """Wait until `until`, unless a reminder would then come after its event started."""
+    if _event_started(facts, until):
+        return Verdict(Action.CANCEL, channel, f"{EVENT_STARTED} by the end of the {why}")
+    return Verdict(Action.DEFER, channel, why, until)
 
 
 def _choose_channel(facts: SendFacts) -> tuple[str | None, str]:
@@ -98,6 +116,10 @@ def send_channel(
 
 
 def _next_day(facts: SendFacts, zone: ZoneInfo) -> datetime:
-    local = facts.now.astimezone(zone)
-    tomorrow = datetime.combine(local.date() + timedelta(days=1), facts.quiet.end, zone)
+    # The planner's resolver: a quiet-hours end inside a skipped hour is the first minute after
+    # the jump (datetime.combine(..., zone) would read it with the old offset: 30 min late).
+    local = to_local(facts.now, zone)
+    tomorrow = resolve_local(
+        datetime.combine(local.date() + timedelta(days=1), facts.quiet.end), zone
+    )
     return next_allowed(tomorrow, zone, facts.quiet)

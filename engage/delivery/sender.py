@@ -33,6 +33,7 @@ from engage.delivery.retry import RetryPolicy
 from engage.errors import DeliveryError, TemplateProblem
 from engage.logs import get_logger
 from engage.ops import metrics
+from engage.planning.localtime import local_day
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
 from engage.store.audit import audit
@@ -330,9 +331,15 @@ class Sender:
         now: datetime,
     ) -> SendFacts:
         try:
-            step_channels = self.schedule.sequence(message.sequence).step(message.step_id).channels
+            step = self.schedule.sequence(message.sequence).step(message.step_id)
+            step_channels, before_event = step.channels, step.offset.before
         except KeyError:
-            step_channels = (message.channel,)
+            step, step_channels, before_event = None, (message.channel,), False
+        event_at = None
+        if appointment is not None and step is not None:
+            event_at = (
+                appointment.ends_at if step.anchor == "infusion.end" else appointment.starts_at
+            )
         return SendFacts(
             channel=message.channel,
             step_channels=tuple(step_channels),
@@ -347,6 +354,8 @@ class Sender:
             timezone=patient.timezone,
             quiet=self.schedule.clinic.quiet_hours,
             now=now,
+            before_event=before_event,
+            event_at=event_at,
         )
 
     @staticmethod
@@ -464,9 +473,7 @@ def _insert_events(session: Session, events: list[dict[str, object]]) -> None:
 
 def _local_day(now: datetime, timezone: str) -> tuple[datetime, datetime]:
     """The patient's current local day, as a UTC [start, end) range."""
-    local = now.astimezone(ZoneInfo(timezone))
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+    return local_day(now, ZoneInfo(timezone))
 
 
 def _close_consent(

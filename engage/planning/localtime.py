@@ -9,7 +9,7 @@ so a message is sent once. Everything here is pure: values in, values out.
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from engage.schedule.models import QuietHours
@@ -103,6 +103,45 @@ def next_allowed(instant: datetime, zone: ZoneInfo, quiet: QuietHours) -> dateti
             return moment
         moment = candidate
     return moment
+
+
+def local_day(instant: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The local calendar day `instant` falls on, as a UTC [start, end) range.
+
+    A day starts at its first midnight: where midnight repeats (Havana and the Azores turn their
+    clocks back at 01:00), an instant in the second pass still belongs to the day that began at
+    the first one. A midnight inside a gap starts at the first minute after it.
+    """
+    day = to_local(instant, zone).date()
+    start = resolve_local(datetime.combine(day, time()), zone)
+    end = resolve_local(datetime.combine(day + timedelta(days=1), time()), zone)
+    return start, end
+
+
+def last_allowed_before(
+    limit: datetime, zone: ZoneInfo, quiet: QuietHours | None
+) -> datetime | None:
+    """The last whole minute before `limit` outside quiet hours (any minute, if `quiet` is None).
+
+    Where a reminder goes when the usual time would reach its event: before the quiet hours that
+    cover the event (20:59 the evening before a 07:00 infusion, under 21:00-08:00).
+    """
+    moment = (limit.astimezone(UTC) - _MINUTE).replace(second=0, microsecond=0)
+    if quiet is None:
+        return moment
+    for _ in range(_MAX_QUIET_HOPS):
+        wall = to_local(moment, zone)
+        if not quiet.contains(wall.time()):
+            return moment
+        start_date = wall.date()
+        if quiet.start > quiet.end and wall.time() < quiet.end:
+            start_date -= timedelta(days=1)
+        start = resolve_local(datetime.combine(start_date, quiet.start), zone)
+        candidate = (start - _MINUTE).replace(second=0, microsecond=0)
+        if candidate >= moment:  # a gap or repeat at the window's start; a guard
+            candidate = moment - _MINUTE
+        moment = candidate
+    return None
 
 
 class AmbiguousLocalTime(ValueError):

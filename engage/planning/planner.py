@@ -10,9 +10,14 @@ Due time of one (step, event) pair:
   2. add `offset.minutes` as elapsed time;
   3. with `step.at`, take that wall time on the local date reached so far;
   4. if that is before `now`: `if_late: skip` -> keep it, but skip it; `if_late: send` -> `now`,
-     unless it was due before its event and the event is past too (a reminder before an
-     infusion that already happened helps no one): then keep it, but skip it;
-  5. non-critical messages due in quiet hours wait for the window's end; critical ones never move.
+     unless the step is a reminder (a negative offset) and its event has started (a reminder
+     before an infusion that already happened helps no one): then keep it, but skip it. A step
+     with a non-negative offset (the `+0m` welcome at `10:00`) is never "before its event", even
+     when its send time falls earlier in the day than the enrollment;
+  5. non-critical messages due in quiet hours wait for the window's end; critical ones never move;
+  6. a reminder that would now be due at or after its event starts moves to the last allowed
+     minute before it (before the quiet hours that reach the event, for a non-critical one), or,
+     when that minute is already past, is kept but skipped: it never reaches the patient late.
 """
 
 from __future__ import annotations
@@ -23,11 +28,18 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engage.errors import PlanningError
-from engage.planning.localtime import add_months, next_allowed, resolve_local, to_local
+from engage.planning.localtime import (
+    add_months,
+    last_allowed_before,
+    next_allowed,
+    resolve_local,
+    to_local,
+)
 from engage.schedule.models import QuietHours, Sequence, Step
 
 LATE_SKIP = "late: due before enrollment (if_late: skip)"
 LATE_EVENT_PASSED = "late: its event has already happened"
+LATE_NO_TIME_BEFORE = "late: no allowed time left before its event (quiet hours)"
 
 
 @dataclass(frozen=True)
@@ -134,6 +146,8 @@ def _plan_one(
     due, skip_reason = _if_late(step, due_time(step, event.at, zone), event.at, now)
     if skip_reason is None and not step.critical:
         due = next_allowed(due, zone, quiet)
+    if skip_reason is None and step.offset.before and due >= event.at:
+        due, skip_reason = _before_event(due, event.at, now, zone, None if step.critical else quiet)
     channel = choose_channel(step, recipient.channels)
     if channel is None:
         channel = step.channels[0]
@@ -162,10 +176,20 @@ def _if_late(
         return due, None
     if step.if_late == "skip":
         return due, LATE_SKIP
-    if due < event_at <= now:
+    if step.offset.before and event_at <= now:
         # A reminder *before* an event that has already happened helps no one.
         return due, LATE_EVENT_PASSED
     return now.astimezone(UTC), None
+
+
+def _before_event(
+    due: datetime, event_at: datetime, now: datetime, zone: ZoneInfo, quiet: QuietHours | None
+) -> tuple[datetime, str | None]:
+    """A reminder that fell at or after its event: the last allowed minute before, or skipped."""
+    latest = last_allowed_before(event_at, zone, quiet)
+    if latest is None or latest < now:
+        return due, LATE_NO_TIME_BEFORE
+    return latest, None
 
 
 def _zone(name: str) -> ZoneInfo:

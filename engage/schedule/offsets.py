@@ -22,6 +22,14 @@ class Offset:
     days: int = 0
     minutes: int = 0
 
+    @property
+    def before(self) -> bool:
+        """True for an offset that points before its anchor (`-3d`, `-1d2h`): a reminder.
+
+        schedules.yaml gives every unit one sign; an offset built with mixed signs is not one."""
+        parts = (self.months, self.days, self.minutes)
+        return min(parts) < 0 and max(parts) <= 0
+
     def __str__(self) -> str:
         sign = "-" if min(self.months, self.days, self.minutes) < 0 else "+"
         parts = [

@@ -147,3 +147,37 @@ def test_bad_input_is_one_clear_line_and_exit_1(args: list[str], message: str) -
     code, out, err = simulate(*args)
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_a_skipped_local_anchor_is_read_as_engage_enroll_reads_it() -> None:
+    # 02:30 does not exist in New York on 2027-03-14: `engage enroll` reads it as 03:00 EDT (the
+    # first minute after the jump); simulate read it as 03:30. The discharge is at the anchor.
+    _, out, _ = simulate(
+        "--sequence",
+        "post-infusion",
+        "--anchor",
+        "2027-03-14T02:30",
+        "--tz",
+        "America/New_York",
+        "--json",
+    )
+    first = json.loads(out)[0]
+    assert (first["step"], first["due_utc"]) == ("discharge", "2027-03-14T07:00:00Z")
+
+
+def test_the_education_welcome_goes_out_for_an_enrollment_at_two_in_the_afternoon() -> None:
+    _, out, _ = simulate(
+        "--sequence",
+        "education",
+        "--anchor",
+        "2027-03-01T14:00",
+        "--tz",
+        "America/New_York",
+        "--json",
+    )
+    welcome = json.loads(out)[0]
+    assert (welcome["step"], welcome["due_local"], welcome["skip_reason"]) == (
+        "welcome",
+        "2027-03-01T14:00:00-05:00",
+        None,
+    )

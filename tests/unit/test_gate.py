@@ -89,3 +89,43 @@ def test_a_non_critical_send_never_happens_in_quiet_hours(minute: int) -> None:
     assert (verdict.action is Action.DEFER) == in_quiet
     if in_quiet:
         assert verdict.until is not None and verdict.until.astimezone(zone).time() == BASE.quiet.end
+
+
+# A reminder whose event has started is no longer sent (a backlog, a deferral, a slow worker).
+
+INFUSION = datetime(2027, 6, 2, 11, 0, tzinfo=UTC)  # 07:00 in New York
+
+
+def test_a_reminder_is_cancelled_once_its_event_has_started() -> None:
+    facts = replace(BASE, before_event=True, event_at=INFUSION, now=INFUSION + timedelta(minutes=1))
+    verdict = decide(facts)
+    assert (verdict.action, verdict.reason) == (Action.CANCEL, "late: its event has started")
+    critical = decide(replace(facts, critical=True))
+    assert critical.action is Action.CANCEL
+
+
+def test_a_reminder_before_its_event_still_goes() -> None:
+    facts = replace(BASE, before_event=True, event_at=INFUSION, now=INFUSION - timedelta(hours=2))
+    assert decide(replace(facts, now=datetime(2027, 6, 1, 20, 0, tzinfo=UTC))).action is Action.SEND
+
+
+def test_a_reminder_that_quiet_hours_would_hold_past_its_event_is_cancelled() -> None:
+    night = datetime(2027, 6, 2, 5, 0, tzinfo=ZoneInfo("America/New_York"))  # quiet until 08:00
+    verdict = decide(replace(BASE, before_event=True, event_at=INFUSION, now=night))
+    assert verdict.action is Action.CANCEL
+    assert verdict.reason == "late: its event has started by the end of the quiet hours"
+
+
+def test_a_follow_up_after_its_event_is_not_cancelled_by_it() -> None:
+    later = replace(BASE, before_event=False, event_at=INFUSION, now=INFUSION + timedelta(hours=3))
+    assert decide(later).action is Action.SEND
+
+
+def test_a_daily_cap_deferral_into_a_skipped_hour_lands_on_the_first_minute_after_it() -> None:
+    # Quiet hours end at 02:30; New York skips 02:00-03:00 on 2027-03-14. datetime.combine read
+    # 02:30 with the old offset: 03:30 EDT, half an hour late. The planner's rule says 03:00.
+    quiet = QuietHours(start="23:00", end="02:30")
+    evening = datetime(2027, 3, 13, 12, 0, tzinfo=ZoneInfo("America/New_York"))
+    verdict = decide(replace(BASE, quiet=quiet, sent_today=3, now=evening))
+    assert verdict.action is Action.DEFER
+    assert verdict.until == datetime(2027, 3, 14, 7, 0, tzinfo=UTC)  # 03:00 EDT

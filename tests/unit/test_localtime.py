@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engage.planning.localtime import add_months, exists, next_allowed, resolve_local, to_local
+from engage.planning.localtime import (
+    add_months,
+    exists,
+    local_day,
+    next_allowed,
+    resolve_local,
+    to_local,
+)
 from engage.schedule.models import QuietHours
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -243,3 +250,16 @@ def test_the_next_allowed_moment_is_outside_quiet_hours_never_earlier_and_within
     assert moment <= allowed <= moment + timedelta(hours=26)
     if allowed != moment:
         assert to_local(allowed, zone).time() >= quiet.end
+
+
+def test_a_local_day_across_a_repeated_midnight_starts_at_the_first_midnight() -> None:
+    # Havana turns its clocks back from 01:00 to 00:00 on 2026-11-01: midnight happens twice.
+    havana = ZoneInfo("America/Havana")
+    second_pass = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 00:30 CST, after the change
+    assert second_pass.astimezone(havana).fold == 1
+    start, end = local_day(second_pass, havana)
+    assert start == datetime(2026, 11, 1, 4, 0, tzinfo=UTC)  # the first midnight (CDT)
+    assert end == datetime(2026, 11, 2, 5, 0, tzinfo=UTC)
+    azores = ZoneInfo("Atlantic/Azores")  # back from 01:00 to 00:00 on 2026-10-25
+    start, _ = local_day(datetime(2026, 10, 25, 1, 30, tzinfo=UTC), azores)
+    assert start == datetime(2026, 10, 25, 0, 0, tzinfo=UTC)

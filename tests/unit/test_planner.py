@@ -11,6 +11,7 @@ import pytest
 from engage.errors import PlanningError
 from engage.planning.planner import (
     LATE_EVENT_PASSED,
+    LATE_NO_TIME_BEFORE,
     LATE_SKIP,
     AnchorEvent,
     PlannedMessage,
@@ -303,6 +304,50 @@ def test_a_late_follow_up_after_an_event_that_already_happened_is_due_now() -> N
     follow_up = step(offset="+1d", at="10:00", critical=True)
     message = plan_one(follow_up, at(NEW_YORK, 2024, 6, 10, 10), now=now)
     assert (message.due_at, message.skip_reason) == (now, None)
+
+
+def test_a_welcome_at_ten_goes_out_now_for_an_enrollment_at_two_in_the_afternoon() -> None:
+    # Was skipped as "late: its event has already happened": the 10:00 pulled it before the
+    # enrollment, and every enrollment after 10:00 local never got its welcome.
+    enrolled = at(NEW_YORK, 2027, 3, 1, 14)
+    welcome = step(anchor="enrolled", offset="+0m", at="10:00", if_late="send")
+    [message] = plan(
+        sequence(welcome), patient(), [AnchorEvent("enrolled", enrolled)], QUIET, enrolled
+    )
+    assert (message.due_at, message.skip_reason) == (enrolled.astimezone(UTC), None)
+
+
+def test_a_welcome_for_an_enrollment_at_night_goes_out_the_next_morning() -> None:
+    enrolled = at(NEW_YORK, 2027, 3, 1, 22)
+    welcome = step(anchor="enrolled", offset="+0m", at="10:00", if_late="send")
+    [message] = plan(
+        sequence(welcome), patient(), [AnchorEvent("enrolled", enrolled)], QUIET, enrolled
+    )
+    assert (local(message, NEW_YORK), message.skip_reason) == (datetime(2027, 3, 2, 8, 0), None)
+
+
+def test_reminders_for_an_early_infusion_booked_before_dawn_are_skipped_not_sent_after_it() -> None:
+    # Was due 08:00, an hour after the 07:00 infusion started.
+    now = at(NEW_YORK, 2027, 3, 10, 5).astimezone(UTC)
+    for offset, hour in (("-1d", "17:00"), ("-3d", "10:00")):
+        message = plan_one(step(offset=offset, at=hour), at(NEW_YORK, 2027, 3, 10, 7), now=now)
+        assert message.skip_reason == LATE_NO_TIME_BEFORE
+    midnight = at(NEW_YORK, 2027, 3, 11, 0, 18)
+    booked = at(NEW_YORK, 2027, 3, 10, 21, 4).astimezone(UTC)
+    message = plan_one(step(offset="-1d", at="17:00"), midnight, now=booked)
+    assert message.skip_reason == LATE_NO_TIME_BEFORE
+
+
+def test_a_reminder_that_quiet_hours_would_push_past_its_event_goes_before_they_start() -> None:
+    now = at(NEW_YORK, 2027, 3, 9, 19).astimezone(UTC)
+    message = plan_one(step(offset="-30m"), at(NEW_YORK, 2027, 3, 10, 7), now=now)
+    assert (local(message, NEW_YORK), message.skip_reason) == (datetime(2027, 3, 9, 20, 59), None)
+
+
+def test_a_reminder_whose_send_time_falls_after_its_event_moves_to_the_minute_before() -> None:
+    # -30m at 17:00 from an 08:00 infusion would be 17:00 that day: nine hours after it.
+    message = plan_one(step(offset="-30m", at="17:00"), at(NEW_YORK, 2027, 3, 10, 8, 30))
+    assert local(message, NEW_YORK) == datetime(2027, 3, 10, 8, 29)
 
 
 def test_a_step_due_exactly_now_is_not_late() -> None:

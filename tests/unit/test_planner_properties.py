@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from random import Random
@@ -18,13 +18,15 @@ from zoneinfo import ZoneInfo, available_timezones
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engage.planning.localtime import resolve_local
+from engage.planning.localtime import next_allowed, resolve_local
 from engage.planning.planner import (
     LATE_EVENT_PASSED,
+    LATE_NO_TIME_BEFORE,
     LATE_SKIP,
     AnchorEvent,
     PlannedMessage,
     Recipient,
+    due_time,
     plan,
 )
 from engage.schedule.models import Condition, QuietHours, Sequence, Step
@@ -225,8 +227,23 @@ def aimed_at(pivot: datetime, zone: ZoneInfo, offset: Offset) -> datetime:
 
 
 def computed(case: Scenario) -> dict[tuple[int, str], PlannedMessage]:
-    """Messages at their computed due time: no quiet hours and nothing late."""
-    return by_pair(case.plan(quiet=NEVER_QUIET, now=LONG_AGO))
+    """Messages at their computed due time: no quiet hours, nothing late, nothing kept before
+    its event (the offset and send time alone)."""
+    return {
+        pair: replace(m, due_at=due_time(case.step(m), case.event(m).at, case.zone))
+        for pair, m in by_pair(case.plan(quiet=NEVER_QUIET, now=LONG_AGO)).items()
+    }
+
+
+def reaches_its_event(case: Scenario, message: PlannedMessage, quiet: QuietHours) -> bool:
+    """A reminder whose usual time (late: now; then quiet hours) is at or after its event."""
+    step, event = case.step(message), case.event(message)
+    if not step.offset.before:
+        return False
+    due = max(due_time(step, event.at, case.zone), case.now)
+    if not step.critical:
+        due = next_allowed(due, case.zone, quiet)
+    return due >= event.at
 
 
 def by_pair(messages: list[PlannedMessage]) -> dict[tuple[int, str], PlannedMessage]:
@@ -268,6 +285,10 @@ def test_quiet_hours_move_only_non_critical_messages_forward_out_of_the_window(
     without_quiet = by_pair(case.plan(quiet=NEVER_QUIET))
     for pair, message in by_pair(case.plan()).items():
         due_anyway = without_quiet[pair].due_at
+        if reaches_its_event(case, message, case.quiet) or reaches_its_event(
+            case, message, NEVER_QUIET
+        ):
+            continue  # kept before its event: test_no_reminder_reaches_the_patient_after_its_event
         if message.critical or message.skip_reason in LATE:
             assert message.due_at == due_anyway  # never shifted
         else:
@@ -281,12 +302,20 @@ def test_late_messages_are_due_now_or_kept_at_their_time_and_skipped(case: Scena
     at_computed_time = computed(case)
     for pair, message in by_pair(case.plan(quiet=NEVER_QUIET)).items():
         due, event_at = at_computed_time[pair].due_at, case.event(message).at
-        if due >= case.now:
+        before = case.step(message).offset.before
+        if due >= case.now and before and due >= event_at:  # kept before its event
+            latest = (event_at.astimezone(UTC) - timedelta(minutes=1)).replace(second=0)
+            if latest >= case.now:
+                assert message.due_at == latest
+                assert message.skip_reason not in (*LATE, LATE_NO_TIME_BEFORE)
+            else:
+                assert message.skip_reason == LATE_NO_TIME_BEFORE
+        elif due >= case.now:
             assert message.due_at == due
             assert message.skip_reason not in LATE
         elif case.step(message).if_late == "skip":
             assert (message.due_at, message.skip_reason) == (due, LATE_SKIP)
-        elif due < event_at <= case.now:  # a reminder before an event that already happened
+        elif before and event_at <= case.now:  # a reminder before an event that already happened
             assert (message.due_at, message.skip_reason) == (due, LATE_EVENT_PASSED)
         else:
             assert message.due_at == case.now
@@ -305,7 +334,25 @@ def test_the_channel_is_the_preferred_consented_one_or_the_message_says_why_not(
             assert message.channel == allowed[0]
         else:
             assert message.channel == step.channels[0]
-            assert message.skip_reason in (*LATE, _no_consent(step))
+            assert message.skip_reason in (*LATE, LATE_NO_TIME_BEFORE, _no_consent(step))
+
+
+@PROPERTY
+@given(scenarios())
+def test_no_reminder_reaches_the_patient_after_its_event(case: Scenario) -> None:
+    """Over every zone, DST days and event hours: a step before its event that is sent at all
+    is due before the event starts, outside quiet hours unless critical; else it says why not."""
+    for message in case.plan():
+        step, event = case.step(message), case.event(message)
+        if not step.offset.before:
+            continue
+        if message.skip_reason is None or not message.skip_reason.startswith("late"):
+            if message.skip_reason is None:
+                assert message.due_at < event.at
+            if not step.critical and message.skip_reason is None:
+                assert not case.quiet.contains(wall(message.due_at, case.zone).time())
+        else:
+            assert message.skip_reason in (*LATE, LATE_NO_TIME_BEFORE)
 
 
 @PROPERTY
@@ -409,7 +456,12 @@ def assert_lateness_and_quiet_hours_keep_the_order_of_computed_times(case: Scena
     """Among messages to be sent and alike in criticality, planning keeps computed order."""
     at_computed_time = computed(case)
     final = by_pair(case.plan())
-    to_send = [pair for pair, m in final.items() if m.skip_reason not in LATE]
+    to_send = [
+        pair
+        for pair, m in final.items()
+        if m.skip_reason not in (*LATE, LATE_NO_TIME_BEFORE)
+        and not reaches_its_event(case, m, case.quiet)
+    ]
     for pair_1, pair_2 in ((p, q) for p in to_send for q in to_send):
         first, second = final[pair_1], final[pair_2]
         in_order = at_computed_time[pair_1].due_at <= at_computed_time[pair_2].due_at
