@@ -200,3 +200,57 @@ def test_sigkill_mid_stream_then_resent_messages_apply_exactly_once(feed: Feed) 
     assert feed.count(Hl7Message) == len(stream)
     assert feed.count(Patient) == 25
     assert feed.count(Appointment) == 25, "each booking applied exactly once"
+
+
+def test_mllp_over_tls_with_the_librarys_asyncio_client(
+    postgres_db_url: str, tmp_path: Path
+) -> None:
+    import asyncio
+    import ssl
+
+    from hl7.mllp import open_hl7_connection
+
+    cert, key = tmp_path / "hl7.crt", tmp_path / "hl7.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    env = {
+        "ENGAGE_DATABASE_URL": postgres_db_url,
+        "ENGAGE_SCHEDULE_PATH": str(ROOT / "schedules.yaml"),
+        "ENGAGE_HL7_TLS_CERT": str(cert),
+        "ENGAGE_HL7_TLS_KEY": str(key),
+    }
+    with processes(env, tmp_path / "logs") as group:
+        feed = Feed(group, postgres_db_url)
+        context = ssl.create_default_context(cafile=str(cert))
+
+        async def send() -> str:
+            reader, writer = await open_hl7_connection("127.0.0.1", feed.port, ssl=context)
+            writer.writemessage(fixture("adt_a04").decode())
+            await writer.drain()
+            reply = await asyncio.wait_for(reader.readmessage(), 20)
+            writer.close()
+            return str(reply.segment("MSA")(1))
+
+        assert asyncio.run(send()) == "AA"
+        assert feed.count(Patient) == 1
+        feed.engine.dispose()
