@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -11,9 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engage.channels.base import Channel
 from engage.channels.registry import build_channels
+from engage.delivery.claim import Claimed
+from engage.delivery.dispatcher import Dispatcher
 from engage.delivery.ratelimit import build_rate_limiter
 from engage.delivery.retry import RetryPolicy
 from engage.delivery.sender import Sender
+from engage.ops.heartbeat import heartbeat
 from engage.rendering.environment import make_environment
 from engage.schedule.loader import load_schedule
 from engage.schedule.models import Schedule
@@ -64,3 +68,14 @@ class Runtime:
     @property
     def stuck_after(self) -> timedelta:
         return timedelta(seconds=self.settings.stuck_after_seconds)
+
+    def dispatcher(self, enqueue: Callable[[list[Claimed]], None]) -> Dispatcher:
+        """The dispatcher of this process; `enqueue` publishes (the Celery side supplies it)."""
+        return Dispatcher(
+            self.sessions,
+            enqueue,
+            batch_size=self.settings.dispatch_batch_size,
+            stuck_after=self.stuck_after,
+            max_in_flight=self.settings.max_in_flight,
+            on_tick=lambda: heartbeat(self.settings),
+        )

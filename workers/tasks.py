@@ -13,7 +13,6 @@ from celery.signals import worker_process_init
 from engage.delivery.batching import pack
 from engage.delivery.claim import Claimed
 from engage.delivery.dispatcher import Dispatcher
-from engage.ops.heartbeat import heartbeat
 from engage.runtime import Runtime
 from engage.settings import load_settings
 from workers.app import app
@@ -44,15 +43,7 @@ def enqueue(claimed: list[Claimed]) -> None:
 
 
 def dispatcher() -> Dispatcher:
-    rt = runtime()
-    return Dispatcher(
-        rt.sessions,
-        enqueue,
-        batch_size=rt.settings.dispatch_batch_size,
-        stuck_after=rt.stuck_after,
-        max_in_flight=rt.settings.max_in_flight,
-        on_tick=lambda: heartbeat(rt.settings),
-    )
+    return runtime().dispatcher(enqueue)
 
 
 @app.task(name="engage.send", acks_late=True)

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from engage.cli.api import APP
-from engage.cli.serve import settings_or_exit, worker_argv
+from engage.cli.serve import run_worker, settings_or_exit, worker_argv
 from engage.logs import get_logger
 from engage.settings import Settings
 
@@ -101,11 +101,11 @@ def run_command(
     if settings.hl7_enabled:
         _start_hl7(settings)
     _banner(settings, host, port, note, _sign_in_hint(rt.sessions))
-    from workers.app import app as celery
-
     try:
-        celery.worker_main(
+        code = run_worker(
             worker_argv(settings, "sms,email,dispatch", settings.send_concurrency, "threads")
         )
     finally:
         stop.set()
+    if code:
+        raise typer.Exit(code)

@@ -29,6 +29,25 @@ def settings_or_exit() -> Settings:
     return settings
 
 
+def run_worker(argv: list[str]) -> int:
+    """Run the Celery worker in this process and return its exit status.
+
+    `Celery.worker_main` drops the status (`Celery.start` returns click's exit code and
+    `worker_main` ignores it), so a worker ended by an unrecoverable error used to exit 0 and
+    a supervisor that restarts only on failure left the clinic with no workers.
+    """
+    from celery.bin.celery import celery as celery_cli
+
+    from workers.app import app as celery
+
+    celery_cli.params[0].default = celery  # what Celery.start does: `-A` defaults to our app
+    try:
+        code = celery_cli.main(args=argv, standalone_mode=False)
+    finally:
+        celery_cli.params[0].default = None
+    return int(code or 0)
+
+
 def worker_argv(settings: Settings, queues: str, concurrency: int, pool: str) -> list[str]:
     argv = [
         "worker",
@@ -81,15 +100,14 @@ def worker_command(
     if problem:
         typer.echo(f"error: --pool {pool}: {problem}", err=True)
         raise typer.Exit(2)
-    from workers.app import app as celery
-
     if metrics_port:
         from prometheus_client import start_http_server
 
         start_http_server(metrics_port)
-    celery.worker_main(
-        worker_argv(settings, queues, concurrency or settings.send_concurrency, pool)
-    )
+    code = run_worker(worker_argv(settings, queues, concurrency or settings.send_concurrency, pool))
+    if code:
+        log.error("worker.exited", status=code)
+        raise typer.Exit(code)
 
 
 @app.command("dispatcher")

@@ -1,8 +1,8 @@
 """The broker as operators see it: how many tasks wait in each queue, and which workers answer.
 
-Read the way the workers connect (workers.app's URL and transport options), so the embedded
-filesystem broker, Redis and RabbitMQ all answer. Nothing here raises when the broker is down:
-status pages must still render, and say so.
+Read the way the workers connect (`engage.ops.queues`: one URL and transport options), so the
+embedded filesystem broker, Redis and RabbitMQ all answer. Nothing here raises when the broker is
+down: status pages must still render, and say so.
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 
+from kombu.connection import Connection
+
+from engage.ops.queues import QUEUES, broker_options, make_celery
 from engage.settings import Settings
 
 
@@ -32,10 +35,6 @@ def _missing_queue(exc: Exception) -> bool:
 
 def queue_depths(settings: Settings, timeout: float = 2.0) -> QueueDepths:
     """Messages waiting in each Celery queue (not counting tasks a worker has prefetched)."""
-    from kombu.connection import Connection
-
-    from workers.app import QUEUES, broker_options
-
     url, options = broker_options(settings)
     depths: dict[str, int] = {}
     try:
@@ -66,8 +65,6 @@ def ping_workers(settings: Settings, timeout: float = 1.0) -> list[str] | None:
     """
     if not settings.broker_url:
         return None
-    from workers.app import make_celery
-
     celery = make_celery(settings)
     try:
         replies = celery.control.ping(timeout=timeout)
@@ -85,10 +82,6 @@ def _close_quietly(channel: object) -> None:
 
 def broker_reachable(settings: Settings, timeout: float = 2.0) -> str | None:
     """None when the broker accepts a connection, else why not (one line)."""
-    from kombu.connection import Connection
-
-    from workers.app import broker_options
-
     url, options = broker_options(settings)
     try:
         connection = Connection(  # type: ignore[no-untyped-call]

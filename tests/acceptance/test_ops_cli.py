@@ -127,7 +127,7 @@ def busy_outbox(kit: Kit, settings: Settings) -> Iterator[Kit]:
     for _ in range(2):
         make_dead(kit, reason="permanent: twilio 21211: invalid number")
     make_dead(kit, reason="gave up after 6 attempts: twilio: timed out", code="timeout")
-    from workers.app import make_celery
+    from engage.ops.queues import make_celery
 
     celery = make_celery(settings)
     celery.send_task("engage.send", args=(0,), queue="email")
