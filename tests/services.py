@@ -59,3 +59,6 @@ RABBITMQ = Service(
     "rabbitmq",
 )
 ALL = (POSTGRES, REDIS, RABBITMQ)
+
+# The browser tier's Chromium (Debian's package; tests/browser/conftest.py drives it).
+CHROMIUM = os.environ.get("ENGAGE_TEST_CHROMIUM", "/usr/bin/chromium")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from tests.services import ALL, IN_CI
+from tests.services import ALL, CHROMIUM, IN_CI
 
 
 def main() -> int:
@@ -16,7 +17,12 @@ def main() -> int:
         else:
             missing.append(service)
             print(f"tier {service.marker:<9} SKIPPED: no {service.name} at {host}:{port}")
-    if missing and IN_CI:
+    chromium = Path(CHROMIUM).exists()
+    if chromium:
+        print(f"tier browser   runs: Chromium at {CHROMIUM}")
+    else:
+        print(f"tier browser   SKIPPED: no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    if (missing or not chromium) and IN_CI:
         print("CI=true: every integration tier must run; start the servers above.", file=sys.stderr)
         return 1
     return 0

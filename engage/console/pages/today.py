@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from engage.console import queries, web
 
@@ -13,6 +13,15 @@ router = APIRouter()
 
 
 @router.get("/")
+def home(
+    request: Request, who: web.Anyone, sessions: web.Sessions, plan: web.Plan, now: web.Now
+) -> Response:
+    """Today for staff and admins; an operator's home is Operations."""
+    if not who.may("staff"):
+        return RedirectResponse(f"{web.PREFIX}/operations", 303)
+    return today(request, who, sessions, plan, now)
+
+
 def today(
     request: Request, who: web.Staff, sessions: web.Sessions, plan: web.Plan, now: web.Now
 ) -> Response:
