@@ -68,7 +68,7 @@ class Hl7Result:
 def measure(
     work: Path,
     progress: Progress,
-    messages: int = 20_000,
+    messages: int = 10_000,
     connections: int = 4,
     paced_seconds: float = 30.0,
     paced_rate: float = 100.0,

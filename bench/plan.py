@@ -34,7 +34,7 @@ class Plan:
     naive_counts: tuple[int, ...] = (10_000, 100_000)
     reschedule_calls: int = 200
     import_rows: int = 20_000
-    hl7_messages: int = 20_000  # SIU over MLLP to one listener (bench/hl7.py)
+    hl7_messages: int = 10_000  # SIU over MLLP to one listener (bench/hl7.py): 100-500 s
     hl7_connections: int = 4
     hl7_paced_seconds: float = 30.0  # at 100 messages/s, for the ACK latency
 
