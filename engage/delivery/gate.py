@@ -43,6 +43,8 @@ class SendFacts:
     # once the event has started, the reminder is no longer sent.
     before_event: bool = False
     event_at: datetime | None = None
+    # The notice that the appointment was cancelled: the one message a cancellation does not stop.
+    about_cancellation: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def decide(facts: SendFacts) -> Verdict:
     """What to do with one message now; every verdict but SEND carries its reason."""
     if facts.enrollment_state == "cancelled":
         return Verdict(Action.CANCEL, facts.channel, "enrollment cancelled")
-    if facts.appointment_cancelled:
+    if facts.appointment_cancelled and not facts.about_cancellation:
         return Verdict(Action.CANCEL, facts.channel, "appointment cancelled")
     if _event_started(facts, facts.now):
         return Verdict(Action.CANCEL, facts.channel, EVENT_STARTED)

@@ -356,6 +356,7 @@ class Sender:
             now=now,
             before_event=before_event,
             event_at=event_at,
+            about_cancellation=step is not None and step.anchor == "appointment.cancelled",
         )
 
     @staticmethod

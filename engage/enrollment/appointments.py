@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from engage.enrollment.anchors import infusion_length
 from engage.enrollment.booking import book_appointment, refuse_overlap
 from engage.enrollment.common import get_patient, open_enrollments, transaction
+from engage.enrollment.notices import CANCELLED, MOVED, notify_change
 from engage.enrollment.service import refresh_appointments
 from engage.errors import Conflict, NotFound, PlanningError
 from engage.schedule.models import Schedule
@@ -78,6 +79,7 @@ def move_appointment_in(
     # A confirmation was for the old time: the patient confirms the new one again.
     appointment.state, appointment.confirmed_at = AppointmentState.SCHEDULED, None
     _follow(session, schedule, appointment, now, actor, "appointment moved")
+    notify_change(session, schedule, appointment, MOVED, now=now, actor=actor)
     audit(
         session,
         actor=actor,
@@ -107,6 +109,7 @@ def cancel_appointment_in(
     before = appointment.state
     appointment.state, appointment.updated_at = AppointmentState.CANCELLED, now
     _follow(session, schedule, appointment, now, actor, reason, withdraw=UNSENT)
+    notify_change(session, schedule, appointment, CANCELLED, now=now, actor=actor)
     audit(
         session,
         actor=actor,

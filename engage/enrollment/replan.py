@@ -153,6 +153,7 @@ def _update(
 
 
 def appointment_id(event_key: str) -> int | None:
-    """The appointment an event key names (`appointment:7` -> 7), if any."""
-    kind, _, value = event_key.partition(":")
+    """The appointment an event key names (`appointment:7`, `appointment:7:moved:2`: 7)."""
+    kind, _, rest = event_key.partition(":")
+    value = rest.split(":")[0]
     return int(value) if kind == "appointment" and value.isdigit() else None

@@ -14,7 +14,9 @@ from babel.dates import format_date, format_time
 
 from engage.schedule.models import Clinic, Schedule
 
-APPOINTMENT_ANCHORS = frozenset({"consultation", "infusion.start", "infusion.end"})
+APPOINTMENT_ANCHORS = frozenset(
+    {"consultation", "infusion.start", "infusion.end", "appointment.moved", "appointment.cancelled"}
+)
 COURSE_ANCHORS = frozenset({"course.completed"})
 
 

@@ -17,15 +17,20 @@ from engage.schedule.offsets import Offset, parse_offset
 
 CHANNELS = ("sms", "email")
 LOCALES = ("en", "es")
-# Events a step may be anchored to. `infusion.*` occur once per appointment; the others once.
+# Events a step may be anchored to. `infusion.*` occur once per appointment, `appointment.*` once
+# per change of one; the others once.
 ANCHORS = (
     "enrolled",
     "consultation",
     "infusion.start",
     "infusion.end",
     "course.completed",
+    "appointment.moved",
+    "appointment.cancelled",
 )
 REPEATING_ANCHORS = ("infusion.start", "infusion.end")
+# Once per change of an appointment: the patient is told of a move or a cancellation.
+NOTICE_ANCHORS = ("appointment.moved", "appointment.cancelled")
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _STEP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")

@@ -125,6 +125,7 @@ def test_a_move_preview_says_which_message_moves_from_when_to_when(api: Api) -> 
     assert [
         (c["kind"], c["step"], c["due_before_local"], c["due_after_local"]) for c in answer.json()
     ] == [
+        ("new", "moved", None, "2027-03-10T08:00:00-08:00"),  # the patient is told, now
         ("moved", "first-3d", "2027-03-17T10:00:00-07:00", "2027-03-19T10:00:00-07:00"),
         ("moved", "first-1d", "2027-03-19T17:00:00-07:00", "2027-03-21T17:00:00-07:00"),
     ]
@@ -161,3 +162,30 @@ def test_the_timeline_shows_local_times_effective_channels_pauses_moves_and_text
     assert paused.status_code == 200, paused.text
     after = timeline(api, patient["id"])["messages"]
     assert {m["shown_state"] for m in after if m["state"] == "scheduled"} == {"paused"}
+
+
+def test_the_patient_is_told_once_of_a_move_with_the_new_time_and_asked_to_confirm(
+    api: Api,
+) -> None:
+    patient = api.patient()
+    created = course(api, patient["id"])  # pre- and post-infusion both have the notice step
+    first = created["appointments"][0]["id"]
+    api.post(f"/appointments/{first}/move", json={"starts_at": "2027-03-22T10:00"})
+    api.post(f"/appointments/{first}/move", json={"starts_at": "2027-03-23T10:00"})
+    notices = [m for m in timeline(api, patient["id"])["messages"] if m["step"] == "moved"]
+    assert [(n["state"], n["reason"]) for n in notices] == [
+        ("cancelled", "superseded: the appointment changed again"),
+        ("scheduled", "appointment moved"),
+    ]
+    text = notices[1]["text"]["body"]
+    assert "moved to Tuesday, March 23, 2027 at 10:00 AM" in text and "Reply C" in text
+
+
+def test_the_patient_is_told_of_a_cancellation_in_their_language(api: Api) -> None:
+    patient = api.patient(locale="es")
+    created = course(api, patient["id"], sequences=["pre-infusion"])
+    first = created["appointments"][0]["id"]
+    api.post(f"/appointments/{first}/cancel", json={"reason": "clinic closed"})
+    [notice] = [m for m in timeline(api, patient["id"])["messages"] if m["step"] == "cancelled"]
+    assert notice["state"] == "scheduled"
+    assert "está cancelada" in notice["text"]["body"]

@@ -146,8 +146,10 @@ def test_moving_an_appointment_moves_exactly_its_pending_messages(api: Api) -> N
     )
     assert moved.status_code == 200
     after = by_id(api, patient["id"])
-    changed = {i for i in after if after[i] != before[i]}
+    changed = {i for i in before if after[i] != before[i]}
     assert changed == set(ids) - {sent}
+    [notice] = [m for i, m in after.items() if i not in before]
+    assert (notice["step"], notice["state"]) == ("moved", "scheduled")
     for i in changed:
         shift = datetime.fromisoformat(after[i]["due_at"]) - datetime.fromisoformat(
             before[i]["due_at"]
@@ -166,8 +168,11 @@ def test_cancelling_an_appointment_cancels_its_unsent_messages_only(api: Api) ->
     first, second = api.get(f"/patients/{patient['id']}/appointments").json()
     cancelled = api.post(f"/appointments/{second['id']}/cancel", json={"reason": "patient sick"})
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
-    assert {m["state"] for m in cancelled.json()["messages"]} == {"cancelled"}
-    assert {m["reason"] for m in cancelled.json()["messages"]} == {"patient sick"}
+    reminders = [m for m in cancelled.json()["messages"] if m["step"] != "cancelled"]
+    assert {m["state"] for m in reminders} == {"cancelled"}
+    assert {m["reason"] for m in reminders} == {"patient sick"}
+    [notice] = [m for m in cancelled.json()["messages"] if m["step"] == "cancelled"]
+    assert notice["state"] == "scheduled"  # the patient is told
     untouched = api.get(f"/appointments/{first['id']}").json()
     assert {m["state"] for m in untouched["messages"]} == {"scheduled"}
     assert (

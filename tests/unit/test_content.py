@@ -132,7 +132,7 @@ def test_discharge_safety_message_is_critical_and_sent_at_discharge() -> None:
 
 
 def test_first_infusion_gets_its_own_pre_infusion_steps() -> None:
-    steps = SCHEDULE.sequence("pre-infusion").steps
+    steps = [s for s in SCHEDULE.sequence("pre-infusion").steps if s.anchor == "infusion.start"]
     assert {s.when.occurrence for s in steps} == {"first", "later"}
     first = {s.template for s in steps if s.when.occurrence == "first"}
     later = {s.template for s in steps if s.when.occurrence == "later"}
@@ -140,7 +140,8 @@ def test_first_infusion_gets_its_own_pre_infusion_steps() -> None:
 
 
 def test_pre_infusion_emails_attach_the_appointment_to_a_calendar() -> None:
-    assert all(s.attach == ("calendar",) for s in SCHEDULE.sequence("pre-infusion").steps)
+    reminders = [s for s in SCHEDULE.sequence("pre-infusion").steps if s.anchor == "infusion.start"]
+    assert all(s.attach == ("calendar",) for s in reminders)
 
 
 @pytest.mark.parametrize("step", STEPS)

@@ -129,3 +129,9 @@ def test_a_daily_cap_deferral_into_a_skipped_hour_lands_on_the_first_minute_afte
     verdict = decide(replace(BASE, quiet=quiet, sent_today=3, now=evening))
     assert verdict.action is Action.DEFER
     assert verdict.until == datetime(2027, 3, 14, 7, 0, tzinfo=UTC)  # 03:00 EDT
+
+
+def test_the_notice_of_a_cancellation_is_not_stopped_by_the_cancellation() -> None:
+    notice = replace(BASE, appointment_cancelled=True, about_cancellation=True)
+    assert decide(notice).action is Action.SEND
+    assert decide(replace(notice, about_cancellation=False)).action is Action.CANCEL

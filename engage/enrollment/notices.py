@@ -1,0 +1,84 @@
+"""Telling the patient that an appointment moved or was cancelled.
+
+A sequence opts in with steps anchored to `appointment.moved` / `appointment.cancelled`
+(schedules.yaml). Each change is one event, keyed `appointment:<id>:<change>:<n>`, so every move
+gets its own notice; the patient gets one notice per change even when several of their
+sequences have the step (the first open enrollment that has it sends it). A notice still
+waiting when the appointment changes again is withdrawn: the newer one says what is true.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engage.enrollment.common import get_patient, get_sequence, open_enrollments
+from engage.enrollment.replan import locked, replan
+from engage.schedule.models import NOTICE_ANCHORS, Schedule
+from engage.store.appointments import Appointment
+from engage.store.db import transition
+from engage.store.enrollments import EnrollmentEvent
+from engage.store.messages import UNSENT, Message, MessageState
+
+MOVED, CANCELLED = "appointment.moved", "appointment.cancelled"
+SUPERSEDED = "superseded: the appointment changed again"
+
+
+def notify_change(
+    session: Session,
+    schedule: Schedule,
+    appointment: Appointment,
+    anchor: str,
+    *,
+    now: datetime,
+    actor: str,
+) -> str | None:
+    """Plan the notice of this change (`anchor` is MOVED or CANCELLED); its event key, if any."""
+    enrollment = next(
+        (
+            e
+            for e in open_enrollments(session, appointment.patient_id)
+            if anchor in get_sequence(schedule, e.sequence).anchors
+        ),
+        None,
+    )
+    if enrollment is None:
+        return None
+    _withdraw_earlier(session, appointment, now, actor)
+    prefix = f"{appointment.event_key}:{anchor.split('.')[1]}:"
+    count = sum(1 for e in enrollment.events if e.key.startswith(prefix))
+    key = f"{prefix}{count + 1}"
+    enrollment.events.append(EnrollmentEvent(name=anchor, at=now, key=key, occurrence=1))
+    session.flush()
+    replan(
+        session,
+        schedule,
+        enrollment,
+        get_patient(session, appointment.patient_id),
+        now=now,
+        actor=actor,
+        reason=anchor.replace(".", " "),
+        only=lambda _anchor, event_key: event_key == key,
+    )
+    return key
+
+
+def _withdraw_earlier(
+    session: Session, appointment: Appointment, now: datetime, actor: str
+) -> None:
+    notices = session.scalars(
+        locked(
+            select(Message).where(
+                Message.appointment_id == appointment.id,
+                Message.state.in_(UNSENT),
+                Message.event_key.like(f"{appointment.event_key}:%"),
+            )
+        )
+    )
+    for message in notices:
+        transition(session, message, MessageState.CANCELLED, SUPERSEDED, actor, at=now)
+
+
+__all__ = ["CANCELLED", "MOVED", "NOTICE_ANCHORS", "notify_change"]
