@@ -31,9 +31,12 @@ def consenting_patient(engine: sa.Engine, ref: str = REF) -> int:
 
 
 def scheduled(engine: sa.Engine, appointment_id: int) -> list[Message]:
+    """The appointment's scheduled reminders (not the notice telling the patient of a change)."""
     with Session(engine) as session:
         query = sa.select(Message).where(
-            Message.appointment_id == appointment_id, Message.state == MessageState.SCHEDULED
+            Message.appointment_id == appointment_id,
+            Message.state == MessageState.SCHEDULED,
+            Message.event_key == f"appointment:{appointment_id}",
         )
         return list(session.scalars(query))
 
