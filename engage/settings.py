@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     console_session_hours: int = Field(default=12, ge=1, le=168)  # absolute, however active
     login_failures_per_account: int = Field(default=5, ge=1)  # per 15 minutes
     login_failures_per_source: int = Field(default=20, ge=1)  # per 15 minutes
+    api_docs: bool = True  # false: no /docs, /redoc or /openapi.json (production may close them)
+    sendgrid_webhook_tolerance_seconds: int = Field(default=600, ge=1)  # older events refused
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -22,6 +22,7 @@ from engage.api import (
     health,
     imports,
     inbox,
+    openapi_limits,
     ops,
     patients,
     previews,
@@ -31,6 +32,9 @@ from engage.api import (
     webhooks_sendgrid,
     webhooks_twilio,
 )
+from engage.api.guard import Guard
+from engage.api.text_input import CleanText
+from engage.api.throttle import FailureThrottle
 from engage.runtime import Runtime
 from engage.settings import Settings
 
@@ -75,9 +79,12 @@ def create_app(
     `docs=False` leaves /docs and /redoc to engage.asgi, which serves their assets locally
     (FastAPI's own pages load them from a CDN and render blank without internet).
     """
+    docs = docs and settings.api_docs
     app = FastAPI(
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
+        # ENGAGE_API_DOCS=false closes the schema too: production need not publish its map.
+        openapi_url="/openapi.json" if settings.api_docs else None,
         title="engage",
         version=__version__,
         summary="Email + SMS patient engagement: staff API and provider webhooks.",
@@ -85,7 +92,11 @@ def create_app(
     app.state.runtime = runtime or Runtime(settings)
     app.state.clock = clock or (lambda: datetime.now(UTC))
     errors.install(app)
+    https = settings.public_url.startswith("https://")
+    app.add_middleware(CleanText)  # inner: reads bodies only once Guard has bounded them
+    app.add_middleware(Guard, https=https, throttle=FailureThrottle())
     app.add_api_route("/health", _alive, methods=["GET"], tags=["health"], response_model=Alive)
     for router in ROUTERS:
         app.include_router(router)
+    openapi_limits.install(app)
     return app

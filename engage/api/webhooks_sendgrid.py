@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy.orm import Session, sessionmaker
@@ -61,10 +62,24 @@ def _verifier(public_key: str) -> EventWebhook:
 
 
 async def signed_events(request: Request) -> list[dict[str, Any]]:
-    """The delivery's events, once its signature checks out; else 403 (or 400 if not JSON)."""
-    key = deps.settings(request).sendgrid_webhook_public_key
-    signature, timestamp = request.headers.get(SIGNATURE), request.headers.get(TIMESTAMP)
+    """The delivery's events, once its signature checks out and is recent; else 403 (400 if
+    not JSON). ECDSA and the parse run in a thread: a 4 MiB batch must not stall the loop."""
+    settings = deps.settings(request)
     body = await request.body()
+    return await run_in_threadpool(
+        _verified_events,
+        settings.sendgrid_webhook_public_key,
+        request.headers.get(SIGNATURE),
+        request.headers.get(TIMESTAMP),
+        body,
+        deps.now(request).timestamp(),
+        settings.sendgrid_webhook_tolerance_seconds,
+    )
+
+
+def _verified_events(
+    key: str, signature: str | None, timestamp: str | None, body: bytes, now: float, tolerance: int
+) -> list[dict[str, Any]]:
     try:
         valid = bool(key and signature and timestamp) and _verifier(key).verify_signature(
             body.decode("utf-8"), signature, timestamp
@@ -73,10 +88,13 @@ async def signed_events(request: Request) -> list[dict[str, Any]]:
         valid = False
     if not valid:
         raise HTTPException(403, f"invalid or missing {SIGNATURE}")
+    # The timestamp is signed with the body: a captured delivery replayed later is refused.
+    if not str(timestamp).isdigit() or abs(now - int(str(timestamp))) > tolerance:
+        raise HTTPException(403, f"{TIMESTAMP} is more than {tolerance} s from now")
     try:
         events = json.loads(body)
-    except ValueError:
-        raise HTTPException(400, "the body is not JSON") from None
+    except (ValueError, RecursionError):
+        raise HTTPException(400, "the body is not JSON (or is nested too deeply)") from None
     if not isinstance(events, list):
         raise HTTPException(400, "expected a JSON array of events")
     return [event for event in events if isinstance(event, dict)]
@@ -87,7 +105,7 @@ async def signed_events(request: Request) -> list[dict[str, Any]]:
     response_model=Received,
     responses={
         400: {"description": "signed, but not a JSON array", "model": errors.Problem},
-        403: {"description": "missing or invalid signature", "model": errors.Problem},
+        403: {"description": "missing, invalid or stale signature", "model": errors.Problem},
     },
     openapi_extra=JSON_BODY,
     summary="SendGrid event webhook (Settings > Mail Settings > Event Webhook, signed)",

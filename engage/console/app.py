@@ -53,8 +53,9 @@ def install(app: FastAPI) -> None:
     for router in PAGES:
         app.include_router(router, prefix=web.PREFIX, include_in_schema=False)
     app.add_api_route("/", _home, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/docs", _swagger, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/redoc", _redoc, methods=["GET"], include_in_schema=False)
+    if app.openapi_url:  # ENGAGE_API_DOCS=false closes the docs with the schema
+        app.add_api_route("/docs", _swagger, methods=["GET"], include_in_schema=False)
+        app.add_api_route("/redoc", _redoc, methods=["GET"], include_in_schema=False)
     app.add_exception_handler(web.NeedSignIn, _to_signin)  # type: ignore[arg-type]
     app.add_exception_handler(web.Refused, _refused)  # type: ignore[arg-type]
     kinds: tuple[type[Exception], ...] = (NotFound, Conflict, InvalidInput, PlanningError)

@@ -32,3 +32,11 @@ def stderr(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     yield stream
     root.handlers[:] = saved[0]
     root.setLevel(saved[1])
+
+
+@pytest.fixture
+def api(tmp_path):  # type: ignore[no-untyped-def]
+    """The whole HTTP app (API and console) on a migrated SQLite file."""
+    from tests.api_kit import build_api
+
+    return build_api(f"sqlite:///{tmp_path / 'engage.db'}", tmp_path)
