@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from engage.api.throttle import route_kind
 
-_PROBLEM = {"$ref": "#/components/schemas/Problem"}
+_REFUSAL = {"$ref": "#/components/schemas/Refusal"}
 _COMMON = {
     "413": "the body is over this route's limit (docs/api.md, Security)",
     "422": "a field is invalid (a NUL or a lone surrogate in any text, among others)",
@@ -23,7 +23,7 @@ _COMMON = {
 
 
 def _answer(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _PROBLEM}}}
+    return {"description": description, "content": {"application/json": {"schema": _REFUSAL}}}
 
 
 def install(app: FastAPI) -> None:
@@ -36,9 +36,10 @@ def install(app: FastAPI) -> None:
             return app.openapi_schema
         schema = fastapi_schema()
         schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
-            "Problem",
+            "Refusal",
             {
                 "type": "object",
+                "description": "`detail` is a sentence, or (422) a list of fields with `loc`",
                 "properties": {"detail": {}, "correlation_id": {"type": "string"}},
             },
         )

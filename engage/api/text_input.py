@@ -66,7 +66,7 @@ def json_problem(body: bytes) -> tuple[Loc, str] | None:
 def body_problem(kind: str, body: bytes) -> tuple[Loc, str] | None:
     if kind.endswith("json"):
         return json_problem(body)
-    return pairs_problem("body", body.decode("latin-1"))
+    return pairs_problem("body", body.decode("utf-8", "replace"))
 
 
 def pairs_problem(where: str, query: str) -> tuple[Loc, str] | None:
@@ -126,7 +126,7 @@ class CleanText:
     def _head_problem(scope: Scope) -> tuple[Loc, str] | None:
         if problem := text_problem(scope["path"]):
             return ["path"], problem
-        return pairs_problem("query", scope["query_string"].decode("latin-1"))
+        return pairs_problem("query", scope["query_string"].decode("utf-8", "replace"))
 
 
 async def _read(receive: Receive) -> bytes:
