@@ -17,6 +17,7 @@ from engage.delivery.dispatcher import Dispatcher
 from engage.delivery.ratelimit import build_rate_limiter
 from engage.delivery.retry import RetryPolicy
 from engage.delivery.sender import Sender
+from engage.enrollment.autoresume import PauseEnder
 from engage.ops.heartbeat import heartbeat
 from engage.rendering.environment import make_environment
 from engage.schedule.loader import load_schedule
@@ -77,5 +78,17 @@ class Runtime:
             batch_size=self.settings.dispatch_batch_size,
             stuck_after=self.stuck_after,
             max_in_flight=self.settings.max_in_flight,
-            on_tick=lambda: heartbeat(self.settings),
+            on_tick=_both(
+                lambda: heartbeat(self.settings), PauseEnder(self.sessions, self.schedule)
+            ),
         )
+
+
+def _both(first: Callable[[], object], second: Callable[[], object]) -> Callable[[], None]:
+    """One tick callback doing two things (liveness, then ending pauses whose date has come)."""
+
+    def run() -> None:
+        first()
+        second()
+
+    return run

@@ -57,6 +57,13 @@ class Reason(_In):
     reason: str = Field(min_length=1, max_length=500, examples=["patient asked to stop"])
 
 
+class Pause(Reason):
+    until: WallTime | None = Field(
+        default=None,
+        description="Resume on its own then (without offset: the patient's local time).",
+    )
+
+
 class CourseCompleted(_In):
     completed_at: Moment
 
@@ -166,12 +173,20 @@ def get_enrollment(enrollment_id: Id, who: Staff, sessions: Sessions) -> Enrollm
 
 @router.post("/enrollments/{enrollment_id}/pause", response_model=EnrollmentOut, responses=WRITE)
 def pause(
-    enrollment_id: Id, body: Reason, who: Staff, sessions: Sessions, now: Now
+    enrollment_id: Id, body: Pause, who: Staff, sessions: Sessions, now: Now
 ) -> EnrollmentOut:
-    """Hold its messages (they stay scheduled, unsent) until resumed."""
+    """Hold its messages (they stay scheduled, unsent) until resumed, or until `until`."""
     with sessions() as session:
-        service.pause(session, enrollment_id, reason=body.reason, now=now, actor=who.actor)
+        enrollment = _load(session, enrollment_id)
+        until = pause_end(body, load_patient(session, enrollment.patient_id).timezone)
+        service.pause(
+            session, enrollment_id, reason=body.reason, now=now, actor=who.actor, until=until
+        )
         return enrollment_out(session, _load(session, enrollment_id))
+
+
+def pause_end(body: Pause, zone: str) -> datetime | None:
+    return None if body.until is None else instant(body.until, zone, "until")
 
 
 @router.post("/enrollments/{enrollment_id}/resume", response_model=EnrollmentOut, responses=WRITE)

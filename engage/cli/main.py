@@ -55,6 +55,12 @@ def _enroll() -> typer.Typer:
     return enroll.app
 
 
+def _enrollments() -> typer.Typer:
+    from engage.cli import enrollments
+
+    return enrollments.app
+
+
 def _failed() -> typer.Typer:
     from engage.cli import failed
 
@@ -130,6 +136,10 @@ COMMANDS: dict[str, Entry] = {
     "run": Entry("Run dispatcher, worker and API in one process on the embedded defaults.", _run),
     "demo": Entry("Move sample patients through a whole course, booster included.", _demo),
     "enroll": Entry("Enroll a patient in a course of sequences: plan and store messages.", _enroll),
+    "enrollments": Entry(
+        "Pause (optionally until a date), resume or unenroll a patient's enrollments.",
+        _enrollments,
+    ),
     "timeline": Entry("A patient's messages, sent and to come, as they will really go.", _timeline),
     "patients": Entry("Patients: import them from CSV, list them.", _patients),
     "simulate": Entry("Print every message a patient would receive, in order.", _simulate),

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from engage.enrollment.appointments import add_appointment, cancel_appointment, move_appointment
 from engage.enrollment.course import Course, Slot, enroll, enroll_course
-from engage.enrollment.lifecycle import pause, resume, unenroll
+from engage.enrollment.lifecycle import (
+    pause,
+    pause_patient,
+    resume,
+    resume_patient,
+    unenroll,
+    unenroll_patient,
+)
 from engage.enrollment.service import complete_course
 
 __all__ = [
@@ -23,6 +30,9 @@ __all__ = [
     "enroll_course",
     "move_appointment",
     "pause",
+    "pause_patient",
     "resume",
+    "resume_patient",
     "unenroll",
+    "unenroll_patient",
 ]

@@ -1,4 +1,5 @@
-"""An enrollment's life after it starts: pause, resume, unenroll."""
+"""An enrollment's life after it starts: pause (optionally until a date), resume, unenroll; for
+one enrollment or for all of a patient's at once; and resuming pauses whose date has come."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engage.enrollment.common import get_enrollment, get_patient, transaction
+from engage.enrollment.common import OPEN, get_enrollment, get_patient, transaction
 from engage.enrollment.replan import locked, replan
-from engage.errors import Conflict
+from engage.errors import Conflict, InvalidInput
 from engage.schedule.models import Schedule
 from engage.store.audit import audit
 from engage.store.db import transition
@@ -22,7 +23,13 @@ def unenroll(
     session: Session, enrollment_id: int, *, reason: str, now: datetime, actor: str
 ) -> int:
     """Cancel the enrollment and every message of it not yet sent; return how many."""
-    enrollment = get_enrollment(session, enrollment_id)
+    return _unenroll(session, get_enrollment(session, enrollment_id), reason, now, actor)
+
+
+def _unenroll(
+    session: Session, enrollment: Enrollment, reason: str, now: datetime, actor: str
+) -> int:
+    enrollment_id = enrollment.id
     if enrollment.state in (EnrollmentState.CANCELLED, EnrollmentState.COMPLETED):
         raise Conflict(f"enrollment {enrollment_id} is already {enrollment.state}")
     before = enrollment.state
@@ -40,13 +47,37 @@ def unenroll(
 
 
 @transaction
-def pause(session: Session, enrollment_id: int, *, reason: str, now: datetime, actor: str) -> None:
-    """Hold the enrollment: its scheduled messages stay, but are not sent until resumed."""
-    enrollment = get_enrollment(session, enrollment_id)
+def pause(
+    session: Session,
+    enrollment_id: int,
+    *,
+    reason: str,
+    now: datetime,
+    actor: str,
+    until: datetime | None = None,
+) -> None:
+    """Hold the enrollment: its scheduled messages stay, but are not sent until resumed (by
+    staff, or on its own at `until`, if given: it must be in the future)."""
+    _pause(session, get_enrollment(session, enrollment_id), reason, now, actor, until)
+
+
+def _pause(
+    session: Session,
+    enrollment: Enrollment,
+    reason: str,
+    now: datetime,
+    actor: str,
+    until: datetime | None,
+) -> None:
     if enrollment.state != EnrollmentState.ACTIVE:
-        raise Conflict(f"enrollment {enrollment_id} is {enrollment.state}, not active")
+        raise Conflict(f"enrollment {enrollment.id} is {enrollment.state}, not active")
+    if until is not None and until <= now:
+        raise InvalidInput("until", f"{until.isoformat()} is not in the future")
     _set_state(enrollment, EnrollmentState.PAUSED, reason, now)
-    _audit_state(session, enrollment, EnrollmentState.ACTIVE, actor, now, "enrollment.pause")
+    enrollment.paused_until = until
+    _audit_state(
+        session, enrollment, EnrollmentState.ACTIVE, actor, now, "enrollment.pause", until=until
+    )
 
 
 @transaction
@@ -54,10 +85,16 @@ def resume(
     session: Session, schedule: Schedule, enrollment_id: int, *, now: datetime, actor: str
 ) -> None:
     """Resume a paused enrollment, re-planning what is still ahead from `now`."""
-    enrollment = get_enrollment(session, enrollment_id)
+    _resume(session, schedule, get_enrollment(session, enrollment_id), now, actor)
+
+
+def _resume(
+    session: Session, schedule: Schedule, enrollment: Enrollment, now: datetime, actor: str
+) -> None:
     if enrollment.state != EnrollmentState.PAUSED:
-        raise Conflict(f"enrollment {enrollment_id} is {enrollment.state}, not paused")
+        raise Conflict(f"enrollment {enrollment.id} is {enrollment.state}, not paused")
     _set_state(enrollment, EnrollmentState.ACTIVE, "", now)
+    enrollment.paused_until = None
     patient = get_patient(session, enrollment.patient_id)
     result = replan(session, schedule, enrollment, patient, now=now, actor=actor, reason="resumed")
     _audit_state(
@@ -97,3 +134,79 @@ def _audit_state(
         after={"state": enrollment.state, "reason": enrollment.reason, **extra},
         at=now,
     )
+
+
+# A patient's enrollments at once: what staff mean by "pause this patient" or "stop everything".
+
+
+@transaction
+def pause_patient(
+    session: Session,
+    patient_id: int,
+    *,
+    reason: str,
+    now: datetime,
+    actor: str,
+    until: datetime | None = None,
+) -> list[int]:
+    """Pause every active enrollment of the patient; the ids paused (Conflict if none)."""
+    chosen = _of_patient(session, patient_id, (EnrollmentState.ACTIVE,), "active")
+    for enrollment in chosen:
+        _pause(session, enrollment, reason, now, actor, until)
+    return [e.id for e in chosen]
+
+
+@transaction
+def resume_patient(
+    session: Session, schedule: Schedule, patient_id: int, *, now: datetime, actor: str
+) -> list[int]:
+    """Resume every paused enrollment of the patient; the ids resumed (Conflict if none)."""
+    chosen = _of_patient(session, patient_id, (EnrollmentState.PAUSED,), "paused")
+    for enrollment in chosen:
+        _resume(session, schedule, enrollment, now, actor)
+    return [e.id for e in chosen]
+
+
+@transaction
+def unenroll_patient(
+    session: Session, patient_id: int, *, reason: str, now: datetime, actor: str
+) -> dict[int, int]:
+    """Unenroll the patient from every open enrollment: {enrollment id: messages cancelled}."""
+    chosen = _of_patient(session, patient_id, OPEN, "open")
+    return {e.id: _unenroll(session, e, reason, now, actor) for e in chosen}
+
+
+@transaction
+def resume_due(session: Session, schedule: Schedule, *, now: datetime, limit: int = 100) -> int:
+    """Resume pauses whose `until` has come (the dispatcher asks every minute); how many."""
+    due = list(
+        session.scalars(
+            select(Enrollment)
+            .where(Enrollment.state == EnrollmentState.PAUSED, Enrollment.paused_until <= now)
+            .order_by(Enrollment.paused_until, Enrollment.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for enrollment in due:
+        _resume(session, schedule, enrollment, now, AUTO_RESUME)
+    return len(due)
+
+
+AUTO_RESUME = "engage:pause-ended"
+
+
+def _of_patient(
+    session: Session, patient_id: int, states: tuple[EnrollmentState, ...], word: str
+) -> list[Enrollment]:
+    get_patient(session, patient_id)
+    chosen = list(
+        session.scalars(
+            select(Enrollment)
+            .where(Enrollment.patient_id == patient_id, Enrollment.state.in_(states))
+            .order_by(Enrollment.id)
+        )
+    )
+    if not chosen:
+        raise Conflict(f"patient {patient_id} has no {word} enrollment")
+    return chosen

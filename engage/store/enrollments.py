@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage.store.base import Base, UTCDateTime, str_enum, utcnow
@@ -22,6 +22,8 @@ class Enrollment(Base):
     """One patient in one sequence of schedules.yaml."""
 
     __tablename__ = "enrollment"
+    # The dispatcher's once-a-minute look for pauses that have come to their end.
+    __table_args__ = (Index(None, "state", "paused_until"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)

@@ -162,3 +162,24 @@ def test_enroll_preview_stores_nothing(engage, imported: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "first-3d" in result.stdout
     assert json.loads(engage("timeline", "1", "--json").stdout)["messages"] == []
+
+
+def test_pause_until_resume_and_unenroll_all_of_a_patient(engage, imported: Path) -> None:
+    for sequence in ("education", "pre-infusion"):
+        assert (
+            engage("enroll", "1", sequence, "--event", "infusion.start=2099-03-10T09:00").exit_code
+            == 0
+        )
+    paused = engage(
+        "enrollments", "pause", "1", "--reason", "travel", "--until", "2099-01-05T09:00"
+    )
+    assert paused.exit_code == 0, paused.output
+    assert paused.stdout.strip() == "paused enrollment(s) 1, 2 until 2099-01-05 09:00 PST"
+    assert engage("enrollments", "resume", "1").stdout.strip() == "resumed enrollment(s) 1, 2"
+    gone = engage("enrollments", "unenroll", "1", "--reason", "moved", "--enrollment", "2")
+    assert gone.stdout.startswith("unenrolled enrollment 2: ")
+    again = engage("enrollments", "resume", "1")
+    assert (again.exit_code, again.stderr.strip()) == (
+        1,
+        "error: patient 1 has no paused enrollment",
+    )
