@@ -1,16 +1,19 @@
 """`engage enroll PATIENT_ID SEQ[,SEQ...] --event NAME=ISO ...`: enroll a patient in a course (one
-or more sequences sharing one set of appointments), or `--preview` what it would plan."""
+or more sequences sharing one set of appointments), `--preview` what it would plan, or enroll
+every row of a file (`--csv`, enroll_file.py)."""
 
 from __future__ import annotations
 
 import getpass
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy import select
 
 from engage.cli import db as db_cli
+from engage.cli.enroll_file import CSV_HELP, enroll_file
 from engage.cli.serve import settings_or_exit
 from engage.cli.timeline import print_timeline
 from engage.enrollment import enroll_course
@@ -42,21 +45,29 @@ app = typer.Typer()  # its commands are registered in cli/main.py
 
 @app.command("enroll")
 def enroll_command(
-    patient_id: int = typer.Argument(..., help="The patient's id (see `engage patients list`)."),
+    patient_id: int = typer.Argument(
+        None, help="The patient's id (see `engage patients list`); not with --csv."
+    ),
     sequences: str = typer.Argument(
-        ..., help="Sequences of schedules.yaml, comma-separated: pre-infusion,post-infusion."
+        "", help="Sequences of schedules.yaml, comma-separated: pre-infusion,post-infusion."
     ),
     event: list[str] = typer.Option([], "--event", "-e", help=EVENT_HELP),
     location: str = typer.Option("", "--location", help="Where the infusions take place."),
     preview: bool = typer.Option(
         False, "--preview", help="Show the patient's timeline as it would be; store nothing."
     ),
+    csv_file: Path = typer.Option(None, "--csv", help=CSV_HELP, exists=True, dir_okay=False),
+    default: str = typer.Option("", "--sequence", help="With --csv: for rows that name none."),
 ) -> None:
     """Enroll a patient in a course: plan and store the messages of every sequence given."""
     settings = settings_or_exit()
     schedule = _schedule(settings)
     sessions = db_cli.open_store(settings)
+    if csv_file is not None:
+        return enroll_file(sessions, schedule, csv_file, default or sequences.replace(",", ";"))
     names = [name.strip() for name in sequences.split(",") if name.strip()]
+    if patient_id is None or not names:
+        raise fail("give PATIENT_ID SEQUENCES, or --csv FILE")
     now = datetime.now(UTC)
     with sessions() as session:
         patient = session.get(Patient, patient_id)

@@ -135,7 +135,7 @@ COMMANDS: dict[str, Entry] = {
     "api": Entry("Serve the staff API and the provider webhooks.", _api),
     "run": Entry("Run dispatcher, worker and API in one process on the embedded defaults.", _run),
     "demo": Entry("Move sample patients through a whole course, booster included.", _demo),
-    "enroll": Entry("Enroll a patient in a course of sequences: plan and store messages.", _enroll),
+    "enroll": Entry("Enroll a patient (or a CSV of them) in a course of sequences.", _enroll),
     "enrollments": Entry(
         "Pause (optionally until a date), resume or unenroll a patient's enrollments.",
         _enrollments,

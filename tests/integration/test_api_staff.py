@@ -322,3 +322,15 @@ def test_csv_with_a_bad_header_is_422_naming_the_file_and_line(api: Api) -> None
     assert problem["loc"] == ["body", "file"] and problem["msg"].startswith(
         "x.csv:1: unknown column"
     )
+
+
+def test_csv_enrollment_plans_good_rows_and_names_bad_ones_like_the_cli(api: Api) -> None:
+    upload(api, CSV.encode())
+    rows = b"external_ref,infusion.start\nP-1,2031-03-10T09:00-08:00\nP-9,2031-03-10T09:00\n"
+    answer = api.post(
+        "/imports/enrollments?sequence=pre-infusion",
+        files={"file": ("due.csv", rows, "text/csv")},
+    )
+    assert answer.status_code == 200
+    assert answer.json()["summary"] == "1 enrolled, 1 rejected"
+    assert answer.json()["problems"][0].startswith("due.csv:3: external_ref:")
