@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from engage.store.db import transition
+from engage.store.message_states import transition
 from engage.store.messages import ALLOWED_TRANSITIONS, Message, MessageState
 
 S = MessageState

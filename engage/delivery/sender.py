@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from structlog.contextvars import bound_contextvars
@@ -37,9 +37,9 @@ from engage.planning.localtime import local_day
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
 from engage.store.audit import audit
-from engage.store.db import transition
 from engage.store.enrollments import Enrollment
-from engage.store.messages import Message, MessageEvent, MessageState
+from engage.store.message_states import move_many, record_receipts, transition
+from engage.store.messages import Message, MessageState
 from engage.store.patients import Consent, Patient, consented_channels
 
 log = get_logger("engage.sender")
@@ -184,26 +184,21 @@ class Sender:
     ) -> set[int]:
         """`queued -> sending` for every message about to go, one UPDATE per (channel, reason)."""
         moved: set[int] = set()
-        events = []
         for (channel, reason), ids in going.items():
-            result = session.execute(
-                update(Message)
-                .where(Message.id.in_(ids), Message.state == S.QUEUED)
-                .values(
-                    state=S.SENDING,
+            moved.update(
+                move_many(
+                    session,
+                    ids,
+                    S.QUEUED,
+                    S.SENDING,
+                    reason or "sending",
+                    WORKER,
+                    now,
+                    row_reason=reason,
                     channel=channel,
-                    sending_at=now,
-                    updated_at=now,
                     attempts=Message.attempts + 1,
-                    reason=reason,
                 )
-                .returning(Message.id)
-                .execution_options(synchronize_session=False)
             )
-            these = set(result.scalars())
-            moved |= these
-            events += [_event(i, S.QUEUED, S.SENDING, reason or "sending", now) for i in these]
-        _insert_events(session, events)
         return moved
 
     def _withhold(self, session: Session, message: Message, verdict: Verdict, now: datetime) -> str:
@@ -283,38 +278,8 @@ class Sender:
                 receipt.provider_id
             )
         with self.sessions.begin() as session:
-            events = []
             for (provider, status), provider_ids in groups.items():
-                moved = set(
-                    session.execute(
-                        update(Message)
-                        .where(Message.id.in_(list(provider_ids)), Message.state == S.SENDING)
-                        .values(
-                            state=S.SENT,
-                            provider=provider,
-                            provider_id=case(provider_ids, value=Message.id),
-                            provider_status=status,
-                            sent_at=now,
-                            updated_at=now,
-                            reason="",
-                            last_error_code=None,
-                        )
-                        .returning(Message.id)
-                        .execution_options(synchronize_session=False)
-                    ).scalars()
-                )
-                reason = f"accepted by {provider}"
-                events += [_event(i, S.SENDING, S.SENT, reason, now) for i in moved]
-                for message_id in provider_ids.keys() - moved:
-                    # A status callback overtook us (delivered before our commit): keep its
-                    # state, only fill in what the provider told us.
-                    session.execute(
-                        update(Message)
-                        .where(Message.id == message_id, Message.provider_id.is_(None))
-                        .values(provider=provider, provider_id=provider_ids[message_id])
-                        .execution_options(synchronize_session=False)
-                    )
-            _insert_events(session, events)
+                record_receipts(session, provider, status, provider_ids, WORKER, now)
         for item, receipt, seconds in receipts:
             lateness = (now - item.due_at).total_seconds()
             metrics.observe_send(receipt.provider, seconds, lateness)
@@ -402,9 +367,8 @@ class Sender:
             Action.SUPPRESS: S.SUPPRESSED,
             Action.FLAG: S.FLAGGED,
         }[verdict.action]
-        if verdict.until is not None:
-            message.due_at = verdict.until
-        self._set(session, message, target, verdict.reason, now)
+        changes = {} if verdict.until is None else {"due_at": verdict.until}
+        self._set(session, message, target, verdict.reason, now, **changes)
 
     # -- after the call --------------------------------------------------------------------
 
@@ -414,7 +378,7 @@ class Sender:
             message = session.get_one(Message, message_id)
             if message.state != S.SENDING:
                 return f"skipped: {message.state}"
-            message.last_error_code = error.code or None
+            code = error.code or None
             closes = _CLOSES_CONSENT.get(error.code)
             if closes:
                 _close_consent(session, message.patient_id, *closes, now)
@@ -423,16 +387,24 @@ class Sender:
                 why = (
                     "permanent" if error.permanent else f"gave up after {message.attempts} attempts"
                 )
-                self._set(session, message, S.FAILED, f"{why}: {error.reason}", now)
+                self._set(
+                    session,
+                    message,
+                    S.FAILED,
+                    f"{why}: {error.reason}",
+                    now,
+                    last_error_code=code,
+                )
                 outcome = "failed"
             else:
-                message.due_at = now + timedelta(seconds=delay)
                 self._set(
                     session,
                     message,
                     S.SCHEDULED,
                     f"retry {message.attempts} in {delay:.1f}s: {error.reason}",
                     now,
+                    last_error_code=code,
+                    due_at=now + timedelta(seconds=delay),
                 )
                 outcome = "retry"
                 metrics.count_retry(self.channels[message.channel].name)
@@ -448,28 +420,15 @@ class Sender:
     # -- helpers ---------------------------------------------------------------------------
 
     def _set(
-        self, session: Session, message: Message, to: MessageState, reason: str, now: datetime
+        self,
+        session: Session,
+        message: Message,
+        to: MessageState,
+        reason: str,
+        now: datetime,
+        **changes: Any,
     ) -> None:
-        transition(session, message, to, reason, WORKER, at=now)
-
-
-def _event(
-    message_id: int, before: MessageState, after: MessageState, reason: str, now: datetime
-) -> dict[str, object]:
-    return {
-        "message_id": message_id,
-        "at": now,
-        "from_state": before.value,
-        "to_state": after.value,
-        "reason": reason,
-        "actor": WORKER,
-    }
-
-
-def _insert_events(session: Session, events: list[dict[str, object]]) -> None:
-    """One multi-row INSERT for a batch's events: the hot path needs no ORM objects for them."""
-    if events:
-        session.execute(insert(MessageEvent), events)
+        transition(session, message, to, reason, WORKER, at=now, **changes)
 
 
 def _local_day(now: datetime, timezone: str) -> tuple[datetime, datetime]:

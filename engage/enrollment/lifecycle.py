@@ -13,8 +13,8 @@ from engage.enrollment.replan import locked, replan
 from engage.errors import Conflict, InvalidInput
 from engage.schedule.models import Schedule
 from engage.store.audit import audit
-from engage.store.db import transition
 from engage.store.enrollments import Enrollment, EnrollmentState
+from engage.store.message_states import transition
 from engage.store.messages import UNSENT, Message, MessageState
 
 

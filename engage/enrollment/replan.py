@@ -18,8 +18,8 @@ from engage.enrollment.anchors import anchor_events
 from engage.enrollment.common import get_sequence
 from engage.planning.planner import PlannedMessage, Recipient, plan
 from engage.schedule.models import Schedule
-from engage.store.db import record_created, reschedule, transition
 from engage.store.enrollments import Enrollment
+from engage.store.message_states import create, reschedule, transition
 from engage.store.messages import PENDING, Message, MessageState
 from engage.store.patients import Patient, consented_channels
 
@@ -104,7 +104,13 @@ def _create(
     actor: str,
     reason: str,
 ) -> Message:
-    message = Message(
+    skipped = bool(item.skip_reason)
+    return create(
+        session,
+        _skip_state(item) if skipped else MessageState.SCHEDULED,
+        item.skip_reason or reason,
+        actor,
+        now,
         patient_id=enrollment.patient_id,
         enrollment_id=enrollment.id,
         appointment_id=appointment_id(item.event_key),
@@ -116,15 +122,8 @@ def _create(
         template=item.template,
         critical=item.critical,
         due_at=item.due_at,
-        state=_skip_state(item) if item.skip_reason else MessageState.SCHEDULED,
-        reason=item.skip_reason or reason,
         attempts=0,
-        created_at=now,
-        updated_at=now,
     )
-    session.add(message)
-    record_created(session, message, message.reason, actor, at=now)
-    return message
 
 
 def _update(

@@ -17,7 +17,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from engage.store.audit import audit
-from engage.store.db import transition
+from engage.store.message_states import transition
 from engage.store.messages import Message, MessageEvent, MessageState
 
 S = MessageState
@@ -176,11 +176,21 @@ def _requeue_one(session: Session, message: Message, actor: str, now: datetime) 
         "provider_status": message.provider_status,
         "last_error_code": message.last_error_code,
     }
-    message.due_at = now
-    message.attempts = 0  # a fresh retry budget; the old count is in the audit row
-    # The old provider id would make recovery believe a new, interrupted send had been accepted.
-    message.provider = message.provider_id = message.provider_status = None
-    transition(session, message, S.SCHEDULED, f"requeued by {actor}", actor, at=now)
+    # A fresh retry budget (the old count is in the audit row); the old provider id would make
+    # recovery believe a new, interrupted send had been accepted.
+    transition(
+        session,
+        message,
+        S.SCHEDULED,
+        f"requeued by {actor}",
+        actor,
+        at=now,
+        due_at=now,
+        attempts=0,
+        provider=None,
+        provider_id=None,
+        provider_status=None,
+    )
     audit(
         session,
         actor=actor,

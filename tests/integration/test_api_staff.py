@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from engage.cli.main import app as cli
 from engage.store import AuditLog, Message, MessageState
-from engage.store.db import transition
+from engage.store.message_states import transition
 from tests.api_kit import ROOT, Api, build_api
 
 S = MessageState

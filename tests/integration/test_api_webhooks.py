@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from engage.consent.unsubscribe_tokens import token as unsubscribe_token
 from engage.store import Consent, InboundMessage, Message, MessageState
-from engage.store.db import transition
+from engage.store.message_states import transition
 from tests.api_kit import PUBLIC_URL, SIGNING_SECRET, Api, build_api
 
 S = MessageState

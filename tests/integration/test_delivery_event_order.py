@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engage.api.delivery_events import RANK, TARGET, apply_status
 from engage.store import Enrollment, Message, MessageState, Patient, make_engine, session_factory
-from engage.store.db import transition
+from engage.store.message_states import transition
 
 S = MessageState
 NOW = datetime(2027, 3, 10, 16, tzinfo=UTC)

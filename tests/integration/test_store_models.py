@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from engage.errors import Conflict
 from engage.store import Enrollment, Message, MessageEvent, MessageState, consented_channels
-from engage.store.db import reschedule, transition
+from engage.store.message_states import reschedule, transition
 from tests.factories import NOW, add_patient
 
 

@@ -1,0 +1,242 @@
+"""The one owner of a message row's state: every change of it, single or bulk, goes through here.
+
+Each write is checked against `ALLOWED_TRANSITIONS` and records its `MessageEvent` the same way
+(`_event_fields`), whoever asks: the dispatcher claiming, a worker sending and storing receipts,
+a provider's delivery event, pause/unenroll, a re-plan, an operator's requeue, recovery.
+`tests/unit/test_message_state_owner.py` fails if another module writes message state.
+
+Bulk moves are conditional (`WHERE state = <from>`) and return the ids they changed, so a caller
+racing another worker or dispatcher learns exactly which rows are its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ScalarSelect, case, insert, update
+from sqlalchemy.orm import Session
+
+from engage.errors import Conflict
+from engage.store.base import utcnow
+from engage.store.messages import ALLOWED_TRANSITIONS, Message, MessageEvent, MessageState
+
+S = MessageState
+# The timestamp a message records on entering each state.
+_STAMPS = {
+    S.QUEUED: "queued_at",
+    S.SENDING: "sending_at",
+    S.SENT: "sent_at",
+    S.DELIVERED: "delivered_at",
+}
+# Columns a state change may carry with it; anything else on the row is not this module's to set.
+_CHANGEABLE = frozenset(
+    {
+        "due_at",
+        "channel",
+        "attempts",
+        "provider",
+        "provider_id",
+        "provider_status",
+        "last_error_code",
+    }
+)
+
+
+def _check(message_id: object, from_state: MessageState, to_state: MessageState) -> None:
+    if to_state not in ALLOWED_TRANSITIONS[from_state]:
+        raise Conflict(f"message {message_id}: cannot go from {from_state} to {to_state}")
+
+
+def _check_changes(changes: Mapping[str, object]) -> None:
+    unknown = set(changes) - _CHANGEABLE
+    if unknown:
+        raise ValueError(f"not a column a state change sets: {', '.join(sorted(unknown))}")
+
+
+def _event_fields(
+    from_state: MessageState | None, to_state: MessageState, reason: str, actor: str, at: datetime
+) -> dict[str, Any]:
+    """The one shape of an event row (single writes add it as an object, bulk ones insert it)."""
+    return {
+        "at": at,
+        "from_state": from_state.value if from_state is not None else None,
+        "to_state": to_state.value,
+        "reason": reason,
+        "actor": actor,
+    }
+
+
+def transition(
+    session: Session,
+    message: Message,
+    to_state: MessageState,
+    reason: str,
+    actor: str,
+    *,
+    at: datetime | None = None,
+    **changes: Any,
+) -> MessageEvent:
+    """Move `message` to `to_state` (with `changes` to its columns), in the caller's transaction.
+
+    Raises Conflict when the state machine does not allow the move (e.g. cancelling a message
+    already sent): the caller loaded a stale state, and guessing would corrupt the audit trail.
+    """
+    at = at or utcnow()
+    from_state = MessageState(message.state)
+    _check(message.id, from_state, to_state)
+    _check_changes(changes)
+    for name, value in changes.items():
+        setattr(message, name, value)
+    message.state = to_state
+    message.reason = reason
+    message.updated_at = at
+    stamp = _STAMPS.get(to_state)
+    if stamp:
+        setattr(message, stamp, at)
+    event = MessageEvent(message=message, **_event_fields(from_state, to_state, reason, actor, at))
+    session.add(event)
+    return event
+
+
+def reschedule(
+    session: Session,
+    message: Message,
+    due_at: datetime,
+    reason: str,
+    actor: str,
+    *,
+    channel: str | None = None,
+    at: datetime | None = None,
+) -> MessageEvent:
+    """Give a still-scheduled message a new due time (and channel), recording why.
+
+    The message keeps its id, so links and the audit trail follow it; the event row reads
+    scheduled -> scheduled with the reason (e.g. "appointment moved").
+    """
+    if message.state != S.SCHEDULED:
+        raise Conflict(f"message {message.id}: only a scheduled message can be re-planned")
+    at = at or utcnow()
+    message.due_at = due_at
+    if channel is not None:
+        message.channel = channel
+    message.reason = reason
+    message.updated_at = at
+    event = MessageEvent(
+        message=message, **_event_fields(S.SCHEDULED, S.SCHEDULED, reason, actor, at)
+    )
+    session.add(event)
+    return event
+
+
+def create(
+    session: Session, state: MessageState, reason: str, actor: str, at: datetime, **columns: Any
+) -> Message:
+    """Add a new message in `state` (scheduled, or suppressed/flagged when planned as skipped)
+    with its first event: how it entered the outbox (from no state to its first)."""
+    message = Message(state=state, reason=reason, created_at=at, updated_at=at, **columns)
+    session.add(message)
+    session.add(MessageEvent(message=message, **_event_fields(None, state, reason, actor, at)))
+    return message
+
+
+def move_many(
+    session: Session,
+    ids: Sequence[int] | ScalarSelect[int],
+    from_state: MessageState,
+    to_state: MessageState,
+    reason: str,
+    actor: str,
+    now: datetime,
+    *,
+    extra_where: Sequence[Any] = (),
+    row_reason: str | None = None,
+    **changes: Any,
+) -> list[int]:
+    """Move the messages among `ids` still in `from_state` to `to_state`; return those moved
+    (in the order given).
+
+    One conditional UPDATE ... RETURNING and one multi-row event INSERT, whatever the count:
+    the hot paths (claiming, marking a batch `sending`, recovery) need no ORM objects.
+    `changes` values may be SQL expressions (e.g. `Message.attempts + 1`). The row keeps
+    `row_reason` when given (a plain send leaves it empty) and the event says `reason`.
+    """
+    _check("(bulk)", from_state, to_state)
+    _check_changes(changes)
+    if not isinstance(ids, ScalarSelect) and not ids:
+        return []
+    values: dict[str, Any] = {
+        "state": to_state,
+        "reason": reason if row_reason is None else row_reason,
+        "updated_at": now,
+        **changes,
+    }
+    stamp = _STAMPS.get(to_state)
+    if stamp:
+        values[stamp] = now
+    result = session.execute(
+        update(Message)
+        .where(Message.id.in_(ids), Message.state == from_state, *extra_where)
+        .values(**values)
+        .returning(Message.id)
+        .execution_options(synchronize_session=False)
+    )
+    changed = set(result.scalars())
+    moved = sorted(changed) if isinstance(ids, ScalarSelect) else [i for i in ids if i in changed]
+    _insert_events(session, moved, from_state, to_state, reason, actor, now)
+    return moved
+
+
+def record_receipts(
+    session: Session,
+    provider: str,
+    status: str,
+    provider_ids: Mapping[int, str],
+    actor: str,
+    now: datetime,
+    from_states: Sequence[MessageState] = (S.SENDING,),
+) -> list[int]:
+    """`sending -> sent` pairing each message with its provider id; return those moved.
+
+    A message a status callback already moved on (delivered before our commit) keeps its state
+    and only gains the provider id it lacked.
+    """
+    moved: list[int] = []
+    for from_state in from_states:
+        moved += move_many(
+            session,
+            [i for i in provider_ids if i not in moved],
+            from_state,
+            S.SENT,
+            f"accepted by {provider}",
+            actor,
+            now,
+            provider=provider,
+            provider_id=case(dict(provider_ids), value=Message.id),
+            row_reason="",
+            provider_status=status,
+            last_error_code=None,
+        )
+    for message_id in provider_ids.keys() - set(moved):
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.provider_id.is_(None))
+            .values(provider=provider, provider_id=provider_ids[message_id])
+            .execution_options(synchronize_session=False)
+        )
+    return moved
+
+
+def _insert_events(
+    session: Session,
+    ids: Sequence[int],
+    from_state: MessageState,
+    to_state: MessageState,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    if ids:
+        fields = _event_fields(from_state, to_state, reason, actor, now)
+        session.execute(insert(MessageEvent), [{"message_id": i, **fields} for i in ids])
