@@ -18,8 +18,8 @@ from engage.enrollment.common import get_patient, get_sequence, open_enrollments
 from engage.enrollment.replan import locked, replan
 from engage.schedule.models import NOTICE_ANCHORS, Schedule
 from engage.store.appointments import Appointment
-from engage.store.db import transition
 from engage.store.enrollments import EnrollmentEvent
+from engage.store.message_states import transition
 from engage.store.messages import UNSENT, Message, MessageState
 
 MOVED, CANCELLED = "appointment.moved", "appointment.cancelled"

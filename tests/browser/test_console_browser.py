@@ -20,7 +20,7 @@ from engage.enrollment import Slot, enroll_course
 from engage.patients.records import create_patient
 from engage.schedule.loader import load_schedule
 from engage.store.base import utcnow
-from engage.store.db import transition
+from engage.store.message_states import transition
 from engage.store.messages import Message, MessageState
 from engage.store.users import UserSession
 from tests.browser.conftest import TWILIO_TOKEN, Server, check_page, shoot, sign_in, utc
