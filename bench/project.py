@@ -51,7 +51,8 @@ def engage_env(
         "ENGAGE_SCHEDULE_PATH": str(schedule),
         "ENGAGE_TEMPLATES_DIR": str(templates),
         "ENGAGE_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-        "ENGAGE_TWILIO_AUTH_TOKEN": "token",
+        "ENGAGE_TWILIO_AUTH_TOKEN": "t" * 32,  # refused if shorter (engage.secret_checks)
+        "ENGAGE_SIGNING_SECRET": "s" * 32,
         "ENGAGE_TWILIO_FROM": "+15005550006",
         "ENGAGE_TWILIO_BASE_URL": provider_url,
         "ENGAGE_SMS_RATE_PER_SECOND": str(RATE_CAP),

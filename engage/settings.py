@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engage.errors import ConfigError
+from engage.secret_checks import embedded_secret, secret_problems
 
 _SECRET_FIELDS = (
     "twilio_auth_token",
@@ -34,7 +35,8 @@ class Settings(BaseSettings):
     templates_dir: Path = Path("templates")
     public_url: str = "http://127.0.0.1:8000"
     outbox_dir: Path = Path("var/outbox")  # the file channel writes here in embedded mode
-    signing_secret: str = "dev-only-change-me"  # signs unsubscribe links
+    # Signs unsubscribe links; required outside the embedded mode (engage.secret_checks).
+    signing_secret: str = ""
 
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
@@ -107,12 +109,16 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    """Build Settings from the environment; raise ConfigError naming each bad variable."""
+    """Build Settings from the environment; raise ConfigError naming each bad variable,
+    a missing, sample or short secret outside the embedded mode included."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         problems = [
             f"ENGAGE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
             for err in exc.errors()
         ]
         raise ConfigError("; ".join(problems)) from None
+    if problems := secret_problems(settings):
+        raise ConfigError("; ".join(problems))
+    return embedded_secret(settings)

@@ -41,6 +41,7 @@ def settings(db: str, redis_url: str) -> Settings:
 def engage(settings: Settings, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ENGAGE_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("ENGAGE_BROKER_URL", settings.broker_url)
+    monkeypatch.setenv("ENGAGE_SIGNING_SECRET", "s" * 32)  # a broker: not the embedded mode
     monkeypatch.setenv("USER", "olga")
     runner = CliRunner()
 
