@@ -15,7 +15,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from engage.planning.planner import AnchorEvent, PlannedMessage, Recipient, plan
 from engage.rendering.context import AppointmentFacts, build_context
 from engage.rendering.render import render_email, render_sms
-from engage.schedule.models import Schedule, Sequence
+from engage.schedule.models import NOTICE_ANCHORS, Schedule, Sequence
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ class PreviewItem:
 def appointment_for(event_key: str, anchor: str, events: Iterable[AnchorEvent]) -> AppointmentFacts:
     """The appointment an infusion/consultation message speaks of: its start, number and place."""
     pool = list(events)
+    if anchor in NOTICE_ANCHORS:  # `appointment:7:moved:2` speaks of appointment:7
+        event_key, anchor = event_key.rsplit(":", 2)[0], "infusion.start"
     starts = [
         e for e in pool if e.name in ("infusion.start", "consultation") and e.key == event_key
     ]
@@ -77,7 +79,7 @@ def preview(
     for planned in plan(sequence, recipient, events, schedule.clinic.quiet_hours, now):
         appointment = (
             appointment_for(planned.event_key, planned.anchor, events)
-            if planned.anchor in ("infusion.start", "infusion.end", "consultation")
+            if planned.anchor in ("infusion.start", "infusion.end", "consultation", *NOTICE_ANCHORS)
             else None
         )
         context = build_context(
