@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage.store.base import Base, UTCDateTime, str_enum, utcnow
@@ -58,6 +58,14 @@ class Message(Base):
         # A plan is never stored twice: re-planning updates these rows instead.
         UniqueConstraint("enrollment_id", "step_id", "event_key"),
         Index(None, "state", "due_at"),
+        # The dead-letter list reads the newest failures first (ops/failed.py).
+        Index(
+            "ix_message_dead_updated_at",
+            "updated_at",
+            "id",
+            postgresql_where=text("state IN ('failed', 'undelivered', 'flagged')"),
+            sqlite_where=text("state IN ('failed', 'undelivered', 'flagged')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    literal_column,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage.store.base import Base, UTCDateTime, utcnow
@@ -16,6 +26,16 @@ class Patient(Base):
     """A person the clinic messages. Phone is E.164, email normalised; either may be absent."""
 
     __tablename__ = "patient"
+    # Name search is by prefix (`find`): lower(name) LIKE 'smi%' can use these on PostgreSQL
+    # whatever the collation (text_pattern_ops); SQLite gets plain expression indexes.
+    __table_args__ = tuple(
+        Index(
+            f"ix_patient_{column}_prefix",
+            func.lower(literal_column(column)).label(f"lower_{column}"),
+            postgresql_ops={f"lower_{column}": "text_pattern_ops"},
+        )
+        for column in ("last_name", "first_name")
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_ref: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -1,0 +1,44 @@
+"""Indexes for reads at clinic-group scale (bench/reads.py measures them): patient name search
+by prefix, and the dead-letter list newest first without scanning every message.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+DEAD = sa.text("state IN ('failed', 'undelivered', 'flagged')")
+
+
+def upgrade() -> None:
+    for column in ("last_name", "first_name"):
+        op.create_index(
+            f"ix_patient_{column}_prefix",
+            "patient",
+            [sa.func.lower(sa.literal_column(column)).label(f"lower_{column}")],
+            postgresql_ops={f"lower_{column}": "text_pattern_ops"},
+        )
+    op.create_index(
+        "ix_message_dead_updated_at",
+        "message",
+        ["updated_at", "id"],
+        postgresql_where=DEAD,
+        sqlite_where=DEAD,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_message_dead_updated_at", "message")
+    for column in ("first_name", "last_name"):
+        op.drop_index(f"ix_patient_{column}_prefix", "patient")
