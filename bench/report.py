@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench import report_speed
 from bench.delivery import LATENCY_MS, DeliveryResult
 from bench.hl7 import Hl7Result
 from bench.memory import IDLE_SECONDS, MemoryResult
@@ -61,7 +62,7 @@ def headline(results: Results) -> list[Row]:
         )
     if results.hl7:
         rows += _hl7_rows(results.hl7)
-    return rows
+    return rows + report_speed.rows(results)
 
 
 def _hl7_rows(h: Hl7Result) -> list[Row]:

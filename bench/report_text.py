@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bench import report_speed
 from bench.delivery import DeliveryResult
 from bench.memory import IDLE_SECONDS, MemoryResult
 from bench.plan import Plan
@@ -24,6 +25,7 @@ def page(results: Results, rows: list[Row], quick: bool) -> str:
         _cpu(results),
         _memory(results),
         _redelivery(results),
+        report_speed.section(results),
         _running(),
     ]
     return "\n".join(part for part in parts if part)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bench.bulk_enroll import BulkResult
+from bench.cli_start import StartResult
 from bench.delivery import DeliveryResult
 from bench.hl7 import Hl7Result
 from bench.importing import ImportResult
 from bench.machine import Load, Machine
 from bench.memory import MemoryResult
+from bench.reads import ReadResult
 from bench.redelivery import RedeliveryResult
 from bench.reschedule import RescheduleResult
 from bench.sendpath import SendPathResult
@@ -33,4 +36,7 @@ class Results:
     reschedule: RescheduleResult | None = None
     bulk_import: ImportResult | None = None
     hl7: Hl7Result | None = None
+    cli_start: list[StartResult] = field(default_factory=list)
+    bulk_enroll: BulkResult | None = None
+    reads: ReadResult | None = None
     loads: dict[str, Load] = field(default_factory=dict)  # phase name -> load during it

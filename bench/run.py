@@ -21,7 +21,18 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench import delivery, hl7, importing, memory, redelivery, reschedule, sendpath
+from bench import (
+    bulk_enroll,
+    cli_start,
+    delivery,
+    hl7,
+    importing,
+    memory,
+    reads,
+    redelivery,
+    reschedule,
+    sendpath,
+)
 from bench.machine import LoadWatch, describe
 from bench.plan import Plan, plan_from_env
 from bench.procs import ROOT
@@ -62,6 +73,7 @@ def _main(plan: Plan) -> None:
             _run_phases(plan, results, _Phases(progress, results))
     finally:
         drop_database()
+        drop_database(reads.DATABASE)
         flush_broker()
     results.seconds = time.monotonic() - started
     results.commit_at_end = _git("rev-parse", "--short", "HEAD")
@@ -92,35 +104,72 @@ class _Phases:
 
 
 def _run_phases(plan: Plan, results: Results, phases: _Phases) -> None:
-    with phases.phase("send path profile (no Celery)", 1) as done:
-        results.send_path = sendpath.measure(_work("sendpath"))
-        done(1, 1)
-    best = _pool_trials(plan, results, phases)
-    for count in plan.bursts:
+    if plan.runs("sendpath"):
+        with phases.phase("send path profile (no Celery)", 1) as done:
+            results.send_path = sendpath.measure(_work("sendpath"))
+            done(1, 1)
+    if plan.runs("pools") or plan.runs("bursts") or plan.runs("steady"):
+        _delivery_phases(plan, results, phases)
+    _memory_phases(plan, results, phases)
+    if plan.runs("import"):
+        with phases.phase(f"import {plan.import_rows:,} patients", plan.import_rows) as done:
+            results.bulk_import = importing.measure(_work("import"), done, plan.import_rows)
+    if plan.runs("hl7"):
+        with phases.phase(f"hl7 SIU x {plan.hl7_messages:,}", plan.hl7_messages) as done:
+            results.hl7 = hl7.measure(
+                _work("hl7"), done, plan.hl7_messages, plan.hl7_connections, plan.hl7_paced_seconds
+            )
+    _speed_phases(plan, results, phases)
+
+
+def _delivery_phases(plan: Plan, results: Results, phases: _Phases) -> None:
+    best = _pool_trials(plan, results, phases) if plan.runs("pools") else WorkerSpec("threads", 16)
+    for count in plan.bursts if plan.runs("bursts") else ():
         with phases.phase(f"burst {count:,} due at once", count) as done:
             results.bursts.append(
                 delivery.burst(
                     _work(f"burst{count}"), count, best, plan.burst_timeout_seconds, done
                 )
             )
-    rate = min(plan.steady_max_rate, plan.steady_share_of_capacity * results.bursts[0].throughput)
+    if not plan.runs("steady"):
+        return
+    capacity = results.bursts[0].throughput if results.bursts else plan.steady_max_rate
+    rate = min(plan.steady_max_rate, plan.steady_share_of_capacity * capacity)
     with phases.phase(f"steady {rate:.0f}/s", int(rate * plan.steady_seconds)) as done:
         results.steady = delivery.steady(_work("steady"), rate, plan.steady_seconds, best, done)
-    with phases.phase("outbox memory", plan.outbox_counts[-1]) as done:
-        results.outbox_memory, url = memory.outbox(_work("memory"), plan.outbox_counts, done)
-    with phases.phase(f"reschedule x {plan.reschedule_calls}", plan.reschedule_calls) as done:
-        results.reschedule = reschedule.measure(url, done, plan.reschedule_calls)
-    with phases.phase("naive ETA memory", plan.naive_counts[-1]) as done:
-        results.naive_memory = memory.naive(_work("naive"), plan.naive_counts, done)
-    with phases.phase("naive visibility timeout", 1) as done:
-        results.redelivery = redelivery.measure(_work("visibility"))
-        done(1, 1)
-    with phases.phase(f"import {plan.import_rows:,} patients", plan.import_rows) as done:
-        results.bulk_import = importing.measure(_work("import"), done, plan.import_rows)
-    with phases.phase(f"hl7 SIU x {plan.hl7_messages:,}", plan.hl7_messages) as done:
-        results.hl7 = hl7.measure(
-            _work("hl7"), done, plan.hl7_messages, plan.hl7_connections, plan.hl7_paced_seconds
-        )
+
+
+def _memory_phases(plan: Plan, results: Results, phases: _Phases) -> None:
+    if plan.runs("memory") or plan.runs("reschedule"):
+        with phases.phase("outbox memory", plan.outbox_counts[-1]) as done:
+            results.outbox_memory, url = memory.outbox(_work("memory"), plan.outbox_counts, done)
+        if plan.runs("reschedule"):
+            with phases.phase(f"reschedule x {plan.reschedule_calls}", plan.reschedule_calls) as d:
+                results.reschedule = reschedule.measure(url, d, plan.reschedule_calls)
+    if plan.runs("naive"):
+        with phases.phase("naive ETA memory", plan.naive_counts[-1]) as done:
+            results.naive_memory = memory.naive(_work("naive"), plan.naive_counts, done)
+    if plan.runs("visibility"):
+        with phases.phase("naive visibility timeout", 1) as done:
+            results.redelivery = redelivery.measure(_work("visibility"))
+            done(1, 1)
+
+
+def _speed_phases(plan: Plan, results: Results, phases: _Phases) -> None:
+    if plan.runs("cli"):
+        with phases.phase("CLI start-up CPU", 3) as done:
+            results.cli_start = cli_start.measure(plan.cli_runs)
+            done(3, 3)
+    if plan.runs("bulk"):
+        rows = plan.bulk_enroll_rows
+        with phases.phase(f"bulk enroll {rows:,} patients", rows) as done:
+            results.bulk_enroll = bulk_enroll.measure(_work("bulk"), done, rows)
+    if plan.runs("reads"):
+        count = plan.read_patients
+        with phases.phase(f"reads on {count:,} patients", 7) as done:
+            results.reads = reads.measure(
+                done, count, plan.read_messages_per_patient, plan.read_calls
+            )
 
 
 def _pool_trials(plan: Plan, results: Results, phases: _Phases) -> WorkerSpec:

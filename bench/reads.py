@@ -1,0 +1,218 @@
+"""Reads staff and operators make, on a clinic group's database (1M patients, 10M messages).
+
+The database is generated inside PostgreSQL with `generate_series` (minutes, not hours), kept
+as `engage_reads` for the phase's reads, and analysed once. Each read is called a few hundred
+times with realistic, varied parameters; p99 is reported, and the three slowest reads' plans are
+kept (EXPLAIN ANALYZE) for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bench.procs import ENGAGE, ROOT
+from bench.project import engage_env
+from bench.services import BROKER, fresh_database
+from engage.ops.failed import FailedFilter, _query, list_failed
+from engage.ops.metrics_scrape import OutboxCollector
+from engage.patients.records import find
+from engage.rendering.environment import make_environment
+from engage.schedule.loader import load_schedule
+from engage.store.db import make_engine, session_factory
+from engage.timeline.service import patient_timeline
+
+DATABASE = "engage_reads"
+LAST = [
+    f"{a}{b}"
+    for a in ("Gar", "Smi", "Oka", "Ngu", "Lee", "Pat", "Kow", "Rob")
+    for b in ("cia", "th", "for", "yen", "son", "el", "alski", "erts", "ley", "ton", "ez", "ford")
+]
+FIRST = ["Ana", "Ben", "Cy", "Dara", "Eli", "Fatima", "Gus", "Hana", "Ivan", "Jo", "Kemal", "Lia"]
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ReadResult:
+    patients: int
+    messages: int
+    build_seconds: float
+    p99_ms: dict[str, float] = field(default_factory=dict)
+    p50_ms: dict[str, float] = field(default_factory=dict)
+    plans: dict[str, str] = field(default_factory=dict)
+
+
+def _build(url: str, patients: int, per_patient: int) -> None:
+    engine = sa.create_engine(url)
+    last = "ARRAY[" + ",".join(f"'{n}'" for n in LAST) + "]"
+    first = "ARRAY[" + ",".join(f"'{n}'" for n in FIRST) + "]"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(f"""
+            INSERT INTO patient (id, external_ref, first_name, last_name, phone, email, timezone,
+                                 locale, preferred_channel, created_at, updated_at)
+            SELECT i, 'R-' || i, ({first})[1 + i % {len(FIRST)}],
+                   ({last})[1 + (i / 7) % {len(LAST)}] || (i % 1000),
+                   '+1212' || (2000000 + i), 'p' || i || '@example.org',
+                   'America/New_York', 'en', 'sms', now(), now()
+            FROM generate_series(1, {patients}) AS i""")
+        )
+        conn.execute(
+            sa.text(f"""
+            INSERT INTO enrollment (id, patient_id, sequence, state, reason, enrolled_at,
+                                    created_at, updated_at)
+            SELECT i, i, 'pre-infusion', 'active', '', now() - interval '30 days', now(), now()
+            FROM generate_series(1, {patients}) AS i""")
+        )
+        conn.execute(
+            sa.text(f"""
+            INSERT INTO message (patient_id, enrollment_id, sequence, step_id, event_key,
+                                 occurrence, channel, template, critical, due_at, state, reason,
+                                 attempts, created_at, updated_at)
+            SELECT p, p, 'pre-infusion', 'step-' || k, 'enrolled', 1, 'sms', 'pre-infusion/x',
+                   false, now() + (k - {per_patient // 2}) * interval '3 days',
+                   CASE WHEN (p + k) % 200 = 0 THEN 'failed'
+                        WHEN k > {per_patient // 2} THEN 'scheduled' ELSE 'delivered' END,
+                   'bench', 1, now() - interval '30 days',
+                   now() - ((p * 7 + k) % 43200) * interval '1 minute'
+            FROM generate_series(1, {patients}) AS p, generate_series(1, {per_patient}) AS k""")
+        )
+        for table in ("patient", "enrollment", "message"):
+            conn.execute(
+                sa.text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
+                )
+            )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE"))
+    engine.dispose()
+
+
+def _timed(calls: int, fn: Callable[[int], object]) -> list[float]:
+    times = []
+    for n in range(calls):
+        started = time.perf_counter()
+        fn(n)
+        times.append((time.perf_counter() - started) * 1000)
+    return sorted(times)
+
+
+def _pct(sorted_ms: list[float], q: float) -> float:
+    return sorted_ms[min(len(sorted_ms) - 1, int(q * len(sorted_ms)))]
+
+
+def _reads(sessions: sessionmaker[Session], patients: int) -> dict[str, Callable[[int], object]]:
+    rng = random.Random(15)
+    schedule = load_schedule(ROOT / "schedules.yaml")
+    env = make_environment(ROOT / "templates")
+
+    def in_session(body: Callable[[Session, int], object]) -> Callable[[int], object]:
+        def call(n: int) -> object:
+            with sessions() as session:
+                return body(session, n)
+
+        return call
+
+    def pid() -> int:
+        return rng.randint(1, patients)
+
+    registry = CollectorRegistry()
+    registry.register(OutboxCollector(sessions))
+    return {
+        "patient search: name prefix": in_session(
+            lambda s, n: find(s, rng.choice(LAST)[: 3 + n % 3], limit=25, offset=0)
+        ),
+        "patient search: phone": in_session(
+            lambda s, n: find(s, _phone(2000000 + pid()), limit=25, offset=0)
+        ),
+        "patient search: external ref": in_session(
+            lambda s, n: find(s, f"R-{pid()}", limit=25, offset=0)
+        ),
+        "patient timeline": in_session(
+            lambda s, n: patient_timeline(s, schedule, env, pid(), with_text=False)
+        ),
+        "dead-letter list (200 newest)": in_session(lambda s, n: list_failed(s, FailedFilter())),
+        "/metrics scrape (collector)": lambda n: generate_latest(registry),
+    }
+
+
+def _plan(engine: sa.Engine, name: str, patients: int) -> str:
+    """EXPLAIN ANALYZE of the statement behind a read, for the page."""
+    statements = {
+        "patient search: name prefix": (
+            "SELECT * FROM patient WHERE lower(last_name) LIKE 'smi%' OR lower(first_name) "
+            "LIKE 'smi%' ORDER BY last_name, first_name, id LIMIT 25"
+        ),
+        "patient timeline": f"SELECT * FROM message WHERE patient_id = {patients // 2}",
+        "dead-letter list (200 newest)": str(
+            _query(FailedFilter()).compile(engine, compile_kwargs={"literal_binds": True})
+        ),
+    }
+    sql = statements.get(name)
+    if sql is None:
+        return ""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")).scalars().all()
+    return "\n".join(rows)
+
+
+def measure(progress: Progress, patients: int, per_patient: int, calls: int) -> ReadResult:
+    url = fresh_database(DATABASE)
+    started = time.perf_counter()
+    _build(url, patients, per_patient)
+    result = ReadResult(patients, patients * per_patient, time.perf_counter() - started)
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    reads = _reads(sessions, patients)
+    for n, (name, fn) in enumerate(reads.items()):
+        fn(0)  # warm caches and the connection pool
+        ms = _timed(calls if "metrics" not in name else max(20, calls // 10), fn)
+        result.p99_ms[name], result.p50_ms[name] = _pct(ms, 0.99), _pct(ms, 0.5)
+        progress(n + 1, len(reads) + 1)
+    status = _timed(5, lambda n: _engage_status(url))
+    result.p99_ms["engage status"], result.p50_ms["engage status"] = status[-1], status[2]
+    slowest = sorted(result.p99_ms, key=lambda k: result.p99_ms[k] / _target(k), reverse=True)
+    for name in slowest[:3]:
+        result.plans[name] = _plan(engine, name, patients) or "(no single statement)"
+    engine.dispose()
+    progress(len(reads) + 1, len(reads) + 1)
+    return result
+
+
+TARGETS_MS = {
+    "patient search": 20.0,
+    "patient timeline": 30.0,
+    "dead-letter": 50.0,
+    "/metrics": 500.0,
+    "engage status": 1000.0,
+}
+
+
+def _target(name: str) -> float:
+    return next(v for k, v in TARGETS_MS.items() if name.startswith(k))
+
+
+def _engage_status(url: str) -> None:
+    env = engage_env(ROOT / "var" / "bench", url, BROKER, "http://127.0.0.1:9")
+    subprocess.run(
+        [*ENGAGE, "status"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def _phone(digits: int) -> str:
+    text = str(digits)
+    return f"(212) {text[:3]}-{text[3:]}"

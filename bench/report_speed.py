@@ -1,0 +1,80 @@
+"""Rows and a section for the start-up, bulk-enrollment and read phases (issue 15)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bench.reads import TARGETS_MS
+
+if TYPE_CHECKING:
+    from bench.report import Row
+    from bench.results import Results
+
+CLI_TARGETS = {"engage --help": 0.3, "engage validate": 1.0}
+
+
+def rows(results: Results) -> list[Row]:
+    from bench.report import Row
+
+    out: list[Row] = []
+    reference = {r.command: r.cpu_seconds for r in results.cli_start}.get("celery --help")
+    for r in results.cli_start:
+        target = CLI_TARGETS.get(r.command)
+        note = f" (celery --help: {reference:.2f} s)" if reference and target else ""
+        out.append(
+            Row(
+                f"start-up: `{r.command}` CPU (median of runs)",
+                f"{r.cpu_seconds:.2f} s{note}",
+                f"<= {target} s" if target else "reference",
+                r.cpu_seconds <= target if target else None,
+            )
+        )
+    if results.bulk_enroll:
+        b = results.bulk_enroll
+        out.append(
+            Row(
+                f"bulk enrollment, {b.rows:,} patients into pre-infusion (PostgreSQL)",
+                f"{b.per_second:,.0f} enrollments/s ({b.seconds:.1f} s, {b.rejected} rejected, "
+                f"{b.messages:,} messages)",
+                ">= 2,000 enrollments/s",
+                b.per_second >= 2000 and b.rejected == 0,
+            )
+        )
+    if results.reads:
+        r = results.reads
+        for name, p99 in r.p99_ms.items():
+            target = next(v for k, v in TARGETS_MS.items() if name.startswith(k))
+            out.append(
+                Row(
+                    f"{name}, {r.patients:,} patients / {r.messages:,} messages",
+                    f"p99 {p99:.1f} ms (p50 {r.p50_ms[name]:.1f} ms)",
+                    f"p99 <= {target:.0f} ms",
+                    p99 <= target,
+                )
+            )
+    return out
+
+
+def section(results: Results) -> str:
+    r = results.reads
+    if r is None:
+        return ""
+    lines = [
+        "## Reads at clinic-group scale",
+        "",
+        f"The database (`engage_reads`: {r.patients:,} patients, one enrollment each, "
+        f"{r.messages:,} messages, 0.5% failed) was generated in PostgreSQL with "
+        f"`generate_series` in {r.build_seconds:.0f} s and analysed once. Each read is the "
+        "service the API, console and CLI call (`patients.records.find`, "
+        "`timeline.service.patient_timeline`, `ops.failed.list_failed`, the `/metrics` "
+        "collector), timed in-process with random patients; `engage status` is the whole "
+        "command (interpreter start included), 5 runs. Indexes from migration 0007: "
+        "`lower(last_name)`/`lower(first_name)` with `text_pattern_ops` for prefix search, a "
+        "partial `(updated_at, id)` index on dead letters. Console pages were not measured.",
+        "",
+        "Query plans of the three reads closest to their targets:",
+        "",
+    ]
+    for name, plan in r.plans.items():
+        lines += [f"**{name}**", "", "```", plan, "```", ""]
+    return "\n".join(lines)
