@@ -64,6 +64,7 @@ class Runtime:
             public_url=self.settings.public_url,
             signing_secret=self.settings.signing_secret,
             calls=self.settings.provider_calls,  # threads start on demand
+            lease=timedelta(seconds=self.settings.send_lease_seconds),
         )
 
     @property

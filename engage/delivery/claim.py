@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Row, ScalarSelect, select
+from sqlalchemy import ColumnElement, Row, ScalarSelect, and_, or_, select
 from sqlalchemy.orm import Session
 
 from engage.store.message_states import move_many
@@ -55,9 +55,9 @@ def recover_stuck(session: Session, now: datetime, older_than: timedelta) -> dic
     """Give back messages a dead worker or dispatcher left behind (caller commits).
 
     `queued` too long: the task was lost before it started; the message is safely due again.
-    `sending` too long: the worker died around the provider call. If the provider id arrived
-    (stored by the sender or a status callback), it was sent; otherwise the outcome is unknown
-    and it is sent again: the residual duplicate window documented in docs/delivery.md.
+    `sending` whose lease ran out: its worker died around the provider call. If the provider id
+    arrived (stored by the sender or a status callback), it was sent; otherwise the outcome is
+    unknown and it is sent again: the residual duplicate window documented in docs/delivery.md.
     """
     cutoff = now - older_than
     queued = _stuck(session, MessageState.QUEUED, Message.queued_at < cutoff)
@@ -70,7 +70,13 @@ def recover_stuck(session: Session, now: datetime, older_than: timedelta) -> dic
         DISPATCHER,
         now,
     )
-    sending = _stuck(session, MessageState.SENDING, Message.sending_at < cutoff)
+    # A row in `sending` is held while its lease runs; a row without one (written before leases)
+    # goes by its age as before.
+    lapsed = or_(
+        Message.lease_until < now,
+        and_(Message.lease_until.is_(None), Message.sending_at < cutoff),
+    )
+    sending = _stuck(session, MessageState.SENDING, lapsed)
     move_many(
         session,
         [r.id for r in sending if r.provider_id],

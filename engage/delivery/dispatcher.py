@@ -26,6 +26,7 @@ from engage.logs import get_logger
 from engage.store.messages import Message, MessageState
 
 log = get_logger("engage.dispatcher")
+RECOVER_EVERY = 5.0  # seconds between looks for lapsed leases and lost tasks
 MAX_BATCHES_PER_TICK = 50  # bounds one tick so recovery and shutdown still get their turn
 
 
@@ -78,7 +79,8 @@ class Dispatcher:
 
     def run(self, interval: float, stop: threading.Event) -> None:
         """Tick every `interval` seconds until `stop` is set; look for stuck rows regularly."""
-        recovery_period = min(60.0, self.stuck_after.total_seconds() / 2)
+        # Often enough that a dead worker's lapsed leases are back within a tick or two of lapsing.
+        recovery_period = min(RECOVER_EVERY, self.stuck_after.total_seconds() / 2)
         last_recovery = 0.0
         while not stop.is_set():
             started = self.clock().timestamp()

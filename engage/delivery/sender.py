@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ from structlog.contextvars import bound_contextvars
 from engage.channels.base import Channel, Outgoing, Receipt
 from engage.delivery.compose import compose
 from engage.delivery.gate import Action, SendFacts, Verdict, decide
+from engage.delivery.lease import DEFAULT_LEASE, LeaseKeeper
 from engage.delivery.ratelimit import RateLimiter
 from engage.delivery.retry import RetryPolicy
 from engage.errors import DeliveryError, TemplateProblem
@@ -62,6 +63,7 @@ class Ready:
     due_at: datetime
     patient_id: int
     enrollment_id: int
+    facts: SendFacts  # what the gate decided on; its time checks run again at the call
 
     @property
     def ids(self) -> dict[str, int]:
@@ -73,7 +75,7 @@ class Ready:
         }
 
 
-Outcome = Receipt | DeliveryError
+Outcome = Receipt | DeliveryError | Verdict  # a Verdict: withheld at the moment of the call
 
 
 @dataclass
@@ -91,10 +93,13 @@ class Sender:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     rng: random.Random = field(default_factory=random.Random)
     calls: int = 16  # provider calls in flight at once for batches (threads start on demand)
+    lease: timedelta = DEFAULT_LEASE
     pool: ThreadPoolExecutor = field(init=False, repr=False)
+    leases: LeaseKeeper = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.pool = ThreadPoolExecutor(self.calls, thread_name_prefix="engage-send")
+        self.leases = LeaseKeeper(self.sessions, self.clock, self.lease)
 
     def send(self, message_id: int) -> str:
         """Send message `message_id` if it is still queued; return what happened, for logs."""
@@ -110,9 +115,13 @@ class Sender:
         """
         if not message_ids:
             return []
-        outcomes, ready = self._prepare(list(message_ids))
-        for done in self._call(ready):
-            outcomes.update(self._record(done))
+        self.leases.hold()
+        try:
+            outcomes, ready = self._prepare(list(message_ids))
+            for done in self._call(ready):
+                outcomes.update(self._record(done))
+        finally:
+            self.leases.release()
         return [outcomes.get(i, "unknown") for i in message_ids]
 
     # -- before the call -------------------------------------------------------------------
@@ -171,6 +180,7 @@ class Sender:
                         message.due_at,
                         message.patient_id,
                         message.enrollment_id,
+                        facts,
                     )
                 )
             moved = self._mark_sending(session, going, now)
@@ -197,6 +207,8 @@ class Sender:
                     row_reason=reason,
                     channel=channel,
                     attempts=Message.attempts + 1,
+                    holder=self.leases.holder,
+                    lease_until=self.leases.until(),
                 )
             )
         return moved
@@ -233,6 +245,11 @@ class Sender:
         try:
             self.limiter.acquire(item.provider)
             started = time.monotonic()
+            # The wait for a grant may have crossed into quiet hours, the event's start or a
+            # new day: decide the time checks again, now (consent and the rest are as read).
+            verdict = decide(replace(item.facts, now=self.clock()))
+            if verdict.action is not Action.SEND:
+                return item, verdict, 0.0
             outcome: Outcome = self.channels[item.outgoing.channel].send(item.outgoing)
         except DeliveryError as error:
             outcome = error
@@ -251,13 +268,25 @@ class Sender:
         if receipts:
             outcomes.update(self._record_sent(receipts))
         for item, outcome, seconds in done:
-            if isinstance(outcome, DeliveryError):
+            if isinstance(outcome, Verdict):
+                with bound_contextvars(**item.ids):
+                    outcomes[item.outgoing.message_id] = self._withhold_late(item, outcome)
+            elif isinstance(outcome, DeliveryError):
                 metrics.count_error(item.provider, outcome.code, seconds)
                 with bound_contextvars(**item.ids):
                     outcomes[item.outgoing.message_id] = self._record_failure(
                         item.outgoing.message_id, outcome
                     )
         return outcomes
+
+    def _withhold_late(self, item: Ready, verdict: Verdict) -> str:
+        """A verdict reached at the call: the message leaves `sending` without a call."""
+        now = self.clock()
+        with self.sessions.begin() as session:
+            message = session.get_one(Message, item.outgoing.message_id)
+            if message.state != S.SENDING:
+                return f"skipped: {message.state}"
+            return self._withhold(session, message, verdict, now)
 
     def _record_sent(self, receipts: list[tuple[Ready, Receipt, float]]) -> dict[int, str]:
         """Store the receipts, retrying a database blip: a lost receipt means a resend later."""

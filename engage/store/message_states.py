@@ -40,6 +40,8 @@ _CHANGEABLE = frozenset(
         "provider_id",
         "provider_status",
         "last_error_code",
+        "holder",
+        "lease_until",
     }
 )
 
@@ -217,6 +219,8 @@ def record_receipts(
             row_reason="",
             provider_status=status,
             last_error_code=None,
+            holder=None,
+            lease_until=None,
         )
     for message_id in provider_ids.keys() - set(moved):
         session.execute(
@@ -240,3 +244,14 @@ def _insert_events(
     if ids:
         fields = _event_fields(from_state, to_state, reason, actor, now)
         session.execute(insert(MessageEvent), [{"message_id": i, **fields} for i in ids])
+
+
+def renew_leases(session: Session, holder: str, until: datetime) -> int:
+    """Extend every lease `holder` has on a message still `sending`; return how many."""
+    result = session.execute(
+        update(Message)
+        .where(Message.holder == holder, Message.state == S.SENDING)
+        .values(lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -18,7 +18,7 @@ from engage.store.base import Base, UTCDateTime, str_enum, utcnow
 class MessageState(StrEnum):
     SCHEDULED = "scheduled"  # planned: waits in the database until due_at (re-planned on moves)
     QUEUED = "queued"  # scheduled -> queued: a dispatcher claimed it and enqueued a send task
-    SENDING = "sending"  # queued -> sending: committed by a worker right before the provider call
+    SENDING = "sending"  # queued -> sending: a live worker holds it (a lease) around the call
     SENT = "sent"  # sending -> sent: the provider accepted it; provider_id is stored
     DELIVERED = "delivered"  # sent -> delivered: the provider's callback confirmed delivery
     FAILED = "failed"  # sending/sent -> failed: permanent provider error or retries exhausted
@@ -95,6 +95,10 @@ class Message(Base):
     sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # While `sending`: the worker holding it and until when; the holder renews it, recovery
+    # takes only a row whose lease ran out (its worker is gone).
+    holder: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class MessageEvent(Base):
