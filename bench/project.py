@@ -1,6 +1,6 @@
 """The schedule and templates the delivery processes load, and their ENGAGE_* environment.
 
-One SMS step, a daily cap far above anything sent and no quiet hours: the gate always says
+One step (SMS or email, as each message says), a daily cap far above anything sent and no quiet hours: the gate always says
 send, so the benchmark measures delivery itself, not the clinic's rules.
 """
 
@@ -21,11 +21,23 @@ SCHEDULE = {
     },
     "sequences": {
         "load": {
-            "steps": [{"id": "ping", "anchor": "enrolled", "channels": ["sms"], "template": "ping"}]
+            "steps": [
+                {
+                    "id": "ping",
+                    "anchor": "enrolled",
+                    "channels": ["sms", "email"],
+                    "template": "ping",
+                }
+            ]
         }
     },
 }
-TEMPLATES = {"ping.sms.j2": "Hello {{ patient.first_name }}. Reply STOP to opt out."}
+TEMPLATES = {
+    "ping.sms.j2": "Hello {{ patient.first_name }}. Reply STOP to opt out.",
+    "ping.subject.j2": "A note from the clinic",
+    "ping.txt.j2": "Hello {{ patient.first_name }}.",
+    "ping.html.j2": "<p>Hello {{ patient.first_name }}.</p>",
+}
 RATE_CAP = 400  # ENGAGE_SMS_RATE_PER_SECOND: far above the target, so the cap shows if crossed
 TICK = 1.0  # ENGAGE_DISPATCH_INTERVAL_SECONDS (the default)
 
@@ -56,6 +68,10 @@ def engage_env(
         "ENGAGE_TWILIO_FROM": "+15005550006",
         "ENGAGE_TWILIO_BASE_URL": provider_url,
         "ENGAGE_SMS_RATE_PER_SECOND": str(RATE_CAP),
+        "ENGAGE_SENDGRID_API_KEY": "SG.bench",
+        "ENGAGE_SENDGRID_FROM": "clinic@example.org",
+        "ENGAGE_SENDGRID_BASE_URL": provider_url,
+        "ENGAGE_EMAIL_RATE_PER_SECOND": str(RATE_CAP),
         "ENGAGE_DISPATCH_INTERVAL_SECONDS": str(TICK),
         "ENGAGE_LOG_LEVEL": "WARNING",
         **extra,

@@ -8,6 +8,7 @@ Run: python -m bench.provider --latency-ms 50 --times FILE   (prints "listening 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import signal
 import threading
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tests.fakes.provider_server import TWILIO, ProviderServer, Recorded, Reply
+from tests.fakes.provider_server import SENDGRID, TWILIO, ProviderServer, Recorded, Reply
 
 
 class TimedProviderServer(ProviderServer):
@@ -31,12 +32,15 @@ class TimedProviderServer(ProviderServer):
         now = time.time()
         message_id = _message_id(recorded)
         with self._times_lock:
-            self._times.write(f"{now:.6f} {message_id}\n")
+            self._times.write(f"{now:.6f} {message_id} {recorded.route}\n")
         return super().answer(recorded, match)
 
 
 def _message_id(recorded: Recorded) -> int:
-    """Our message id, from the status-callback URL the sender puts on every SMS."""
+    """Our message id: from the status-callback URL of an SMS, the custom arg of an email."""
+    if recorded.route == SENDGRID:
+        args = json.loads(recorded.body)["personalizations"][0].get("custom_args", {})
+        return int(args.get("engage_message_id", -1))
     if recorded.route != TWILIO:
         return -1
     return int(recorded.form().get("StatusCallback", "/-1").rsplit("/", 1)[1])
@@ -46,16 +50,17 @@ def _message_id(recorded: Recorded) -> int:
 class WireRecord:
     times: list[float]  # sorted arrival times
     ids: list[int]  # message ids, in arrival order
+    routes: list[str]  # the provider each request went to (twilio, sendgrid), same order
 
 
 def read_times(path: Path) -> WireRecord:
-    pairs = []
+    rows = []
     for line in path.read_text().splitlines():
-        stamp, _, message_id = line.partition(" ")
-        if message_id:
-            pairs.append((float(stamp), int(message_id)))
-    pairs.sort()
-    return WireRecord([t for t, _ in pairs], [i for _, i in pairs])
+        parts = line.split()
+        if len(parts) >= 2:
+            rows.append((float(parts[0]), int(parts[1]), parts[2] if len(parts) > 2 else TWILIO))
+    rows.sort()
+    return WireRecord([t for t, _, _ in rows], [i for _, i, _ in rows], [r for _, _, r in rows])
 
 
 def main() -> None:

@@ -35,8 +35,9 @@ class Row:
 
 def headline(results: Results) -> list[Row]:
     rows: list[Row] = []
-    for run in results.bursts:
+    for run in [*results.bursts, *results.email_bursts]:
         rows += _burst_rows(run)
+        rows.append(_ceiling_row(run, results.machine.cpus))
     if results.steady:
         rows.append(_steady_row(results.steady))
     rows += _memory_rows(results)
@@ -111,6 +112,20 @@ def _burst_rows(run: DeliveryResult) -> list[Row]:
             None,
         ),
     ]
+
+
+def _ceiling_row(run: DeliveryResult, cores: int) -> Row:
+    """Throughput as a share of what the run's own CPU cost allows: cores / CPU per message."""
+    per_message = sum(cpu_per_message(run).values())
+    ceiling = 1000 * cores / per_message if per_message else math.nan
+    share = run.end_to_end / ceiling if finite(ceiling) else math.nan
+    return Row(
+        f"{run.label}: CPU per message (all processes) and share of the CPU-bound ceiling",
+        f"{per_message:.2f} ms/message; ceiling {cores} cores / that = {ceiling:.0f} msg/s; "
+        f"throughput {share:.2f} of it",
+        "<= 2.0 ms; >= 0.8 of the ceiling",
+        per_message <= 2.0 and share >= 0.8,
+    )
 
 
 def _steady_row(run: DeliveryResult) -> Row:

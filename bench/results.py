@@ -29,6 +29,7 @@ class Results:
     pool_trials: list[DeliveryResult] = field(default_factory=list)
     pool_failures: list[str] = field(default_factory=list)
     bursts: list[DeliveryResult] = field(default_factory=list)
+    email_bursts: list[DeliveryResult] = field(default_factory=list)  # email, SMS + email
     steady: DeliveryResult | None = None
     outbox_memory: list[MemoryResult] = field(default_factory=list)
     naive_memory: list[MemoryResult] = field(default_factory=list)

@@ -108,7 +108,7 @@ def _run_phases(plan: Plan, results: Results, phases: _Phases) -> None:
         with phases.phase("send path profile (no Celery)", 1) as done:
             results.send_path = sendpath.measure(_work("sendpath"))
             done(1, 1)
-    if plan.runs("pools") or plan.runs("bursts") or plan.runs("steady"):
+    if any(plan.runs(p) for p in ("pools", "bursts", "email", "steady")):
         _delivery_phases(plan, results, phases)
     _memory_phases(plan, results, phases)
     if plan.runs("import"):
@@ -129,6 +129,19 @@ def _delivery_phases(plan: Plan, results: Results, phases: _Phases) -> None:
             results.bursts.append(
                 delivery.burst(
                     _work(f"burst{count}"), count, best, plan.burst_timeout_seconds, done
+                )
+            )
+    for channels in (("email",), ("sms", "email")) if plan.runs("email") else ():
+        count = plan.email_bursts
+        with phases.phase(f"{' + '.join(channels)} burst {count:,}", count) as done:
+            results.email_bursts.append(
+                delivery.burst(
+                    _work(f"burst-{'-'.join(channels)}"),
+                    count,
+                    best,
+                    plan.burst_timeout_seconds,
+                    done,
+                    channels,
                 )
             )
     if not plan.runs("steady"):
