@@ -5,8 +5,10 @@ Built from plain values so the same context feeds real sends, `engage simulate` 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,6 +42,21 @@ def _local_time(moment: datetime, zone: str, locale: str) -> str:
     return text.replace("\u202f", " ").replace("\xa0", " ")
 
 
+def frozen(value: Any) -> Any:
+    """A read-only copy: mappings become MappingProxyType, lists tuples, all the way down.
+
+    The schedule's settings are shared by every message a process renders; the sandbox already
+    refuses mutating methods, and this makes the refusal a property of the data as well.
+    """
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: frozen(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(frozen(item) for item in value)
+    if isinstance(value, set | frozenset):
+        return frozenset(frozen(item) for item in value)
+    return value
+
+
 def build_context(
     *,
     clinic: Clinic,
@@ -61,7 +78,7 @@ def build_context(
             "phone": clinic.phone,
             "address": clinic.address,
             "website": clinic.website,
-            "settings": dict(clinic.settings),
+            "settings": frozen(clinic.settings),
         },
         "links": {"unsubscribe": unsubscribe_url or details, "details": details},
         "channel": channel,

@@ -1,7 +1,7 @@
 """The Jinja2 environment for clinic templates: sandboxed, strict, autoescaped where HTML.
 
-Clinic staff edit templates, so they run in Jinja's sandbox; `StrictUndefined` turns a missing
-variable into an error instead of "Hello ,".
+Clinic staff edit templates, so they run in Jinja's immutable sandbox with budgets (sandbox.py);
+`StrictUndefined` turns a missing variable into an error instead of "Hello ,".
 """
 
 from __future__ import annotations
@@ -9,16 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from jinja2 import FileSystemLoader, StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
+
+from engage.rendering.sandbox import ClinicSandbox
 
 SMS = "sms"
 EMAIL_VARIANTS = ("subject", "html", "txt")
 VARIANTS = {"sms": ("sms",), "email": EMAIL_VARIANTS}
 
 
-def make_environment(templates_dir: Path | str) -> SandboxedEnvironment:
+def make_environment(templates_dir: Path | str) -> ClinicSandbox:
     """A sandboxed environment rooted at `templates_dir` (which holds one folder per locale)."""
-    return SandboxedEnvironment(
+    return ClinicSandbox(
         loader=FileSystemLoader(str(templates_dir)),
         undefined=StrictUndefined,
         autoescape=lambda name: bool(name and name.endswith(".html.j2")),

@@ -11,6 +11,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from engage.errors import TemplateProblem
 from engage.rendering.environment import template_path
+from engage.rendering.sandbox import render_bounded
 from engage.rendering.segments import SegmentInfo, count_segments
 
 FALLBACK_LOCALE = "en"
@@ -40,10 +41,7 @@ def _render(
             continue
         except JinjaTemplateError as exc:
             raise TemplateProblem(f"{path}: {exc}") from None
-        try:
-            return template.render(context).strip()
-        except JinjaTemplateError as exc:
-            raise TemplateProblem(f"{path}: {exc}") from None
+        return render_bounded(template, context).strip()
     raise TemplateProblem(f"template {name!r} has no {variant!r} variant for {locale!r} or 'en'")
 
 

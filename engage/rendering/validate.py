@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jinja2 import TemplateSyntaxError, UndefinedError, meta
+from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from engage.errors import TemplateProblem
 from engage.rendering.context import sample_context
 from engage.rendering.environment import make_environment, template_path, variants_for
 from engage.rendering.review import read_review
+from engage.rendering.sandbox import render_bounded
 from engage.rendering.segments import count_segments, needless_ucs2
 from engage.schedule.loader import Problem, parse_schedule
 from engage.schedule.models import Schedule, Step
@@ -121,9 +123,9 @@ class _TemplateChecker:
                 )
                 continue
             try:
-                rendered = self.env.get_template(rel).render(context).strip()
-            except UndefinedError as exc:
-                self._problem(line, col, f"{label}: {file}: undefined variable: {exc.message}")
+                rendered = render_bounded(self.env.get_template(rel), context).strip()
+            except TemplateProblem as exc:
+                self._problem(line, col, f"{label}: {exc}")
                 continue
             if variant == "sms":
                 self._check_sms(label, file, locale, rendered, line, col)
