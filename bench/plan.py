@@ -42,6 +42,10 @@ class Plan:
     # Email, then SMS + email taken in turn, each all due at once (the issue names 100,000; at
     # ~300 msg/s that is ~6 min a burst, so 30,000 keeps the run in its budget).
     email_bursts: int = 30_000
+    # GOV.UK Notify's pattern (bench/peer_app.py) on the best engage spec's pool and
+    # concurrency, plus these extra (pool, concurrency) trials to give the peer its best.
+    peer_messages: int = 10_000
+    peer_trials: tuple[tuple[str, int], ...] = (("threads", 32), ("gevent", 64))
     cli_runs: int = 5  # each command's CPU is the median of this many starts
     # The issue names 100,000; each row goes through enroll_course_in (~15 statements), so
     # 100,000 would take most of the run's budget: 10,000 gives the same rate.
@@ -69,12 +73,14 @@ QUICK = Plan(
     hl7_paced_seconds=10.0,
     bulk_enroll_rows=2_000,
     email_bursts=1_000,
+    peer_messages=1_000,
+    peer_trials=(),
     read_patients=20_000,
     read_calls=100,
 )
 PHASES = (
     "sendpath", "pools", "bursts", "steady", "memory", "reschedule", "naive", "visibility",
-    "import", "hl7", "email", "cli", "bulk", "reads",
+    "import", "hl7", "email", "peer", "cli", "bulk", "reads",
 )  # fmt: skip
 
 

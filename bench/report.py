@@ -38,6 +38,7 @@ def headline(results: Results) -> list[Row]:
     for run in [*results.bursts, *results.email_bursts]:
         rows += _burst_rows(run)
         rows.append(_ceiling_row(run, results.machine.cpus))
+    rows += report_speed.peer_rows(results)
     if results.steady:
         rows.append(_steady_row(results.steady))
     rows += _memory_rows(results)

@@ -78,3 +78,40 @@ def section(results: Results) -> str:
     for name, plan in r.plans.items():
         lines += [f"**{name}**", "", "```", plan, "```", ""]
     return "\n".join(lines)
+
+
+def peer_rows(results: Results) -> list[Row]:
+    """engage's first SMS burst against the peer's runs: throughput and CPU per message."""
+    from bench.report import Row, cpu_per_message
+
+    if not results.peer:
+        return []
+    out = [
+        Row(
+            f"{run.label} ({run.spec})",
+            f"{run.end_to_end:.0f} msg/s ({run.sent:,} of {run.messages:,} sent); "
+            f"{sum(cpu_per_message(run).values()):.2f} ms CPU/message; "
+            f"max {run.max_per_second}/s, {run.duplicates} duplicates",
+            "for comparison",
+            None,
+        )
+        for run in results.peer
+    ]
+    if results.bursts:
+        ours = results.bursts[0]
+        best = max(results.peer, key=lambda r: r.end_to_end)
+        same = results.peer[0]
+        speed = ours.end_to_end / best.end_to_end if best.end_to_end else float("nan")
+        ours_cpu = sum(cpu_per_message(ours).values())
+        peer_cpu = sum(cpu_per_message(same).values())
+        cpu = ours_cpu / peer_cpu if peer_cpu else float("nan")
+        out.append(
+            Row(
+                f"engage ({ours.label}) vs the peer",
+                f"throughput {speed:.2f}x the peer's best ({best.spec}); CPU per message "
+                f"{cpu:.2f}x the peer's on the same spec ({ours_cpu:.2f} vs {peer_cpu:.2f} ms)",
+                ">= 1.5x throughput; <= 0.6x CPU",
+                speed >= 1.5 and cpu <= 0.6,
+            )
+        )
+    return out

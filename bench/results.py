@@ -30,6 +30,7 @@ class Results:
     pool_failures: list[str] = field(default_factory=list)
     bursts: list[DeliveryResult] = field(default_factory=list)
     email_bursts: list[DeliveryResult] = field(default_factory=list)  # email, SMS + email
+    peer: list[DeliveryResult] = field(default_factory=list)  # the same spec first, then trials
     steady: DeliveryResult | None = None
     outbox_memory: list[MemoryResult] = field(default_factory=list)
     naive_memory: list[MemoryResult] = field(default_factory=list)

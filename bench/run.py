@@ -28,6 +28,7 @@ from bench import (
     hl7,
     importing,
     memory,
+    peer,
     reads,
     redelivery,
     reschedule,
@@ -108,7 +109,7 @@ def _run_phases(plan: Plan, results: Results, phases: _Phases) -> None:
         with phases.phase("send path profile (no Celery)", 1) as done:
             results.send_path = sendpath.measure(_work("sendpath"))
             done(1, 1)
-    if any(plan.runs(p) for p in ("pools", "bursts", "email", "steady")):
+    if any(plan.runs(p) for p in ("pools", "bursts", "email", "peer", "steady")):
         _delivery_phases(plan, results, phases)
     _memory_phases(plan, results, phases)
     if plan.runs("import"):
@@ -144,12 +145,27 @@ def _delivery_phases(plan: Plan, results: Results, phases: _Phases) -> None:
                     channels,
                 )
             )
+    if plan.runs("peer"):
+        _peer_phases(plan, results, phases, best)
     if not plan.runs("steady"):
         return
     capacity = results.bursts[0].throughput if results.bursts else plan.steady_max_rate
     rate = min(plan.steady_max_rate, plan.steady_share_of_capacity * capacity)
     with phases.phase(f"steady {rate:.0f}/s", int(rate * plan.steady_seconds)) as done:
         results.steady = delivery.steady(_work("steady"), rate, plan.steady_seconds, best, done)
+
+
+def _peer_phases(plan: Plan, results: Results, phases: _Phases, best: WorkerSpec) -> None:
+    specs = [best] + [WorkerSpec(pool, c, best.workers) for pool, c in plan.peer_trials]
+    for k, spec in enumerate(specs):
+        count = plan.peer_messages
+        with phases.phase(f"peer burst {count:,}: {spec.pool} -c {spec.concurrency}", count) as d:
+            try:
+                results.peer.append(
+                    peer.burst(_work(f"peer{k}"), count, spec, plan.burst_timeout_seconds, d)
+                )
+            except TimeoutError as exc:
+                results.pool_failures.append(f"peer {spec.label}: {exc}")
 
 
 def _memory_phases(plan: Plan, results: Results, phases: _Phases) -> None:
