@@ -27,6 +27,7 @@ from engage.console.pages import (
     signin,
     templates,
     today,
+    users,
 )
 from engage.errors import Conflict, InvalidInput, NotFound, PlanningError
 
@@ -44,6 +45,7 @@ PAGES = (
     templates.router,
     operations.router,
     audit.router,
+    users.router,
 )
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String
+from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engage.store.base import Base, UTCDateTime, utcnow
@@ -16,6 +16,8 @@ class AuditLog(Base):
     """One write by a person or a process. Values hold ids and states, never message bodies."""
 
     __tablename__ = "audit_log"
+    # A record's history (the console's consent ledger and patient pages) without a scan.
+    __table_args__ = (Index("ix_audit_log_entity_entity_id", "entity", "entity_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

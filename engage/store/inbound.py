@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engage.store.base import Base, UTCDateTime, utcnow
@@ -31,6 +31,8 @@ class InboundMessage(Base):
     """One SMS a patient (or an unknown number) sent to the clinic's number."""
 
     __tablename__ = "inbound_message"
+    # The inbox: one keyword's texts, newest first.
+    __table_args__ = (Index("ix_inbound_message_keyword_id", "keyword", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"), index=True)

@@ -268,6 +268,8 @@ def test_staff_cannot_open_operations_or_audit_but_admin_can(page, server: Serve
     check_page(page, "audit")
     page.get_by_role("link", name="Templates").click()
     check_page(page, "templates")
+    page.get_by_role("link", name="Users").click()
+    check_page(page, "users")
 
 
 def test_a_session_expires_after_the_idle_timeout(page, server: Server) -> None:

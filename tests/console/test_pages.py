@@ -122,3 +122,21 @@ def test_templates_show_segments_encoding_and_review_state(staff: Console) -> No
 def test_the_inbox_lists_replies_newest_first(staff: Console) -> None:
     page = staff.client.get("/console/inbox")
     assert page.status_code == 200 and "Nothing here." in page.text
+
+
+def test_an_admin_creates_and_disables_a_user_from_the_console(console: Console) -> None:
+    console.sign_in("admin")
+    short = console.post(
+        "/console/users", {"username": "lee", "role": "staff", "password": "short"}
+    )
+    assert short.status_code == 422 and 'id="e-password"' in short.text
+    made = console.post(
+        "/console/users", {"username": "lee", "role": "staff", "password": "long enough pass"}
+    )
+    assert made.status_code == 303
+    assert console.post("/console/users/lee/disable").status_code == 303
+    assert "disabled" in console.client.get("/console/users").text
+    console.client.cookies.clear()
+    assert console.sign_in("lee", "long enough pass").status_code == 401
+    console.sign_in("staff")
+    assert console.client.get("/console/users").status_code == 403

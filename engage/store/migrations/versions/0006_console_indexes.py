@@ -1,0 +1,29 @@
+"""Indexes for the console's lists: a day's appointments, a record's audit history, the inbox.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_appointment_starts_at", "appointment", ["starts_at"])
+    op.create_index("ix_audit_log_entity_entity_id", "audit_log", ["entity", "entity_id"])
+    op.create_index("ix_inbound_message_keyword_id", "inbound_message", ["keyword", "id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_inbound_message_keyword_id", table_name="inbound_message")
+    op.drop_index("ix_audit_log_entity_entity_id", table_name="audit_log")
+    op.drop_index("ix_appointment_starts_at", table_name="appointment")
