@@ -125,21 +125,26 @@ def find(session: Session, text: str, *, limit: int, offset: int) -> list[Patien
     elif sum(ch.isdigit() for ch in text) >= 4 and not any(ch.isalpha() for ch in text):
         query = search_query(phone=text)
     else:
-        first, _, rest = lowered.partition(" ")
+        first, _, rest = _literal(lowered).partition(" ")
         query = select(Patient).order_by(Patient.last_name, Patient.first_name, Patient.id)
         if rest:
             query = query.where(
-                func.lower(Patient.first_name).like(f"{first}%"),
-                func.lower(Patient.last_name).like(f"{rest}%"),
+                func.lower(Patient.first_name).like(f"{first}%", escape="\\"),
+                func.lower(Patient.last_name).like(f"{rest.strip()}%", escape="\\"),
             )
         else:
             query = query.where(
                 or_(
-                    func.lower(Patient.last_name).like(f"{lowered}%"),
-                    func.lower(Patient.first_name).like(f"{lowered}%"),
+                    func.lower(Patient.last_name).like(f"{first}%", escape="\\"),
+                    func.lower(Patient.first_name).like(f"{first}%", escape="\\"),
                 )
             )
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def _literal(text: str) -> str:
+    """`text` matched as typed in a LIKE pattern: % and _ are not wildcards from the search box."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _exact_match(session: Session, text: str) -> Patient | None:

@@ -105,7 +105,7 @@ def browser(server: Server) -> Iterator[Any]:
 def page(browser: Any, server: Server) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=server.url)
     opened = context.new_page()
-    opened.set_default_timeout(15_000)
+    opened.set_default_timeout(30_000)
     yield opened
     context.close()
 
@@ -121,7 +121,7 @@ def sign_in(page: Any, username: str = "staff") -> None:
 def shoot(page: Any, name: str) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=True, timeout=60_000)  # a loaded CI machine is slow
     return path
 
 

@@ -140,3 +140,9 @@ def test_an_admin_creates_and_disables_a_user_from_the_console(console: Console)
     assert console.sign_in("lee", "long enough pass").status_code == 401
     console.sign_in("staff")
     assert console.client.get("/console/users").status_code == 403
+
+
+def test_a_percent_sign_in_the_search_box_is_not_a_wildcard(staff: Console) -> None:
+    _new_patient(staff)
+    assert "No patient matches" in staff.client.get("/console/patients", params={"q": "%"}).text
+    assert "No patient matches" in staff.client.get("/console/patients", params={"q": "_na"}).text

@@ -1,7 +1,8 @@
-"""Indexes for the console's lists: a day's appointments, a record's audit history, the inbox.
+"""Indexes for the console: a day's appointments, a record's audit history, and the inbox
+(names are indexed by 0007).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -11,8 +12,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
