@@ -40,16 +40,16 @@ class Plan:
     hl7_connections: int = 4
     hl7_paced_seconds: float = 30.0  # at 100 messages/s, for the ACK latency
     # Email, then SMS + email taken in turn, each all due at once (the issue names 100,000; at
-    # ~300 msg/s that is ~6 min a burst, so 30,000 keeps the run in its budget).
-    email_bursts: int = 30_000
+    # ~300 msg/s that is ~6 min a burst, so 20,000 keeps the run in its budget).
+    email_bursts: int = 20_000
     # GOV.UK Notify's pattern (bench/peer_app.py) on the best engage spec's pool and
     # concurrency, plus these extra (pool, concurrency) trials to give the peer its best.
-    peer_messages: int = 10_000
+    peer_messages: int = 5_000
     peer_trials: tuple[tuple[str, int], ...] = (("threads", 32), ("gevent", 64))
     cli_runs: int = 5  # each command's CPU is the median of this many starts
     # The issue names 100,000; each row goes through enroll_course_in (~15 statements), so
-    # 100,000 would take most of the run's budget: 10,000 gives the same rate.
-    bulk_enroll_rows: int = 10_000
+    # 100,000 would take most of the run's budget: 5,000 gives the same rate.
+    bulk_enroll_rows: int = 5_000
     read_patients: int = 1_000_000  # with read_messages_per_patient: the issue's 10M messages
     read_messages_per_patient: int = 10
     read_calls: int = 300  # per read; p99 of these
