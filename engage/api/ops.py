@@ -20,7 +20,7 @@ from engage.api.errors import responses
 from engage.errors import InvalidInput
 from engage.ops.failed import FailedFilter, list_failed, requeue, requeue_matching
 from engage.ops.metrics import exposition, scrape_registry
-from engage.ops.metrics_scrape import BrokerCollector, OutboxCollector
+from engage.ops.metrics_scrape import BrokerCollector, HeartbeatCollector, OutboxCollector
 from engage.ops.since import parse_since
 from engage.ops.status import gather
 
@@ -141,6 +141,7 @@ def metrics(request: Request) -> Response:
         state.metrics_registry = scrape_registry(
             OutboxCollector(runtime.sessions, deps.clock(request)),
             BrokerCollector(runtime.settings),
+            HeartbeatCollector(runtime.settings, deps.clock(request)),
         )
     body, content_type = exposition(state.metrics_registry)
     return Response(body, media_type=content_type)

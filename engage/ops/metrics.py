@@ -59,6 +59,23 @@ WEBHOOK_EVENTS = Counter(
     "engage_webhook_events", "Provider callbacks received, by kind.", ["provider", "kind"]
 )
 
+# The failure modes operators are paged for (deploy/alerts.yml); the sender calls these.
+UNCERTAIN = Counter(
+    "engage_uncertain_outcomes",
+    "Sends whose outcome was ambiguous (timeout or reset after the request went out).",
+    ["provider"],
+)
+DUPLICATES = Counter(
+    "engage_duplicate_sends",
+    "Messages the provider received more than once (where it could not tell us it had one).",
+    ["provider"],
+)
+QUIET_HOURS_SENDS = Counter(
+    "engage_quiet_hours_sends",
+    "Non-critical messages that reached the provider inside the recipient's quiet hours.",
+    ["channel"],
+)
+
 
 def _label(value: str) -> str:
     return (value or "none")[:_MAX_LABEL]
@@ -86,6 +103,21 @@ def count_retry(provider: str) -> None:
 
 def count_suppressed(reason: str) -> None:
     SUPPRESSIONS.labels(_label(reason)).inc()
+
+
+def count_uncertain(provider: str) -> None:
+    """A send's outcome is unknown: settled later from the provider's records."""
+    UNCERTAIN.labels(_label(provider)).inc()
+
+
+def count_duplicate(provider: str) -> None:
+    """A message was sent again although the provider may already have had it."""
+    DUPLICATES.labels(_label(provider)).inc()
+
+
+def count_quiet_hours_send(channel: str) -> None:
+    """A non-critical message went out inside quiet hours: a rule broken, never expected."""
+    QUIET_HOURS_SENDS.labels(_label(channel)).inc()
 
 
 def count_webhook(provider: str, kind: str) -> None:

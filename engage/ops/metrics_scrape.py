@@ -8,7 +8,7 @@ scrape costs a grouped count over the message table and one broker round trip.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
@@ -17,10 +17,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engage.ops.broker import queue_depths
-from engage.ops.outbox import backlog, counts_by_state
+from engage.ops.heartbeat import beats
+from engage.ops.outbox import backlog, counts_by_state, critical_not_reached
 from engage.schedule.models import CHANNELS
 from engage.settings import Settings
 from engage.store.messages import MessageState
+
+# A safety-critical message this late has missed its purpose: operators are paged (and staff
+# see it flagged). Shorter than any pre-infusion reminder's lead time.
+CRITICAL_GRACE = timedelta(minutes=15)
 
 
 def _now() -> datetime:
@@ -47,6 +52,7 @@ class OutboxCollector(Collector):
             with self.sessions() as session:
                 counts = counts_by_state(session)
                 lag = backlog(session, now)
+                critical = critical_not_reached(session, now - CRITICAL_GRACE)
         except SQLAlchemyError:
             up.add_metric([], 0)
             return [up]
@@ -74,7 +80,12 @@ class OutboxCollector(Collector):
             waiting.add_metric([channel], item.count if item else 0)
             oldest = item.oldest_due if item else None
             age.add_metric([channel], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
-        return [up, messages, waiting, age]
+        unreached = GaugeMetricFamily(
+            "engage_critical_undelivered_messages",
+            "Safety-critical messages due over 15 minutes ago that have not reached the patient.",
+        )
+        unreached.add_metric([], critical)
+        return [up, messages, waiting, age, unreached]
 
 
 class BrokerCollector(Collector):
@@ -97,3 +108,29 @@ class BrokerCollector(Collector):
         for queue, count in sorted(result.depths.items()):
             depth.add_metric([queue], count)
         return [up, depth]
+
+
+class HeartbeatCollector(Collector):
+    """engage_dispatchers_alive and engage_dispatcher_heartbeat_age_seconds (newest beat)."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = _now) -> None:
+        self.settings = settings
+        self.clock = clock
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        now = self.clock()
+        try:
+            alive = beats(self.settings, "dispatcher", now)
+        except Exception:  # the beat store is down: say nothing rather than "no dispatcher"
+            return []
+        count = GaugeMetricFamily("engage_dispatchers_alive", "Dispatchers with a live beat.")
+        count.add_metric([], len(alive))
+        age = GaugeMetricFamily(
+            "engage_dispatcher_heartbeat_age_seconds",
+            "Seconds since the newest dispatcher beat (+Inf: none within the beat TTL).",
+        )
+        age.add_metric([], min((b.age(now) for b in alive), default=float("inf")))
+        return [count, age]

@@ -47,6 +47,19 @@ def backlog(session: Session, now: datetime) -> list[Backlog]:
     return [Backlog(channel, int(n), _aware(oldest)) for channel, n, oldest in rows]
 
 
+NOT_REACHED = UNSENT + FAILURES  # not (yet) with the patient, whatever the reason
+
+
+def critical_not_reached(session: Session, due_before: datetime) -> int:
+    """Safety-critical messages due before `due_before` that have not reached the patient."""
+    query = (
+        select(func.count())
+        .select_from(Message)
+        .where(Message.critical, Message.state.in_(NOT_REACHED), Message.due_at < due_before)
+    )
+    return int(session.execute(query).scalar_one())
+
+
 def lateness_seconds(session: Session, since: datetime, limit: int = 100_000) -> list[float]:
     """Sent minus due, in seconds, for messages sent since `since` (newest `limit` of them)."""
     rows = session.execute(
