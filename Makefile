@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench docs demo clean
+.PHONY: run test lint bench docs demo clean chaos
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,7 +19,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m tests.tiers
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not chaos"
+
+# Faults injected into the real stack; rewrites docs/reliability.md. Exit 5 (nothing collected)
+# fails too: a tier that runs no test must never pass.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.tiers
+	$(BIN)/pytest -q -m chaos tests/chaos
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -100,3 +100,17 @@ def test_an_unreachable_database_reads_as_down_not_as_an_error() -> None:
     registry = scrape(OutboxCollector(session_factory(engine)))
     assert registry.get_sample_value("engage_database_up", {}) == 0
     assert registry.get_sample_value("engage_backlog_messages", {"channel": "sms"}) is None
+
+
+def test_a_critical_message_not_reached_15_minutes_after_it_was_due_is_counted(kit: Kit) -> None:
+    pid = kit.patient()
+    kit.message(pid, due_in=-20 * 60, critical=True)  # still scheduled: counted
+    failed = kit.message(pid, due_in=-30 * 60, critical=True)
+    sent = kit.message(pid, due_in=-30 * 60, critical=True)
+    kit.message(pid, due_in=-5 * 60, critical=True)  # late, but within the grace
+    kit.message(pid, due_in=-60 * 60)  # not critical
+    with kit.sessions.begin() as s:
+        s.get_one(Message, failed).state = S.FAILED
+        s.get_one(Message, sent).state = S.SENT
+    registry = scrape(OutboxCollector(kit.sessions, clock=kit.clock))
+    assert registry.get_sample_value("engage_critical_undelivered_messages", {}) == 2

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from prometheus_client import REGISTRY
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from engage.ops import metrics
+from engage.ops.heartbeat import heartbeat
+from engage.ops.metrics_scrape import HeartbeatCollector
+from engage.settings import Settings
 
 
 def sample(name: str, **labels: str) -> float:
@@ -66,3 +73,18 @@ def test_the_scrape_text_carries_every_series_family() -> None:
         'engage_webhook_events_total{kind="bounce",provider="unit-d"}',
     ):
         assert family in text
+
+
+def test_dispatcher_heartbeat_gauges_read_the_beats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # embedded mode: beats are files under var/
+    settings = Settings()
+    now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(HeartbeatCollector(settings, clock=lambda: now))
+    assert registry.get_sample_value("engage_dispatchers_alive", {}) == 0
+    assert registry.get_sample_value("engage_dispatcher_heartbeat_age_seconds", {}) == float("inf")
+    heartbeat(settings, "dispatcher", now=now - timedelta(seconds=7))
+    assert registry.get_sample_value("engage_dispatchers_alive", {}) == 1
+    assert registry.get_sample_value("engage_dispatcher_heartbeat_age_seconds", {}) == 7
