@@ -60,7 +60,11 @@ class Runtime:
             env=make_environment(self.settings.templates_dir),
             channels=self.channels,
             limiter=build_rate_limiter(self.settings),
-            policy=RetryPolicy(max_attempts=self.settings.max_attempts),
+            policy=RetryPolicy(
+                max_attempts=self.settings.max_attempts,
+                horizon=timedelta(hours=self.settings.retry_horizon_hours),
+            ),
+            alert_after=timedelta(seconds=self.settings.critical_alert_after_seconds),
             public_url=self.settings.public_url,
             signing_secret=self.settings.signing_secret,
             calls=self.settings.provider_calls,  # threads start on demand

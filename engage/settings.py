@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     sms_rate_per_second: float = Field(default=10.0, gt=0)
     email_rate_per_second: float = Field(default=50.0, gt=0)
     send_timeout_seconds: float = Field(default=10.0, gt=0)
-    max_attempts: int = Field(default=6, ge=1)
+    max_attempts: int | None = Field(default=None, ge=1)  # optional ceiling; the deadline rules
+    retry_horizon_hours: float = Field(default=24.0, gt=0)  # retries end this long after failing
+    critical_alert_after_seconds: float = Field(default=900.0, ge=0)  # staff told; retries go on
     dispatch_interval_seconds: float = Field(default=1.0, gt=0)
     dispatch_batch_size: int = Field(default=500, ge=1)
     max_in_flight: int = Field(default=5000, ge=1)  # most messages `queued` (on the broker) at once

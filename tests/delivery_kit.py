@@ -199,7 +199,15 @@ class Kit:
         return self.dispatcher.tick()
 
 
-def build_kit(url: str, templates: Path, channels: dict, *, clock: Clock | None = None) -> Kit:
+def build_kit(
+    url: str,
+    templates: Path,
+    channels: dict,
+    *,
+    clock: Clock | None = None,
+    policy: RetryPolicy | None = None,
+    alert_after: timedelta = timedelta(minutes=15),
+) -> Kit:
     sessions = migrated_sessions(url)
     schedule = Schedule.model_validate(SCHEDULE)
     clock = clock or Clock()
@@ -209,10 +217,11 @@ def build_kit(url: str, templates: Path, channels: dict, *, clock: Clock | None 
         env=make_environment(write_templates(templates)),
         channels=channels,
         limiter=LocalRateLimiter({"twilio": 1000.0, "sendgrid": 1000.0, "file": 1000.0}),
-        policy=RetryPolicy(max_attempts=3, base=1.0, cap=10.0),
+        policy=policy or RetryPolicy(max_attempts=3, base=1.0, cap=10.0),
         public_url="https://engage.example.org",
         signing_secret="test-secret",
         clock=clock,
+        alert_after=alert_after,
     )
 
     def enqueue(claimed: list[Claimed]) -> None:

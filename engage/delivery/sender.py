@@ -27,6 +27,7 @@ from structlog.contextvars import bound_contextvars
 
 from engage.channels.base import Channel, Outgoing, Receipt
 from engage.delivery.compose import compose
+from engage.delivery.failures import DEFAULT_ALERT_AFTER, FailureRules, record_failure
 from engage.delivery.gate import Action, SendFacts, Verdict, decide
 from engage.delivery.lease import DEFAULT_LEASE, LeaseKeeper
 from engage.delivery.ratelimit import RateLimiter
@@ -37,18 +38,15 @@ from engage.ops import metrics
 from engage.planning.localtime import local_day
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
-from engage.store.audit import audit
 from engage.store.enrollments import Enrollment
 from engage.store.message_states import move_many, record_receipts, transition
 from engage.store.messages import Message, MessageState
-from engage.store.patients import Consent, Patient, consented_channels
+from engage.store.patients import Patient, consented_channels
 
 log = get_logger("engage.sender")
 WORKER = "worker"
 S = MessageState
 _COUNTED = (S.SENDING, S.SENT, S.DELIVERED, S.UNDELIVERED)
-# Provider codes that mean the recipient closed the channel themselves.
-_CLOSES_CONSENT = {"21610": ("sms", "twilio-21610")}
 # Receipts are recorded at least this often while a batch's other calls are still out.
 RECORD_EVERY = 0.25
 RECORD_ATTEMPTS = 4  # waits of 0.5, 1 and 2 s between them: a database failover's blip
@@ -94,6 +92,7 @@ class Sender:
     rng: random.Random = field(default_factory=random.Random)
     calls: int = 16  # provider calls in flight at once for batches (threads start on demand)
     lease: timedelta = DEFAULT_LEASE
+    alert_after: timedelta = DEFAULT_ALERT_AFTER  # a critical message failing this long: staff
     pool: ThreadPoolExecutor = field(init=False, repr=False)
     leases: LeaseKeeper = field(init=False, repr=False)
 
@@ -274,9 +273,7 @@ class Sender:
             elif isinstance(outcome, DeliveryError):
                 metrics.count_error(item.provider, outcome.code, seconds)
                 with bound_contextvars(**item.ids):
-                    outcomes[item.outgoing.message_id] = self._record_failure(
-                        item.outgoing.message_id, outcome
-                    )
+                    outcomes[item.outgoing.message_id] = self._record_failure(item, outcome)
         return outcomes
 
     def _withhold_late(self, item: Ready, verdict: Verdict) -> str:
@@ -401,42 +398,17 @@ class Sender:
 
     # -- after the call --------------------------------------------------------------------
 
-    def _record_failure(self, message_id: int, error: DeliveryError) -> str:
+    def _record_failure(self, item: Ready, error: DeliveryError) -> str:
+        message_id = item.outgoing.message_id
         now = self.clock()
         with self.sessions.begin() as session:
             message = session.get_one(Message, message_id)
             if message.state != S.SENDING:
                 return f"skipped: {message.state}"
-            code = error.code or None
-            closes = _CLOSES_CONSENT.get(error.code)
-            if closes:
-                _close_consent(session, message.patient_id, *closes, now)
-            delay = self.policy.next_delay(message.attempts, error, self.rng)
-            if delay is None:
-                why = (
-                    "permanent" if error.permanent else f"gave up after {message.attempts} attempts"
-                )
-                self._set(
-                    session,
-                    message,
-                    S.FAILED,
-                    f"{why}: {error.reason}",
-                    now,
-                    last_error_code=code,
-                )
-                outcome = "failed"
-            else:
-                self._set(
-                    session,
-                    message,
-                    S.SCHEDULED,
-                    f"retry {message.attempts} in {delay:.1f}s: {error.reason}",
-                    now,
-                    last_error_code=code,
-                    due_at=now + timedelta(seconds=delay),
-                )
-                outcome = "retry"
-                metrics.count_retry(self.channels[message.channel].name)
+            rules = FailureRules(self.policy, self.alert_after)
+            outcome = record_failure(session, message, error, item.facts, rules, self.rng, now)
+        if outcome == "retry":
+            metrics.count_retry(item.provider)
         log.warning(
             "send.error",
             message_id=message_id,
@@ -463,25 +435,3 @@ class Sender:
 def _local_day(now: datetime, timezone: str) -> tuple[datetime, datetime]:
     """The patient's current local day, as a UTC [start, end) range."""
     return local_day(now, ZoneInfo(timezone))
-
-
-def _close_consent(
-    session: Session, patient_id: int, channel: str, source: str, now: datetime
-) -> None:
-    consent = session.execute(
-        select(Consent).where(Consent.patient_id == patient_id, Consent.channel == channel)
-    ).scalar_one_or_none()
-    if consent is not None and consent.granted:
-        consent.granted = False
-        consent.changed_at = now
-        consent.source = source
-        audit(
-            session,
-            actor=source,
-            action="consent.closed",
-            entity="patient",
-            entity_id=patient_id,
-            before={channel: True},
-            after={channel: False},
-            at=now,
-        )

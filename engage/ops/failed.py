@@ -190,6 +190,7 @@ def _requeue_one(session: Session, message: Message, actor: str, now: datetime) 
         provider=None,
         provider_id=None,
         provider_status=None,
+        failing_since=None,
     )
     audit(
         session,

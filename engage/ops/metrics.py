@@ -51,6 +51,11 @@ PROVIDER_LATENCY = Histogram(
 PROVIDER_ERRORS = Counter(
     "engage_provider_errors", "Provider calls that failed, by vendor code.", ["provider", "code"]
 )
+CRITICAL_LATE = Counter(
+    "engage_critical_undelivered",
+    "Safety-critical messages still undelivered after the alert delay (staff flagged).",
+    ["channel"],
+)
 RETRIES = Counter("engage_retries", "Sends put back in the outbox for a later try.", ["provider"])
 SUPPRESSIONS = Counter(
     "engage_suppressions", "Messages deliberately not sent, by reason.", ["reason"]
@@ -95,6 +100,10 @@ def count_error(provider: str, code: str, seconds: float | None = None) -> None:
     PROVIDER_ERRORS.labels(provider, _label(code)).inc()
     if seconds is not None:
         PROVIDER_LATENCY.labels(provider, "error").observe(seconds)
+
+
+def count_critical_late(channel: str) -> None:
+    CRITICAL_LATE.labels(_label(channel)).inc()
 
 
 def count_retry(provider: str) -> None:

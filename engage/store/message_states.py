@@ -42,6 +42,8 @@ _CHANGEABLE = frozenset(
         "last_error_code",
         "holder",
         "lease_until",
+        "failing_since",
+        "staff_alerted_at",
     }
 )
 
@@ -221,6 +223,7 @@ def record_receipts(
             last_error_code=None,
             holder=None,
             lease_until=None,
+            failing_since=None,
         )
     for message_id in provider_ids.keys() - set(moved):
         session.execute(

@@ -99,6 +99,10 @@ class Message(Base):
     # takes only a row whose lease ran out (its worker is gone).
     holder: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Since when the provider has been failing this message (retries run to a deadline from it),
+    # and when staff were told a critical one is still undelivered.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    staff_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class MessageEvent(Base):

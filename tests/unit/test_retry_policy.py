@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engage.delivery.retry import RetryPolicy
+from engage.delivery.retry import RetryPolicy, outage
 from engage.errors import DeliveryError
 
 policies = st.builds(
@@ -78,13 +79,75 @@ def test_the_ceiling_stops_growing_at_the_cap():
     assert max(d for d in delays if d is not None) <= 30.0
 
 
-def test_the_default_policy_gives_up_after_six_attempts():
+def test_the_default_policy_has_no_attempt_count():
     policy, rng = RetryPolicy(), random.Random(1)
-    assert policy.next_delay(5, transient(), rng) is not None
-    assert policy.next_delay(6, transient(), rng) is None
+    assert policy.next_delay(6, transient(), rng) is not None
+    assert policy.next_delay(10_000, transient(), rng, remaining=1.0) is not None
 
 
-@pytest.mark.parametrize("bad", [{"max_attempts": 0}, {"base": -1.0}, {"cap": -1.0}])
+remainings = st.floats(0.0, 7 * 86_400.0)
+deadline_policies = st.builds(
+    RetryPolicy,
+    base=st.floats(0.0, 60.0),
+    cap=st.floats(0.0, 3600.0),
+    horizon=st.timedeltas(timedelta(seconds=1), timedelta(days=7)),
+)
+instants = st.datetimes(datetime(2026, 1, 1), datetime(2030, 1, 1), timezones=st.just(UTC))
+
+
+@given(deadline_policies, st.integers(1, 10_000), remainings, retry_afters, rngs)
+def test_no_retry_is_ever_scheduled_past_the_deadline(policy, attempt, remaining, retry_after, rng):
+    delay = policy.next_delay(attempt, transient(retry_after), rng, remaining=remaining)
+    assert delay is None or 0 <= delay <= remaining
+
+
+@given(deadline_policies, st.integers(1, 10_000), st.floats(-86_400.0, 0.0), rngs)
+def test_no_retry_once_the_deadline_has_come(policy, attempt, remaining, rng):
+    assert policy.next_delay(attempt, transient(), rng, remaining=remaining) is None
+
+
+@given(deadline_policies, st.integers(1, 10_000), st.floats(0.001, 86_400.0), rngs)
+def test_a_transient_error_before_the_deadline_is_always_retried(policy, attempt, remaining, rng):
+    assert policy.next_delay(attempt, transient(), rng, remaining=remaining) is not None
+
+
+@given(deadline_policies, st.floats(0.001, 3600.0), rngs)
+def test_a_retry_after_beyond_the_deadline_ends_the_retries(policy, remaining, rng):
+    error = transient(retry_after=remaining * 2)
+    assert policy.next_delay(1, error, rng, remaining=remaining) is None
+
+
+@given(deadline_policies, instants, st.none() | instants)
+def test_the_deadline_is_the_event_or_the_horizon_whichever_first(policy, since, event_at):
+    deadline = policy.deadline(since, event_at)
+    assert deadline <= since + policy.horizon
+    if event_at is not None:
+        assert deadline <= event_at
+        assert deadline in (event_at, since + policy.horizon)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(60.0, 20 * 3600.0), st.integers(0, 2**32))
+def test_an_outage_shorter_than_the_horizon_delays_but_never_fails(outage_seconds, seed):
+    """A provider down for minutes or hours (429, 503, 429, ...): the default policy keeps
+    trying until the outage is over, and the first try after it comes within one cap (600 s)."""
+    policy, elapsed, attempt, rng = RetryPolicy(), 0.0, 1, random.Random(seed)
+    while elapsed < outage_seconds:
+        remaining = policy.horizon.total_seconds() - elapsed
+        delay = policy.next_delay(attempt, transient(), rng, remaining=remaining)
+        assert delay is not None, f"gave up after {elapsed:.0f}s of a {outage_seconds:.0f}s outage"
+        elapsed, attempt = elapsed + delay, attempt + 1
+    assert elapsed - outage_seconds <= policy.cap
+
+
+def test_a_reason_says_how_long_in_words():
+    assert [outage(s) for s in (42, 750, 3 * 3600 + 5 * 60)] == ["42s", "12m 30s", "3h 05m"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"max_attempts": 0}, {"base": -1.0}, {"cap": -1.0}, {"horizon": timedelta(0)}],
+)
 def test_a_nonsensical_policy_is_refused(bad):
     with pytest.raises(ValueError, match="bad retry policy"):
         RetryPolicy(**bad)
