@@ -40,8 +40,14 @@ class ImportOut(BaseModel):
     summary: str
 
 
+_MAX_NAME = 60  # the audit row's entity_id is 64 characters: a longer name failed after the import
+
+
 def _safe_name(filename: str | None) -> str:
-    name = _UNSAFE.sub("_", Path(filename or "").name).strip("._")[:100]
+    name = _UNSAFE.sub("_", Path(filename or "").name).strip("._")
+    if len(name) > _MAX_NAME:
+        suffix = Path(name).suffix[:8]
+        name = name[: _MAX_NAME - len(suffix)] + suffix
     return name or "upload.csv"
 
 

@@ -18,20 +18,11 @@ from urllib.parse import parse_qsl
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engage.textcheck import text_problem
+
 MAX_JSON_DEPTH = 32
 _INLINE_BYTES = 64 * 1024
 Loc = list[str | int]
-
-
-def text_problem(text: str) -> str | None:
-    """Why `text` cannot be stored, or None."""
-    if "\x00" in text:
-        return "contains a NUL character"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains a lone surrogate (not valid Unicode text)"
-    return None
 
 
 def _walk(document: Any) -> Iterator[tuple[Loc, Any]]:

@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic import ValidationError as PydanticValidationError
 
 from engage.schedule.models import check_zone
+from engage.textcheck import text_problem
 
 DEFAULT_REGION = "US"  # how a phone number without +country code is read
 CONSENT_SOURCE = "csv-import"
@@ -75,6 +76,14 @@ class PatientRow(BaseModel):
     external_ref: Annotated[
         Annotated[str, StringConstraints(max_length=64)] | None, BeforeValidator(_blank_to_none)
     ] = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        # A NUL in row 1,201 was a database error after 1,200 rows were written.
+        if isinstance(value, str) and (problem := text_problem(value)):
+            raise ValueError(problem)
+        return value
 
     @field_validator("phone")
     @classmethod

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+import sqlalchemy as sa
+
 from engage.store.patients import Patient
-from tests.api_kit import Api
+from tests.api_kit import Api, build_api
 
 PATIENT = {
     "first_name": "Ana",
@@ -61,3 +64,27 @@ def test_nothing_is_stored_by_a_refused_request(api: Api) -> None:
     assert api.post("/patients", json=PATIENT | {"first_name": "\x00"}).status_code == 422
     with api.sessions() as session:
         assert session.query(Patient).count() == 0
+
+
+@pytest.mark.postgres
+def test_an_84_character_upload_name_imports_on_postgresql(
+    postgres_server_url: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    # Before: the rows were committed, then the audit row (entity_id is 64 characters) was a 500.
+    url = sa.make_url(postgres_server_url)
+    own = url.set(database=f"{url.database}_abuse")
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{own.database}"'))
+        connection.execute(sa.text(f'CREATE DATABASE "{own.database}"'))
+    api = build_api(own.render_as_string(hide_password=False), tmp_path)
+    csv = "first_name,last_name,phone,email,timezone\nAna,Diaz,+14155550100,ana@example.org,UTC\n"
+    try:
+        answer = api.post("/imports/patients", files={"file": ("a" * 84 + ".csv", csv, "text/csv")})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["created"] == 1
+    finally:
+        api.app.state.runtime.engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{own.database}"'))
+        admin.dispose()
