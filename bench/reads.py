@@ -31,10 +31,14 @@ from engage.store.db import make_engine, session_factory
 from engage.timeline.service import patient_timeline
 
 DATABASE = "engage_reads"
+# ~1,100 distinct three-letter stems (Bal-, Ket-, Sor-...): a prefix matches a few hundred to a
+# thousand patients in a million, as a common surname's does; the suffix makes names distinct.
 LAST = [
-    f"{a}{b}"
-    for a in ("Gar", "Smi", "Oka", "Ngu", "Lee", "Pat", "Kow", "Rob")
-    for b in ("cia", "th", "for", "yen", "son", "el", "alski", "erts", "ley", "ton", "ez", "ford")
+    f"{a}{v}{c}{end}"
+    for a in "BCDFGHKLMNPRSTW"
+    for v in "aeiou"
+    for c in "bcdfglmnprstvwz"
+    for end in ("er",)
 ]
 FIRST = ["Ana", "Ben", "Cy", "Dara", "Eli", "Fatima", "Gus", "Hana", "Ivan", "Jo", "Kemal", "Lia"]
 Progress = Callable[[int, int], None]
@@ -60,7 +64,7 @@ def _build(url: str, patients: int, per_patient: int) -> None:
             INSERT INTO patient (id, external_ref, first_name, last_name, phone, email, timezone,
                                  locale, preferred_channel, created_at, updated_at)
             SELECT i, 'R-' || i, ({first})[1 + i % {len(FIRST)}],
-                   ({last})[1 + (i / 7) % {len(LAST)}] || (i % 1000),
+                   ({last})[1 + (i * 7919) % {len(LAST)}] || (i % 1000),
                    '+1212' || (2000000 + i), 'p' || i || '@example.org',
                    'America/New_York', 'en', 'sms', now(), now()
             FROM generate_series(1, {patients}) AS i""")
