@@ -66,6 +66,13 @@ class ConsentChange(_In):
         "acknowledged; required when granting.",
         examples=["unencrypted-notice-v1"],
     )
+    reason: str = Field(
+        default="",
+        max_length=200,
+        description="Why the clinic records new express consent (e.g. 'patient asked at the "
+        "front desk to receive texts again'); required to re-open a channel the patient closed "
+        "themselves (STOP, unsubscribe, bounce, spam report).",
+    )
 
 
 class ConsentOut(BaseModel):

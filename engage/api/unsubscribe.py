@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from engage.api import deps, errors
-from engage.api.consents import set_consent
 from engage.api.fields import Id
+from engage.consent import service
 from engage.consent import unsubscribe_tokens as links
 from engage.logs import get_logger
 from engage.store.messages import Message
@@ -104,7 +104,7 @@ def one_click(
         message = session.get(Message, message_id)
         if message is None:
             return _page("Link expired", "This unsubscribe link is no longer valid.", 404)
-        set_consent(
+        service.change(
             session,
             message.patient_id,
             "email",
@@ -112,6 +112,7 @@ def one_click(
             source="email-unsubscribe",
             actor="patient",
             now=now,
+            origin=service.Origin.PATIENT,
         )
     log.info("email.unsubscribed", message_id=message_id)
     clinic = deps.runtime(request).schedule.clinic

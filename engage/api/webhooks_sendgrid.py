@@ -21,10 +21,10 @@ from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy.orm import Session, sessionmaker
 
 from engage.api import deps, errors
-from engage.api.consents import set_consent
 from engage.api.delivery_events import RANK, apply_status
 from engage.api.webhook_dedupe import first_delivery
 from engage.channels.sendgrid import MESSAGE_ID_ARG
+from engage.consent import service
 from engage.logs import get_logger
 from engage.ops import metrics
 from engage.store.messages import Message
@@ -144,7 +144,7 @@ def _apply(session: Session, event: dict[str, Any], now: Any) -> bool:
     )
     if kind in CLOSES_EMAIL:
         changed = (
-            set_consent(
+            service.change(
                 session,
                 message.patient_id,
                 "email",
@@ -152,7 +152,8 @@ def _apply(session: Session, event: dict[str, Any], now: Any) -> bool:
                 source=CLOSES_EMAIL[kind],
                 actor=ACTOR,
                 now=now,
-            )
+                origin=service.Origin.PATIENT,
+            ).changed
             or changed
         )
     return changed

@@ -18,12 +18,12 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from engage.api import deps, errors
 from engage.api.confirmations import confirm, next_appointment
-from engage.api.consents import set_consent
 from engage.api.delivery_events import apply_status
 from engage.api.fields import Id
 from engage.api.sms_replies import local_when, reply
 from engage.api.twilio_signature import FORM_BODY, twilio_form
 from engage.api.webhook_dedupe import first_delivery
+from engage.consent import service
 from engage.consent.keywords import Keyword, classify
 from engage.logs import get_logger
 from engage.ops import metrics
@@ -111,8 +111,15 @@ def _answer(
         return reply(env, clinic, "stop", locale) if _stop(session, patient, inbound, now) else None
     if keyword is Keyword.START:
         if patient is not None:
-            set_consent(
-                session, patient.id, "sms", granted=True, source="sms-start", actor=ACTOR, now=now
+            service.change(
+                session,
+                patient.id,
+                "sms",
+                granted=True,
+                source="sms-start",
+                actor=ACTOR,
+                now=now,
+                origin=service.Origin.PATIENT,
             )
         return reply(env, clinic, "start", locale)
     if keyword is Keyword.HELP:
@@ -131,8 +138,18 @@ def _stop(
     session: Session, patient: Patient | None, inbound: InboundMessage, now: datetime
 ) -> bool:
     """Close SMS consent; True when this STOP is the first since it closed (it gets answered)."""
-    if patient is not None and set_consent(
-        session, patient.id, "sms", granted=False, source="sms-stop", actor=ACTOR, now=now
+    if (
+        patient is not None
+        and service.change(
+            session,
+            patient.id,
+            "sms",
+            granted=False,
+            source="sms-stop",
+            actor=ACTOR,
+            now=now,
+            origin=service.Origin.PATIENT,
+        ).changed
     ):
         return True
     consent = patient.consent("sms") if patient is not None else None
@@ -173,7 +190,7 @@ def status_callback(
             session, message, status, provider=ACTOR, provider_id=sid, code=code, now=now
         )
         if code == "21610":
-            set_consent(
+            service.change(
                 session,
                 message.patient_id,
                 "sms",
@@ -181,6 +198,7 @@ def status_callback(
                 source="twilio-21610",
                 actor=ACTOR,
                 now=now,
+                origin=service.Origin.PATIENT,
             )
     log.info("sms.status", message_id=message_id, status=status, code=code, applied=changed)
     return twiml(None)

@@ -14,9 +14,9 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engage.consent import service as consent_service
 from engage.delivery.gate import SendFacts
 from engage.delivery.retry import RetryPolicy, outage
 from engage.errors import DeliveryError
@@ -25,7 +25,6 @@ from engage.ops import metrics
 from engage.store.audit import audit
 from engage.store.message_states import transition
 from engage.store.messages import Message, MessageState
-from engage.store.patients import Consent
 
 log = get_logger("engage.sender")
 WORKER = "worker"
@@ -133,20 +132,14 @@ def _alert_staff(session: Session, message: Message, since: datetime, now: datet
 def _close_consent(
     session: Session, patient_id: int, channel: str, source: str, now: datetime
 ) -> None:
-    consent = session.execute(
-        select(Consent).where(Consent.patient_id == patient_id, Consent.channel == channel)
-    ).scalar_one_or_none()
-    if consent is not None and consent.granted:
-        consent.granted = False
-        consent.changed_at = now
-        consent.source = source
-        audit(
-            session,
-            actor=source,
-            action="consent.closed",
-            entity="patient",
-            entity_id=patient_id,
-            before={channel: True},
-            after={channel: False},
-            at=now,
-        )
+    # 21610: the number texted STOP to us; the patient's own opt-out, through the one writer.
+    consent_service.change(
+        session,
+        patient_id,
+        channel,
+        granted=False,
+        source=source,
+        actor=source,
+        now=now,
+        origin=consent_service.Origin.PATIENT,
+    )

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from engage.consent import service as consent_service
 from engage.enrollment import enroll
 from engage.planning.planner import AnchorEvent
 from engage.schedule.models import Schedule
-from engage.store.patients import Consent, Patient
+from engage.store.patients import Patient
 
 ACTOR = "samples"
 
@@ -95,14 +96,15 @@ def add_patient(session: Session, sample: SamplePatient, now: datetime) -> Patie
     session.add(patient)
     session.flush()
     for channel, granted in (("sms", sample.sms), ("email", sample.email_ok)):
-        session.add(
-            Consent(
-                patient_id=patient.id,
-                channel=channel,
-                granted=granted,
-                changed_at=now,
-                source=ACTOR,
-            )
+        consent_service.change(
+            session,
+            patient.id,
+            channel,
+            granted=granted,
+            source=ACTOR,
+            actor=ACTOR,
+            now=now,
+            origin=consent_service.Origin.SYSTEM,
         )
     session.commit()
     return patient

@@ -12,11 +12,11 @@ from datetime import datetime
 import hl7
 from sqlalchemy.orm import Session
 
+from engage.consent import service
 from engage.hl7.fields import segment, value
 from engage.hl7.outcome import ACTOR
 from engage.schedule.hl7 import Hl7Feed
-from engage.store.audit import audit
-from engage.store.patients import Consent, Patient
+from engage.store.patients import Patient
 
 SOURCE = "hl7"
 
@@ -42,17 +42,18 @@ def grant_new(patient: Patient, channels: list[str], session: Session, now: date
     for channel in channels:
         if patient.consent(channel) is not None or not patient.address(channel):
             continue
-        patient.consents.append(
-            Consent(channel=channel, granted=True, changed_at=now, source=SOURCE, notice="")
-        )
-        granted.append(channel)
-        audit(
+        outcome = service.change(
             session,
+            patient.id,
+            channel,
+            granted=True,
+            source=SOURCE,
             actor=ACTOR,
-            action="consent.grant",
-            entity="patient",
-            entity_id=patient.id,
-            after={"channel": channel, "granted": True, "source": SOURCE},
-            at=now,
+            now=now,
+            origin=service.Origin.FEED,
         )
+        if outcome.changed:
+            granted.append(channel)
+    if granted:
+        session.expire(patient, ["consents"])
     return granted

@@ -32,6 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from engage.consent.precedence import Current, held_by_patient
+from engage.consent.service import Imported, record_imported
 from engage.patients.csvfile import Record, read_records
 from engage.patients.matching import FIELDS, KEYS, Decision, Stored, StoredIndex, decide
 from engage.patients.rows import PatientRow, problems
@@ -53,6 +55,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    kept_opted_out: int = 0  # rows asking to re-open a channel the patient closed themselves
     problems: tuple[str, ...] = ()
 
     @property
@@ -64,6 +67,7 @@ class ImportReport:
         return (
             f"{self.rows} rows: {self.created} created, {self.updated} updated, "
             f"{self.unchanged} unchanged, {self.rejected} rejected"
+            + (f", {self.kept_opted_out} kept opted out" if self.kept_opted_out else "")
         )
 
 
@@ -79,6 +83,7 @@ class _Tally:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_KINDS, 0))
     problems: list[tuple[int, str]] = field(default_factory=list)
     rejected_lines: set[int] = field(default_factory=set)
+    kept_lines: set[int] = field(default_factory=set)
 
     def reject(self, line: int, problem: str) -> None:
         self.problems.append((line, problem))
@@ -117,6 +122,7 @@ def import_csv(
         updated=tally.counts["update"],
         unchanged=tally.counts["unchanged"],
         rejected=len(tally.rejected_lines),
+        kept_opted_out=len(tally.kept_lines),
         problems=tuple(
             f"{path.name}:{line}: {text}"
             for line, text in sorted(tally.problems, key=lambda p: p[0])
@@ -196,9 +202,12 @@ def _write(session: Session, batch: list[_Valid], tally: _Tally, actor: str, now
     _insert_new(session, [(i, d) for i, d in decisions if d.kind == "create"], now)
     _update_existing(session, [(i, d) for i, d in decisions if d.kind == "update"], actor, now)
     # Counted only now: a batch that fails is retried row by row and counted there.
-    for _, decision in decisions:
+    for item, decision in decisions:
         if decision.kind in _KINDS:
             tally.counts[decision.kind] += 1
+        for note in decision.notes:
+            tally.problems.append((item.line, note))
+            tally.kept_lines.add(item.line)
 
 
 def _load_stored(session: Session, rows: list[PatientRow]) -> list[Stored]:
@@ -215,15 +224,24 @@ def _load_stored(session: Session, rows: list[PatientRow]) -> list[Stored]:
         return []
     found = session.execute(union(*branches)).all()
     consents: dict[int, dict[str, bool]] = {row.id: {} for row in found}
+    held: dict[int, dict[str, str]] = {row.id: {} for row in found}
     if consents:
-        for patient_id, channel, granted in session.execute(
-            select(Consent.patient_id, Consent.channel, Consent.granted).where(
-                _one_of(session, Consent.patient_id, list(consents))
-            )
+        for patient_id, channel, granted, source, changed_at in session.execute(
+            select(
+                Consent.patient_id,
+                Consent.channel,
+                Consent.granted,
+                Consent.source,
+                Consent.changed_at,
+            ).where(_one_of(session, Consent.patient_id, list(consents)))
         ):
             consents[patient_id][channel] = granted
+            if why := held_by_patient(Current(granted, source, changed_at)):
+                held[patient_id][channel] = why
     return [
-        Stored(row.id, {name: getattr(row, name) for name in FIELDS}, consents[row.id])
+        Stored(
+            row.id, {name: getattr(row, name) for name in FIELDS}, consents[row.id], held[row.id]
+        )
         for row in found
     ]
 
@@ -251,15 +269,18 @@ def _insert_new(session: Session, created: list[tuple[_Valid, Decision]], now: d
         [decision.changes | {"created_at": now, "updated_at": now} for _, decision in created],
     ).all()
     ids = {(phone, email): patient_id for patient_id, phone, email in returned}
-    consents = [
-        _consent_values(
-            ids[(item.row.phone, item.row.email)], channel, granted, item.row.consent_source, now
-        )
-        for item, decision in created
-        for channel, granted in decision.consents.items()
-    ]
-    if consents:
-        session.execute(insert(Consent), consents)
+    record_imported(
+        session,
+        (
+            Imported(
+                ids[(item.row.phone, item.row.email)], channel, granted, item.row.consent_source
+            )
+            for item, decision in created
+            for channel, granted in decision.consents.items()
+        ),
+        now,
+        new_patients=True,
+    )
 
 
 def _update_existing(
@@ -279,45 +300,14 @@ def _update_existing(
 def _write_consents(
     session: Session, updated: list[tuple[_Valid, Decision]], now: datetime
 ) -> None:
-    if not updated:
-        return
-    consent_ids = {
-        (patient_id, channel): consent_id
-        for consent_id, patient_id, channel in session.execute(
-            select(Consent.id, Consent.patient_id, Consent.channel).where(
-                Consent.patient_id.in_([d.patient_id for _, d in updated])
-            )
-        )
-    }
-    new, changed = [], []
+    items = []
     for item, decision in updated:
         assert decision.patient_id is not None
-        for channel, granted in decision.consents.items():
-            values = _consent_values(
-                decision.patient_id, channel, granted, item.row.consent_source, now
-            )
-            consent_id = consent_ids.get((decision.patient_id, channel))
-            if consent_id is None:
-                new.append(values)
-            else:
-                changed.append({"id": consent_id, **values})
-    if new:
-        session.execute(insert(Consent), new)
-    if changed:
-        session.execute(update(Consent), changed)
-
-
-def _consent_values(
-    patient_id: int, channel: str, granted: bool, source: str, now: datetime
-) -> dict[str, object]:
-    return {
-        "patient_id": patient_id,
-        "channel": channel,
-        "granted": granted,
-        "changed_at": now,
-        "source": source,
-        "notice": "",
-    }
+        items += [
+            Imported(decision.patient_id, channel, granted, item.row.consent_source)
+            for channel, granted in decision.consents.items()
+        ]
+    record_imported(session, items, now)
 
 
 def _audit_values(decision: Decision, actor: str, now: datetime) -> dict[str, object]:

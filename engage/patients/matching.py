@@ -3,6 +3,8 @@
 Pure: stored patients come in as `Stored` values. A row matches a stored patient on external_ref,
 else phone, else email; any of its keys owned by a *different* patient is a conflict, never a
 silent merge. A blank cell never clears a stored value: exports often leave columns empty.
+A consent the patient withdrew themselves (STOP, unsubscribe, ...) is never re-opened by a row:
+the decision carries a note saying so instead.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class Stored:
     id: int
     fields: dict[str, object]
     consents: dict[str, bool] = field(default_factory=dict)
+    # Channels closed by the patient's own opt-out, with why: an import never re-opens them.
+    held: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Decision:
     changes: dict[str, object] = field(default_factory=dict)  # patient columns to write
     consents: dict[str, bool] = field(default_factory=dict)  # consents to write, by channel
     problem: str = ""
+    notes: tuple[str, ...] = ()  # what the row asked for and did not get, and why
 
 
 class StoredIndex:
@@ -85,13 +90,19 @@ def decide(row: PatientRow, given: set[str], index: StoredIndex) -> Decision:
         )
     wanted = {k: v for k, v in _fields(row).items() if k in given}
     changes = {k: v for k, v in wanted.items() if match.fields.get(k) != v}
+    asked = _consents(row, given)
+    notes = tuple(
+        f"{channel}_consent: kept opted out: {match.held[channel]}"
+        for channel, granted in asked.items()
+        if granted and channel in match.held
+    )
     consents = {
         channel: granted
-        for channel, granted in _consents(row, given).items()
-        if match.consents.get(channel) != granted
+        for channel, granted in asked.items()
+        if match.consents.get(channel) != granted and not (granted and channel in match.held)
     }
     kind: Literal["update", "unchanged"] = "update" if changes or consents else "unchanged"
-    return Decision(kind, match.id, changes, consents)
+    return Decision(kind, match.id, changes, consents, notes=notes)
 
 
 def _fields(row: PatientRow) -> dict[str, object]:

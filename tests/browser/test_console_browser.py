@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
-from engage.api.consents import set_consent
+from engage.consent import service as consent_service
 from engage.enrollment import Slot, enroll_course
 from engage.patients.records import create_patient
 from engage.schedule.loader import load_schedule
@@ -51,7 +51,7 @@ def _patient(
             actor="test",
             now=now,
         )
-        set_consent(
+        consent_service.change(
             session,
             patient.id,
             "sms",
@@ -60,6 +60,7 @@ def _patient(
             actor="test",
             now=now,
             notice="v1",
+            origin=consent_service.Origin.STAFF,
         )
         patient_id = patient.id
     start = (utc(days=infusion_in_days)).replace(minute=0, second=0, microsecond=0)

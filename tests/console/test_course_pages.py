@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from engage.api.consents import set_consent
+from engage.consent import service as consent_service
 from tests.api_kit import NOW
 from tests.console_kit import Console
 
@@ -22,7 +22,7 @@ def _patient_with_sms(console: Console) -> int:
     )
     patient_id = int(answer.headers["location"].split("/")[-1].split("?")[0])
     with console.sessions.begin() as session:
-        set_consent(
+        consent_service.change(
             session,
             patient_id,
             "sms",
@@ -31,6 +31,7 @@ def _patient_with_sms(console: Console) -> int:
             actor="test",
             now=NOW,
             notice="v1",
+            origin=consent_service.Origin.STAFF,
         )
     return patient_id
 

@@ -1,0 +1,154 @@
+"""The one writer of consent: staff, imports, SMS keywords, provider errors, unsubscribes, HL7.
+
+Every change is judged by `engage.consent.precedence` against the stored decision, then written
+to the current row and the audit log in the caller's transaction. No other module writes the
+consent table (tests/unit/test_consent_owner.py scans for it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from engage.consent.precedence import Current, Origin, Verdict, judge
+from engage.store.audit import audit
+from engage.store.patients import Consent
+
+__all__ = ["Imported", "Origin", "Outcome", "change", "current", "record_imported"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    changed: bool  # False when refused or when it already was so
+    refused: str = ""  # the precedence rule that kept the stored decision, if one did
+
+
+@dataclass(frozen=True)
+class Imported:
+    """One consent a CSV row states, already judged by the importer against `current`."""
+
+    patient_id: int
+    channel: str
+    granted: bool
+    source: str
+
+
+def current(session: Session, patient_id: int, channel: str) -> Current | None:
+    """The stored decision on one channel, as the precedence rules see it."""
+    consent = _row(session, patient_id, channel)
+    return None if consent is None else _as_current(consent)
+
+
+def change(
+    session: Session,
+    patient_id: int,
+    channel: str,
+    *,
+    granted: bool,
+    source: str,
+    actor: str,
+    now: datetime,
+    origin: Origin,
+    notice: str = "",
+    reason: str = "",
+    occurred_at: datetime | None = None,
+) -> Outcome:
+    """Record one consent decision if the precedence rules allow it."""
+    consent = _row(session, patient_id, channel)
+    verdict: Verdict = judge(
+        None if consent is None else _as_current(consent),
+        granted=granted,
+        origin=origin,
+        occurred_at=occurred_at,
+    )
+    if not verdict.apply:
+        return Outcome(False, verdict.reason)
+    if _already(consent, granted, notice):
+        return Outcome(False)
+    before = None if consent is None else {"granted": consent.granted, "source": consent.source}
+    if consent is None:
+        consent = Consent(patient_id=patient_id, channel=channel, notice="")
+        session.add(consent)
+    consent.granted = granted
+    consent.changed_at = now
+    consent.source = source[:32]
+    if granted and notice:
+        consent.notice = notice
+    after: dict[str, object] = {"channel": channel, "granted": granted, "source": consent.source}
+    if reason:
+        after["reason"] = reason
+    audit(
+        session,
+        actor=actor,
+        action=f"consent.{'granted' if granted else 'closed'}",
+        entity="patient",
+        entity_id=patient_id,
+        before={"channel": channel, **before} if before else None,
+        after=after | {"origin": origin.value},
+        at=now,
+    )
+    session.flush()
+    return Outcome(True)
+
+
+def record_imported(
+    session: Session, items: Iterable[Imported], now: datetime, *, new_patients: bool = False
+) -> None:
+    """Write a batch of import consents in bulk (the importer judged each one already).
+
+    `new_patients`: the patients were created in this batch, so none has a row yet (one query
+    fewer per batch: imports are measured in statements per batch).
+    """
+    items = list(items)
+    if not items:
+        return
+    existing = {} if new_patients else _ids(session, {item.patient_id for item in items})
+    new, changed = [], []
+    for item in items:
+        values = {
+            "patient_id": item.patient_id,
+            "channel": item.channel,
+            "granted": item.granted,
+            "changed_at": now,
+            "source": item.source[:32],
+            "notice": "",
+        }
+        consent_id = existing.get((item.patient_id, item.channel))
+        if consent_id is None:
+            new.append(values)
+        else:
+            changed.append({"id": consent_id, **values})
+    if new:
+        session.execute(insert(Consent), new)
+    if changed:
+        session.execute(update(Consent), changed)
+
+
+def _ids(session: Session, patient_ids: set[int]) -> dict[tuple[int, str], int]:
+    rows = session.execute(
+        select(Consent.id, Consent.patient_id, Consent.channel).where(
+            Consent.patient_id.in_(patient_ids)
+        )
+    )
+    return {(patient_id, channel): consent_id for consent_id, patient_id, channel in rows}
+
+
+def _already(consent: Consent | None, granted: bool, notice: str) -> bool:
+    """Setting a consent to what it already is changes nothing (a new notice version does)."""
+    if consent is None or consent.granted != granted:
+        return False
+    return not granted or notice in ("", consent.notice)
+
+
+def _row(session: Session, patient_id: int, channel: str) -> Consent | None:
+    return session.execute(
+        select(Consent).where(Consent.patient_id == patient_id, Consent.channel == channel)
+    ).scalar_one_or_none()
+
+
+def _as_current(consent: Consent) -> Current:
+    return Current(consent.granted, consent.source, consent.changed_at)

@@ -1,0 +1,114 @@
+"""A patient's own opt-out stands: only the patient, or new express consent from staff, reverses it.
+
+Before the consent service, re-importing the intake CSV after a STOP re-opened SMS (`2 updated`)
+and a plain staff PUT did too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from engage.patients.importer import import_csv
+from engage.store import AuditLog, Consent
+from tests.api_kit import Api, build_api
+
+HEADER = "first_name,last_name,phone,email,timezone,sms_consent,email_consent\n"
+
+
+@pytest.fixture
+def api(db_url: str, tmp_path: Path) -> Api:
+    return build_api(db_url, tmp_path)
+
+
+def sms(api: Api, patient_id: int) -> Consent:
+    with api.sessions() as s:
+        return s.scalars(
+            select(Consent).where(Consent.patient_id == patient_id, Consent.channel == "sms")
+        ).one()
+
+
+def csv_of(tmp_path: Path, patients: list[dict[str, Any]]) -> Path:
+    rows = "".join(
+        f"{p['first_name']},{p['last_name']},{p['phone']},{p['email']},{p['timezone']},yes,yes\n"
+        for p in patients
+    )
+    path = tmp_path / "intake.csv"
+    path.write_text(HEADER + rows, encoding="utf-8")
+    return path
+
+
+def test_reimporting_after_stop_keeps_sms_closed_and_says_so(api: Api, tmp_path: Path) -> None:
+    patients = [api.patient(), api.patient()]
+    for patient in patients:
+        api.sms_in(patient["phone"], "STOP")
+    now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    report = import_csv(api.sessions, csv_of(tmp_path, patients), now=now)
+    assert report.updated == 0 and report.unchanged == 2 and report.kept_opted_out == 2
+    assert report.summary.endswith("2 kept opted out")
+    assert all("sms_consent: kept opted out: patient texted STOP on " in p for p in report.problems)
+    assert [p.split(":")[1] for p in report.problems] == ["2", "3"]  # one per row, by line
+    for patient in patients:
+        assert sms(api, patient["id"]).granted is False
+        assert sms(api, patient["id"]).source == "sms-stop"
+
+
+def test_an_import_still_records_a_patients_first_consent(api: Api, tmp_path: Path) -> None:
+    patient = api.patient(sms=False)
+    report = import_csv(api.sessions, csv_of(tmp_path, [patient]))
+    assert (report.updated, report.kept_opted_out) == (1, 0)
+    assert sms(api, patient["id"]).granted is True
+
+
+def test_staff_without_express_consent_cannot_reopen_a_stop(api: Api) -> None:
+    patient = api.patient()
+    api.sms_in(patient["phone"], "STOP")
+    url = f"/patients/{patient['id']}/consents/sms"
+    plain = {"granted": True, "source": "front-desk", "notice": "notice-v2"}
+    refused = api.put(url, json=plain)
+    assert refused.status_code == 409, refused.text
+    assert "kept opted out: patient texted STOP on" in refused.text
+    assert sms(api, patient["id"]).granted is False
+
+
+def test_staff_recording_express_consent_reopens_it_audited(api: Api) -> None:
+    patient = api.patient()
+    api.sms_in(patient["phone"], "STOP")
+    url = f"/patients/{patient['id']}/consents/sms"
+    body = {
+        "granted": True,
+        "source": "front-desk",
+        "notice": "notice-v2",
+        "reason": "patient asked in person to get texts again",
+    }
+    answer = api.put(url, json=body)
+    assert answer.status_code == 200, answer.text
+    assert sms(api, patient["id"]).granted is True
+    with api.sessions() as s:
+        last = s.scalars(
+            select(AuditLog)
+            .where(AuditLog.action == "consent.granted")
+            .order_by(AuditLog.id.desc())
+        ).first()
+    assert last is not None and last.actor == "api:test-staff"
+    assert last.after is not None and last.after["reason"] == body["reason"]
+    assert last.after["origin"] == "express"
+
+
+def test_the_patients_start_reopens_their_own_stop(api: Api) -> None:
+    patient = api.patient()
+    api.sms_in(patient["phone"], "STOP")
+    api.sms_in(patient["phone"], "START")
+    assert sms(api, patient["id"]).granted is True
+
+
+def test_a_staff_closed_channel_is_reopened_by_staff_without_ceremony(api: Api) -> None:
+    patient = api.patient()
+    url = f"/patients/{patient['id']}/consents/sms"
+    assert api.put(url, json={"granted": False, "source": "phone-call"}).status_code == 200
+    again = api.put(url, json={"granted": True, "source": "phone-call", "notice": "v2"})
+    assert again.status_code == 200
