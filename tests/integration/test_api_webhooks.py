@@ -239,7 +239,12 @@ def test_a_duplicate_status_callback_changes_nothing(api: Api) -> None:
     api.twilio(f"/webhooks/twilio/status/{mid}", params, headers=token)
     api.put(
         f"/patients/{patient['id']}/consents/sms",
-        json={"granted": True, "source": "phone-call", "notice": "notice-v2"},
+        json={
+            "granted": True,
+            "source": "phone-call",
+            "notice": "notice-v2",
+            "reason": "patient asked to get texts again",
+        },
     )
     again = api.twilio(f"/webhooks/twilio/status/{mid}", params, headers=token)
     assert again.status_code == 200
@@ -314,7 +319,12 @@ def test_a_redelivered_sendgrid_event_changes_nothing(api: Api) -> None:
     api.sendgrid([event(mid, "unsubscribe", "same-id")])
     api.put(
         f"/patients/{patient['id']}/consents/email",
-        json={"granted": True, "source": "front-desk", "notice": "notice-v2"},
+        json={
+            "granted": True,
+            "source": "front-desk",
+            "notice": "notice-v2",
+            "reason": "patient re-subscribed at the front desk",
+        },
     )
     again = api.sendgrid([event(mid, "unsubscribe", "same-id")])
     assert again.json() == {"received": 1, "applied": 0}
