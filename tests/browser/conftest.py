@@ -125,12 +125,12 @@ def shoot(page: Any, name: str) -> Path:
     return path
 
 
-AXE = ROOT / "engage" / "console" / "static" / "vendor" / "axe-core" / "axe.min.js"
-
-
 def axe_violations(page: Any) -> list[dict[str, Any]]:
     """axe-core's serious and critical violations on the current page (WCAG 2 A/AA rules)."""
-    page.add_script_tag(path=str(AXE))
+    # Loaded from engage's own origin: the console's CSP (script-src 'self') refuses inline scripts,
+    # and the test must see the page under the policy patients' browsers enforce.
+    origin = "/".join(page.url.split("/")[:3])
+    page.add_script_tag(url=f"{origin}/console/static/vendor/axe-core/axe.min.js")
     result = page.evaluate(
         "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
         "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
