@@ -32,6 +32,7 @@ from engage.api import (
     unsubscribe,
     webhooks_sendgrid,
     webhooks_twilio,
+    worklist,
 )
 from engage.api.guard import Guard
 from engage.api.text_input import CleanText
@@ -50,6 +51,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     previews.router,
     imports.router,
     inbox.router,
+    worklist.router,
     tokens.router,
     webhooks_twilio.router,
     webhooks_sendgrid.router,

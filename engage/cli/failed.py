@@ -13,6 +13,7 @@ from rich.table import Table
 
 from engage.cli.serve import settings_or_exit
 from engage.errors import EngageError
+from engage.ops import worklist
 from engage.ops.failed import (
     FailedFilter,
     FailedMessage,
@@ -129,3 +130,55 @@ def requeue_command(
     typer.echo(f"{prefix}{done} of {len(results)} requeued", err=True)
     if done != len(results):
         raise typer.Exit(1)
+
+
+@failed.command("flagged")
+def flagged_command(
+    limit: int = typer.Option(200, "--limit", min=1, help="At most this many, most overdue first."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
+) -> None:
+    """Safety messages that reached nobody: the patient's name and phone to call, and why."""
+    runtime = Runtime(settings_or_exit())
+    with runtime.sessions() as session:
+        rows = worklist.flagged(session, limit=limit)
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(asdict(row), default=str))
+        return
+    table = Table(title=f"{len(rows)} patient(s) to call")
+    for column in ("message", "patient", "phone", "email", "step", "due (UTC)", "reason"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r.message_id),
+            f"{r.patient_name} (#{r.patient_id})",
+            r.phone or "no phone",
+            r.email or "",
+            f"{r.sequence}/{r.step_id}",
+            r.due_at.strftime("%Y-%m-%d %H:%M"),
+            r.reason,
+        )
+    Console(width=160).print(table)
+
+
+@failed.command("resolve")
+def resolve_command(
+    message_id: int = typer.Argument(..., help="The flagged message's id."),
+    resolution: worklist.Resolution = typer.Option(
+        ..., "--outcome", help="reached: the patient was told; unreachable: tried, no answer."
+    ),
+    note: str = typer.Option(..., "--note", help="What was done (kept in the audit log)."),
+    actor: str = typer.Option(None, "--actor", help="Who called (default: cli:$USER)."),
+) -> None:
+    """Record that staff called about a flagged message; it leaves the worklist (audited)."""
+    runtime = Runtime(settings_or_exit())
+    who = actor or f"cli:{getpass.getuser()}"
+    try:
+        with runtime.sessions.begin() as session:
+            done = worklist.resolve(
+                session, message_id, resolution, note, actor=who, now=datetime.now(UTC)
+            )
+    except EngageError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"message {done.message_id}: {done.reason} ({who})")

@@ -13,6 +13,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from engage.planning.localtime import next_allowed, resolve_local, to_local
+from engage.planning.reasons import closed_without_fallback
 from engage.schedule.models import QuietHours
 
 
@@ -113,7 +114,7 @@ def send_channel(
         if other != channel and other in open_channels:
             return other, f"fallback: {channel} closed, sent by {other}"
     if critical:
-        return None, f"{channel} closed and no other open channel: staff must call"
+        return None, closed_without_fallback(channel)
     return None, f"{channel} consent closed"
 
 

@@ -35,6 +35,7 @@ from engage.planning.localtime import (
     resolve_local,
     to_local,
 )
+from engage.planning.reasons import no_consented_channel
 from engage.schedule.models import QuietHours, Sequence, Step
 
 LATE_SKIP = "late: due before enrollment (if_late: skip)"
@@ -151,9 +152,7 @@ def _plan_one(
     channel = choose_channel(step, recipient.channels)
     if channel is None:
         channel = step.channels[0]
-        skip_reason = skip_reason or (
-            f"no consented channel (step allows {', '.join(step.channels)})"
-        )
+        skip_reason = skip_reason or no_consented_channel(step.channels, critical=step.critical)
     return PlannedMessage(
         step_id=step.id,
         step_index=index,

@@ -100,7 +100,7 @@ def test_without_an_open_channel_critical_steps_are_flagged_and_others_suppresse
     assert [(m.step_id, m.channel, m.state, m.reason) for m in messages(session)] == [
         ("first-visit", "sms", "suppressed", "no consented channel (step allows sms)"),
         ("prep", "email", "scheduled", "planned"),
-        ("no-driving", "sms", "flagged", "no consented channel (step allows sms)"),
+        ("no-driving", "sms", "flagged", "staff must call: no consented channel (step allows sms)"),
     ]
 
 

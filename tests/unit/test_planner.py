@@ -378,7 +378,9 @@ def test_a_step_without_a_consented_channel_is_kept_with_a_reason(critical: bool
     message = plan_one(sms_only, at(NEW_YORK, 2024, 6, 10, 10), recipient=patient(channels=()))
     assert message.channel == "sms"
     assert message.critical is critical
-    assert message.skip_reason == "no consented channel (step allows sms, email)"
+    reason = "no consented channel (step allows sms, email)"
+    # A critical one needs a person: the reason says so, in the words staff search for.
+    assert message.skip_reason == (f"staff must call: {reason}" if critical else reason)
 
 
 # Order, determinism, inputs

@@ -419,7 +419,8 @@ def assert_offset_is_calendar_on_the_wall_clock_or_elapsed(
 
 
 def _no_consent(step: Step) -> str:
-    return f"no consented channel (step allows {', '.join(step.channels)})"
+    why = f"no consented channel (step allows {', '.join(step.channels)})"
+    return f"staff must call: {why}" if step.critical else why
 
 
 def raw_order_key(case: Scenario, message: PlannedMessage) -> tuple[str, datetime] | None:
