@@ -63,7 +63,9 @@ def phone_hash(phone: str) -> str:
     summary="Inbound SMS (set as the number's 'A message comes in' webhook)",
 )
 def inbound_sms(form: Form, request: Request, sessions: Sessions, now: Now) -> Response:
-    key = request.headers.get("I-Twilio-Idempotency-Token") or form.get("MessageSid", "")
+    # De-duplicated on signed content only: the I-Twilio-Idempotency-Token header is not signed,
+    # so a captured START replayed with a fresh header would otherwise re-open SMS after STOP.
+    key = form.get("MessageSid", "")
     phone, body = form.get("From", ""), form.get("Body", "")
     keyword = classify(body)
     clinic: Clinic = deps.runtime(request).schedule.clinic
@@ -176,7 +178,8 @@ def status_callback(
     sid = form.get("MessageSid") or form.get("SmsSid") or ""
     status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
     code = form.get("ErrorCode", "")
-    key = request.headers.get("I-Twilio-Idempotency-Token") or f"{sid}:{status}"
+    # Signed parameters only (see inbound_sms): a replayed 21610 must not close SMS again.
+    key = f"{sid}:{status}:{code}"
     with sessions.begin() as session:
         if not first_delivery(session, ACTOR, f"status:{key}", now):
             return twiml(None)

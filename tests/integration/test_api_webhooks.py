@@ -182,6 +182,26 @@ def test_a_duplicate_inbound_delivery_changes_nothing(api: Api) -> None:
         assert len(s.scalars(select(InboundMessage)).all()) == 1
 
 
+def test_a_captured_start_replayed_with_a_fresh_idempotency_header_changes_nothing(
+    api: Api,
+) -> None:
+    patient = api.patient()
+    params = {"MessageSid": "SMstart1", "From": patient["phone"], "To": "+14155550123"}
+    api.twilio(
+        "/webhooks/twilio/sms",
+        params | {"Body": "START"},
+        headers={"I-Twilio-Idempotency-Token": "a"},
+    )
+    api.sms_in(patient["phone"], "STOP")
+    replay = api.twilio(
+        "/webhooks/twilio/sms",
+        params | {"Body": "START"},
+        headers={"I-Twilio-Idempotency-Token": "b"},
+    )
+    assert replay.text == EMPTY
+    assert consent(api, patient["id"], "sms").granted is False
+
+
 # -- Twilio status callbacks -------------------------------------------------------------
 
 
@@ -248,6 +268,10 @@ def test_a_duplicate_status_callback_changes_nothing(api: Api) -> None:
     )
     again = api.twilio(f"/webhooks/twilio/status/{mid}", params, headers=token)
     assert again.status_code == 200
+    assert consent(api, patient["id"], "sms").granted is True
+    fresh = {"I-Twilio-Idempotency-Token": "idem-2"}  # unsigned: a replay can choose it
+    replayed = api.twilio(f"/webhooks/twilio/status/{mid}", params, headers=fresh)
+    assert replayed.status_code == 200
     assert consent(api, patient["id"], "sms").granted is True
 
 
