@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engage.api import deps, errors
 from engage.api.auth import Principal, require_role
 from engage.api.fields import Id
-from engage.api.patient_models import Channel, ConsentChange, ConsentOut
+from engage.api.patient_models import Channel, ConsentChange, ConsentEventOut, ConsentOut
 from engage.api.patients import load_patient
 from engage.consent import service
 from engage.errors import Conflict, InvalidInput
@@ -35,6 +35,18 @@ Now = Annotated[Any, Depends(deps.now)]
 def list_consents(patient_id: Id, who: Staff, sessions: Sessions) -> list[ConsentOut]:
     with sessions() as session:
         return [ConsentOut.of(c) for c in load_patient(session, patient_id).consents]
+
+
+@router.get(
+    "/patients/{patient_id}/consents/history",
+    response_model=list[ConsentEventOut],
+    responses=errors.responses(404, 422),
+)
+def consent_history(patient_id: Id, who: Staff, sessions: Sessions) -> list[ConsentEventOut]:
+    """The append-only consent ledger of one patient, oldest first (`engage patients consent`)."""
+    with sessions() as session:
+        patient = load_patient(session, patient_id)
+        return [ConsentEventOut.of(e) for e in service.history(session, patient.id)]
 
 
 @router.put(

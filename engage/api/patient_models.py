@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from engage.patients.rows import normalize_email, normalize_phone
 from engage.schedule.models import check_zone
-from engage.store.patients import Consent, Patient
+from engage.store.patients import Consent, ConsentEvent, Patient
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Phone = Annotated[str, Field(max_length=32), AfterValidator(normalize_phone)]
@@ -90,6 +90,32 @@ class ConsentOut(BaseModel):
             changed_at=consent.changed_at,
             source=consent.source,
             notice=consent.notice,
+        )
+
+
+class ConsentEventOut(BaseModel):
+    """One entry of the append-only consent ledger."""
+
+    channel: str
+    granted: bool
+    at: datetime
+    source: str
+    actor: str
+    origin: str
+    notice: str
+    reason: str
+
+    @classmethod
+    def of(cls, event: ConsentEvent) -> ConsentEventOut:
+        return cls(
+            channel=event.channel,
+            granted=event.granted,
+            at=event.at,
+            source=event.source,
+            actor=event.actor,
+            origin=event.origin,
+            notice=event.notice,
+            reason=event.reason,
         )
 
 

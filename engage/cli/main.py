@@ -141,7 +141,7 @@ COMMANDS: dict[str, Entry] = {
         _enrollments,
     ),
     "timeline": Entry("A patient's messages, sent and to come, as they will really go.", _timeline),
-    "patients": Entry("Patients: import them from CSV, list them.", _patients),
+    "patients": Entry("Patients: import, list, consent ledger.", _patients),
     "simulate": Entry("Print every message a patient would receive, in order.", _simulate),
     "validate": Entry("Check the schedule and its templates.", _validate),
     "status": Entry("Backlog, lateness, sends and failures per channel; who is alive.", _status),

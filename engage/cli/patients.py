@@ -1,8 +1,10 @@
-"""`engage patients import FILE.csv` and `engage patients list`."""
+"""`engage patients import FILE.csv`, `engage patients list` and `engage patients consent ID`."""
 
 from __future__ import annotations
 
+import csv
 import getpass
+import sys
 from pathlib import Path
 
 import typer
@@ -14,12 +16,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engage.cli import db as db_cli
 from engage.cli.serve import settings_or_exit
+from engage.consent import service as consent_service
 from engage.errors import InvalidInput
 from engage.patients import importer
 from engage.patients.importer import ImportReport, import_csv
 from engage.store.patients import Patient, consented_channels
 
-patients_app = typer.Typer(help="Patients: import them from CSV, list them.", no_args_is_help=True)
+patients_app = typer.Typer(
+    help="Patients: import them from CSV, list them, show their consent ledger.",
+    no_args_is_help=True,
+)
 app = patients_app  # `engage patients`: registered in cli/main.py
 
 
@@ -96,3 +102,40 @@ def list_command(
             )
     Console().print(table)
     typer.echo(f"{len(patients)} patient(s) shown")
+
+
+@patients_app.command("consent")
+def consent_command(
+    patient_id: int = typer.Argument(..., help="The patient's id."),
+    as_csv: bool = typer.Option(False, "--csv", help="Write the ledger as CSV, for an audit."),
+) -> None:
+    """The patient's consent ledger: every decision, oldest first, append-only."""
+    settings = settings_or_exit()
+    sessions = db_cli.open_store(settings)
+    with sessions() as session:
+        if session.get(Patient, patient_id) is None:
+            typer.echo(f"patient {patient_id}: not found", err=True)
+            raise typer.Exit(1)
+        rows = [
+            [
+                e.at.isoformat(),
+                e.channel,
+                "granted" if e.granted else "closed",
+                e.source,
+                e.actor,
+                e.origin,
+                e.notice,
+                e.reason,
+            ]
+            for e in consent_service.history(session, patient_id)
+        ]
+    columns = ("at", "channel", "decision", "source", "actor", "origin", "notice", "reason")
+    if as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)

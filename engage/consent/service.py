@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engage.consent.precedence import Current, Origin, Verdict, judge
 from engage.store.audit import audit
-from engage.store.patients import Consent
+from engage.store.patients import Consent, ConsentEvent
 
 __all__ = ["Imported", "Origin", "Outcome", "change", "current", "record_imported"]
 
@@ -78,6 +78,19 @@ def change(
     consent.source = source[:32]
     if granted and notice:
         consent.notice = notice
+    session.add(
+        ConsentEvent(
+            patient_id=patient_id,
+            channel=channel,
+            granted=granted,
+            at=now,
+            source=consent.source,
+            actor=actor[:64],
+            origin=origin.value,
+            notice=consent.notice if granted else "",
+            reason=reason,
+        )
+    )
     after: dict[str, object] = {"channel": channel, "granted": granted, "source": consent.source}
     if reason:
         after["reason"] = reason
@@ -96,7 +109,12 @@ def change(
 
 
 def record_imported(
-    session: Session, items: Iterable[Imported], now: datetime, *, new_patients: bool = False
+    session: Session,
+    items: Iterable[Imported],
+    now: datetime,
+    actor: str,
+    *,
+    new_patients: bool = False,
 ) -> None:
     """Write a batch of import consents in bulk (the importer judged each one already).
 
@@ -126,6 +144,26 @@ def record_imported(
         session.execute(insert(Consent), new)
     if changed:
         session.execute(update(Consent), changed)
+    ledger = {"actor": actor[:64], "origin": Origin.IMPORT.value, "reason": ""}
+    session.execute(
+        insert(ConsentEvent),
+        [
+            {"at": now, **{k: v for k, v in values.items() if k not in ("changed_at", "id")}}
+            | ledger
+            for values in new + changed
+        ],
+    )
+
+
+def history(session: Session, patient_id: int) -> list[ConsentEvent]:
+    """Every consent decision on record for the patient, oldest first (the audit's ledger)."""
+    return list(
+        session.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.patient_id == patient_id)
+            .order_by(ConsentEvent.at, ConsentEvent.id)
+        )
+    )
 
 
 def _ids(session: Session, patient_ids: set[int]) -> dict[tuple[int, str], int]:

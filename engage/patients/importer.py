@@ -199,7 +199,7 @@ def _write(session: Session, batch: list[_Valid], tally: _Tally, actor: str, now
     for item, decision in decisions:
         if decision.kind == "reject":
             tally.reject(item.line, decision.problem)
-    _insert_new(session, [(i, d) for i, d in decisions if d.kind == "create"], now)
+    _insert_new(session, [(i, d) for i, d in decisions if d.kind == "create"], actor, now)
     _update_existing(session, [(i, d) for i, d in decisions if d.kind == "update"], actor, now)
     # Counted only now: a batch that fails is retried row by row and counted there.
     for item, decision in decisions:
@@ -259,7 +259,9 @@ def _one_of(session: Session, column: Any, values: list[Any]) -> ColumnElement[b
     return condition
 
 
-def _insert_new(session: Session, created: list[tuple[_Valid, Decision]], now: datetime) -> None:
+def _insert_new(
+    session: Session, created: list[tuple[_Valid, Decision]], actor: str, now: datetime
+) -> None:
     if not created:
         return
     # RETURNING the phone and email too, so ids are matched to rows by key: asking the database
@@ -279,6 +281,7 @@ def _insert_new(session: Session, created: list[tuple[_Valid, Decision]], now: d
             for channel, granted in decision.consents.items()
         ),
         now,
+        actor,
         new_patients=True,
     )
 
@@ -293,12 +296,12 @@ def _update_existing(
         session.execute(
             update(Patient), [{"id": d.patient_id, **d.changes, "updated_at": now} for d in changed]
         )
-    _write_consents(session, [(i, d) for i, d in updated if d.consents], now)
+    _write_consents(session, [(i, d) for i, d in updated if d.consents], actor, now)
     session.execute(insert(AuditLog), [_audit_values(d, actor, now) for _, d in updated])
 
 
 def _write_consents(
-    session: Session, updated: list[tuple[_Valid, Decision]], now: datetime
+    session: Session, updated: list[tuple[_Valid, Decision]], actor: str, now: datetime
 ) -> None:
     items = []
     for item, decision in updated:
@@ -307,7 +310,7 @@ def _write_consents(
             Imported(decision.patient_id, channel, granted, item.row.consent_source)
             for channel, granted in decision.consents.items()
         ]
-    record_imported(session, items, now)
+    record_imported(session, items, now, actor)
 
 
 def _audit_values(decision: Decision, actor: str, now: datetime) -> dict[str, object]:

@@ -63,7 +63,7 @@ class Patient(Base):
 
 
 class Consent(Base):
-    """The current consent of one patient on one channel; its history is in the audit log."""
+    """The current consent of one patient on one channel; its history is in `consent_event`."""
 
     __tablename__ = "consent"
     __table_args__ = (UniqueConstraint("patient_id", "channel"),)
@@ -79,6 +79,27 @@ class Consent(Base):
     notice: Mapped[str] = mapped_column(Text, default="")
 
     patient: Mapped[Patient] = relationship(back_populates="consents")
+
+
+class ConsentEvent(Base):
+    """One consent decision, never updated or deleted: the ledger an audit reads (append-only).
+
+    `consent` holds the current decision per channel; this holds every one that was applied.
+    """
+
+    __tablename__ = "consent_event"
+    __table_args__ = (Index("ix_consent_event_patient_channel_at", "patient_id", "channel", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    channel: Mapped[str] = mapped_column(String(8))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(16))  # patient, express, staff, import, feed, system
+    notice: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
 
 
 def consented_channels(patient: Patient) -> tuple[str, ...]:

@@ -183,3 +183,14 @@ def test_pause_until_resume_and_unenroll_all_of_a_patient(engage, imported: Path
         1,
         "error: patient 1 has no paused enrollment",
     )
+
+
+def test_patients_consent_shows_the_ledger_and_exports_csv(engage, imported: Path) -> None:
+    table = engage("patients", "consent", "1")
+    assert table.exit_code == 0, table.output
+    assert "channel" in table.stdout and "import" in table.stdout  # a narrow terminal folds it
+    exported = engage("patients", "consent", "1", "--csv")
+    lines = exported.stdout.strip().splitlines()
+    assert lines[0] == "at,channel,decision,source,actor,origin,notice,reason"
+    assert sorted(line.split(",")[1] for line in lines[1:]) == ["email", "sms"]
+    assert engage("patients", "consent", "99").exit_code == 1

@@ -112,3 +112,24 @@ def test_a_staff_closed_channel_is_reopened_by_staff_without_ceremony(api: Api) 
     assert api.put(url, json={"granted": False, "source": "phone-call"}).status_code == 200
     again = api.put(url, json={"granted": True, "source": "phone-call", "notice": "v2"})
     assert again.status_code == 200
+
+
+def test_the_ledger_keeps_every_decision_append_only(api: Api, tmp_path: Path) -> None:
+    patient = api.patient(email=False)
+    api.sms_in(patient["phone"], "STOP")
+    import_csv(api.sessions, csv_of(tmp_path, [patient]), actor="cli:test")
+    api.sms_in(patient["phone"], "START")
+    answer = api.get(f"/patients/{patient['id']}/consents/history")
+    assert answer.status_code == 200, answer.text
+    ledger = [(e["channel"], e["granted"], e["source"], e["origin"]) for e in answer.json()]
+    assert [e for e in ledger if e[0] == "sms"] == [
+        ("sms", True, "intake-form", "staff"),
+        ("sms", False, "sms-stop", "patient"),  # the import's "yes" left no entry: refused
+        ("sms", True, "sms-start", "patient"),
+    ]
+    # The row's email consent: no opt-out held it.
+    assert [e for e in ledger if e[0] == "email"] == [("email", True, "csv-import", "import")]
+    by_source = {e["source"]: e for e in answer.json()}
+    assert by_source["intake-form"]["actor"] == "api:test-staff"
+    assert by_source["intake-form"]["notice"] == "notice-v1"
+    assert by_source["csv-import"]["actor"] == "cli:test"

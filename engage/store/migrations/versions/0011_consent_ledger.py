@@ -1,0 +1,49 @@
+"""The consent ledger: every applied consent decision, append-only (channel, granted, when,
+source, actor, origin, notice version, reason). Existing current rows seed it, so no history
+starts empty.
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0011"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "consent_event",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("patient_id", sa.Integer(), sa.ForeignKey("patient.id"), nullable=False),
+        sa.Column("channel", sa.String(8), nullable=False),
+        sa.Column("granted", sa.Boolean(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("source", sa.String(32), nullable=False),
+        sa.Column("actor", sa.String(64), nullable=False),
+        sa.Column("origin", sa.String(16), nullable=False),
+        sa.Column("notice", sa.Text(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+    )
+    op.create_index(
+        "ix_consent_event_patient_channel_at", "consent_event", ["patient_id", "channel", "at"]
+    )
+    op.execute(
+        "INSERT INTO consent_event (patient_id, channel, granted, at, source, actor, origin,"
+        " notice, reason) SELECT patient_id, channel, granted, changed_at, source, source,"
+        " 'system', notice, 'recorded before the ledger' FROM consent"
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_consent_event_patient_channel_at", "consent_event")
+    op.drop_table("consent_event")
