@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import binascii
 import json
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -153,10 +154,20 @@ def _apply(session: Session, event: dict[str, Any], now: Any) -> bool:
                 actor=ACTOR,
                 now=now,
                 origin=service.Origin.PATIENT,
+                occurred_at=_occurred(event),
             ).changed
             or changed
         )
     return changed
+
+
+def _occurred(event: dict[str, Any]) -> datetime | None:
+    """When the event happened (SendGrid's signed `timestamp`): an older one never overrides a
+    newer consent decision, e.g. a late bounce after the patient re-subscribed."""
+    stamp = event.get("timestamp")
+    if not isinstance(stamp, int) or not 0 < stamp < 2**40:
+        return None
+    return datetime.fromtimestamp(stamp, UTC)
 
 
 def _message(session: Session, value: object) -> Message | None:

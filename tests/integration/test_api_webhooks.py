@@ -15,7 +15,7 @@ from sqlalchemy import select
 from engage.consent.unsubscribe_tokens import token as unsubscribe_token
 from engage.store import Consent, InboundMessage, Message, MessageState
 from engage.store.message_states import transition
-from tests.api_kit import PUBLIC_URL, SIGNING_SECRET, Api, build_api
+from tests.api_kit import NOW, PUBLIC_URL, SIGNING_SECRET, Api, build_api
 
 S = MessageState
 EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response />'
@@ -281,7 +281,7 @@ def test_a_duplicate_status_callback_changes_nothing(api: Api) -> None:
 def event(message_id: int, kind: str, event_id: str, **extra: Any) -> dict[str, Any]:
     return {
         "email": "ana@example.org",
-        "timestamp": 1804000000,
+        "timestamp": int(NOW.timestamp()) + 60,  # after the test's consents were recorded
         "event": kind,
         "sg_event_id": event_id,
         "sg_message_id": "sgid.filter0001",
@@ -390,4 +390,12 @@ def test_unsubscribe_with_a_forged_token_is_403(api: Api) -> None:
     other = unsubscribe_token(mid + 1, SIGNING_SECRET)
     answer = api.client.post(f"/unsubscribe/{mid}/{other}", data={"List-Unsubscribe": "One-Click"})
     assert answer.status_code == 403
+    assert consent(api, patient["id"], "email").granted is True
+
+
+def test_an_older_sendgrid_event_never_overrides_a_newer_consent(api: Api) -> None:
+    patient = api.patient()
+    mid = sent_message(api, patient, "email", "sgid")
+    late = event(mid, "bounce", "late-1", timestamp=int(NOW.timestamp()) - 3600)
+    assert api.sendgrid([late]).status_code == 200
     assert consent(api, patient["id"], "email").granted is True
