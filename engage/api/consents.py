@@ -38,7 +38,7 @@ def list_consents(patient_id: Id, who: Staff, sessions: Sessions) -> list[Consen
 
 
 @router.get(
-    "/patients/{patient_id}/consents/history",
+    "/patients/{patient_id}/consent-history",
     response_model=list[ConsentEventOut],
     responses=errors.responses(404, 422),
 )

@@ -119,7 +119,7 @@ def test_the_ledger_keeps_every_decision_append_only(api: Api, tmp_path: Path) -
     api.sms_in(patient["phone"], "STOP")
     import_csv(api.sessions, csv_of(tmp_path, [patient]), actor="cli:test")
     api.sms_in(patient["phone"], "START")
-    answer = api.get(f"/patients/{patient['id']}/consents/history")
+    answer = api.get(f"/patients/{patient['id']}/consent-history")
     assert answer.status_code == 200, answer.text
     ledger = [(e["channel"], e["granted"], e["source"], e["origin"]) for e in answer.json()]
     assert [e for e in ledger if e[0] == "sms"] == [
