@@ -174,6 +174,7 @@ def unreachable_by_keyboard(page: Any, limit: int = 800) -> list[str]:
 
 def check_page(page: Any, name: str) -> None:
     """Every page: screenshot, no serious/critical axe violation, every control reachable by Tab."""
+    page.wait_for_load_state("load")
     shoot(page, name)
     assert axe_violations(page) == [], name
     assert unreachable_by_keyboard(page) == [], name

@@ -151,6 +151,7 @@ def test_find_a_patient(page, server: Server) -> None:
     page.get_by_role("link", name="Patients").click()
     page.fill("#q", "(212) 555-0121")
     page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"q="))
     page.get_by_role("link", name="Johnson, Katherine").click()
     expect(page.get_by_role("heading", name="Katherine Johnson")).to_be_visible()
     assert "New York time (America/New_York)" in page.content()
@@ -158,6 +159,9 @@ def test_find_a_patient(page, server: Server) -> None:
     page.go_back()
     page.fill("#q", "kath")
     page.keyboard.press("Enter")
+    # The search is a page load: check the results page, not the one being left.
+    expect(page).to_have_url(re.compile(r"q=kath"))
+    expect(page.get_by_role("link", name="Johnson, Katherine")).to_be_visible()
     check_page(page, "patients")
 
 
