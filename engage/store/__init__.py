@@ -11,6 +11,7 @@ from engage.store.base import Base, UTCDateTime
 from engage.store.db import make_engine, session_factory
 from engage.store.enrollments import Enrollment, EnrollmentEvent, EnrollmentState
 from engage.store.hl7 import Hl7Appointment, Hl7Message, Hl7State
+from engage.store.import_jobs import ImportJob, ImportState
 from engage.store.inbound import InboundMessage, WebhookEvent
 from engage.store.message_states import transition
 from engage.store.messages import Message, MessageEvent, MessageState
@@ -31,6 +32,8 @@ __all__ = [
     "Hl7Appointment",
     "Hl7Message",
     "Hl7State",
+    "ImportJob",
+    "ImportState",
     "InboundMessage",
     "LoginFailure",
     "Message",
