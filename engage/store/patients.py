@@ -41,8 +41,9 @@ class Patient(Base):
     external_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
-    phone: Mapped[str | None] = mapped_column(String(16), unique=True)
-    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    # Not unique: a family may share one phone or email (STOP from it closes SMS for each).
+    phone: Mapped[str | None] = mapped_column(String(16), index=True)
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
     timezone: Mapped[str] = mapped_column(String(64))
     locale: Mapped[str] = mapped_column(String(8), default="en")
     preferred_channel: Mapped[str] = mapped_column(String(8), default="sms")
