@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from engage import enrollment as service
 from engage.api import deps, errors
 from engage.api.auth import Principal, require_role
-from engage.api.confirmations import confirm
 from engage.api.fields import Id
 from engage.api.patients import load_patient
 from engage.api.walltime import WallTime, instant
 from engage.errors import NotFound
+from engage.inbound.confirmations import confirm
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment
 from engage.store.messages import Message

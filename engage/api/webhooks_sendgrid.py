@@ -1,16 +1,14 @@
 """SendGrid's signed event webhook: delivery, bounces, spam reports, unsubscribes, opens, clicks.
 
 The signature is ECDSA (P-256, SHA-256) over `timestamp + body`, checked with the SDK's
-EventWebhook and the public key from settings. Events carry our message id as the custom arg
-`engage_message_id`; each is applied once (keyed by `sg_event_id`). A bounce, a spam report or
-an unsubscribe closes the patient's email channel.
+EventWebhook and the public key from settings. What the events mean (delivery progress,
+email closed by a bounce, a spam report or an unsubscribe) is engage.inbound.sendgrid_events.
 """
 
 from __future__ import annotations
 
 import binascii
 import json
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -22,28 +20,13 @@ from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy.orm import Session, sessionmaker
 
 from engage.api import deps, errors
-from engage.api.delivery_events import RANK, apply_status
-from engage.api.webhook_dedupe import first_delivery
-from engage.channels.sendgrid import MESSAGE_ID_ARG
-from engage.consent import service
-from engage.logs import get_logger
-from engage.ops import metrics
-from engage.store.messages import Message
+from engage.inbound import sendgrid_events as email_events
 
-log = get_logger("engage.webhooks.sendgrid")
 router = APIRouter(tags=["webhooks"])
 Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
 Now = Annotated[Any, Depends(deps.now)]
-ACTOR = "sendgrid"
 SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
-# Events after which the patient must get no more email, and the consent source they record.
-CLOSES_EMAIL = {
-    "bounce": "sendgrid-bounce",
-    "spamreport": "sendgrid-spamreport",
-    "unsubscribe": "sendgrid-unsubscribe",
-    "group_unsubscribe": "sendgrid-unsubscribe",
-}
 JSON_BODY = {
     "requestBody": {
         "required": True,
@@ -116,65 +99,6 @@ def sendgrid_events(
     sessions: Sessions,
     now: Now,
 ) -> Received:
-    applied = 0
     with sessions.begin() as session:
-        for event in events:
-            applied += _apply(session, event, now)
-    log.info("email.events", received=len(events), applied=applied)
+        applied = email_events.apply_all(session, events, now)
     return Received(received=len(events), applied=applied)
-
-
-def _apply(session: Session, event: dict[str, Any], now: Any) -> bool:
-    kind = str(event.get("event", ""))
-    sg_message_id = str(event.get("sg_message_id") or "")
-    event_id = str(event.get("sg_event_id") or f"{sg_message_id}:{kind}:{event.get('timestamp')}")
-    if not first_delivery(session, ACTOR, event_id, now):
-        return False
-    metrics.count_webhook("sendgrid", kind or "unknown")
-    message = _message(session, event.get(MESSAGE_ID_ARG))
-    if message is None:
-        return False  # not ours, or an id we no longer know: acknowledged all the same
-    changed = kind in RANK and apply_status(
-        session,
-        message,
-        kind,
-        provider=ACTOR,
-        provider_id=sg_message_id.split(".")[0],
-        code=str(event.get("status") or ""),
-        now=now,
-    )
-    if kind in CLOSES_EMAIL:
-        changed = (
-            service.change(
-                session,
-                message.patient_id,
-                "email",
-                granted=False,
-                source=CLOSES_EMAIL[kind],
-                actor=ACTOR,
-                now=now,
-                origin=service.Origin.PATIENT,
-                occurred_at=_occurred(event),
-            ).changed
-            or changed
-        )
-    return changed
-
-
-def _occurred(event: dict[str, Any]) -> datetime | None:
-    """When the event happened (SendGrid's signed `timestamp`): an older one never overrides a
-    newer consent decision, e.g. a late bounce after the patient re-subscribed."""
-    stamp = event.get("timestamp")
-    if not isinstance(stamp, int) or not 0 < stamp < 2**40:
-        return None
-    return datetime.fromtimestamp(stamp, UTC)
-
-
-def _message(session: Session, value: object) -> Message | None:
-    try:
-        message_id = int(str(value))
-    except ValueError:
-        return None
-    if not 0 < message_id < 2**63:
-        return None
-    return session.get(Message, message_id)

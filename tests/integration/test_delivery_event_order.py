@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from engage.api.delivery_events import RANK, TARGET, apply_status
+from engage.inbound.delivery_events import RANK, TARGET, apply_status
 from engage.store import Enrollment, Message, MessageState, Patient, make_engine, session_factory
 from engage.store.message_states import transition
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engage.api.sms_replies import local_when, reply
+from engage.inbound.replies import local_when, reply
 from engage.rendering.environment import make_environment
 from engage.rendering.segments import count_segments, is_gsm7
 from engage.schedule.loader import load_schedule
