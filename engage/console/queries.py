@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engage.ops import worklist
 from engage.store.appointments import Appointment, AppointmentState
 from engage.store.audit import AuditLog
 from engage.store.inbound import InboundMessage
@@ -48,6 +49,24 @@ def flagged(session: Session, limit: int = 50) -> list[Any]:
         .limit(limit)
     )
     return list(session.execute(query))
+
+
+def resolved_since(session: Session, since: datetime, limit: int = 20) -> list[Any]:
+    """Flags staff resolved since `since`, newest first, each with its message and patient."""
+    notes = worklist.resolutions(session, since=since, limit=limit)
+    found = _messages_with_patients(session, [n.message_id for n in notes])
+    return [(note, *found[note.message_id]) for note in notes if note.message_id in found]
+
+
+def _messages_with_patients(session: Session, ids: list[int]) -> dict[int, tuple[Any, Any]]:
+    if not ids:
+        return {}
+    query = (
+        select(Message, Patient)
+        .join(Patient, Patient.id == Message.patient_id)
+        .where(Message.id.in_(ids))
+    )
+    return {m.id: (m, p) for m, p in session.execute(query)}
 
 
 def failures(session: Session, since: datetime, limit: int = 50) -> list[Any]:

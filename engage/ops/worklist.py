@@ -1,11 +1,17 @@
-"""Staff's worklist: safety messages that reached nobody, and recording that staff handled one.
+"""Staff's worklist: safety messages that reached nobody, replies to read, and recording that
+staff handled one.
 
 A flagged message is a critical message with no open channel: a person must call the patient.
 Staff see who (name, phone, email) and why; once they have called, they resolve it as reached or
 could-not-reach, with a note. Resolving moves the message from `flagged` to `cancelled` with one
 of the two resolution reasons (the state owner checks the move), and the audit row keeps the
 outcome, the note and who: the count of flagged messages (and its alert) goes down, and the
-trail says what was done. The API, the CLI and the console call these same functions.
+trail says what was done; `resolutions` reads those notes back (who, when, what was done).
+
+A patient's reply that no keyword handled waits in the inbox until staff mark it handled
+(`mark_handled`: who and when are kept on the row and in the audit log).
+
+The API, the CLI and the console call these same functions.
 """
 
 from __future__ import annotations
@@ -14,17 +20,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engage.errors import Conflict, InvalidInput, NotFound
 from engage.planning.reasons import RESOLVED_REACHED, RESOLVED_UNREACHABLE
-from engage.store.audit import audit
+from engage.store.audit import AuditLog, audit
+from engage.store.inbound import InboundMessage
 from engage.store.message_states import transition
 from engage.store.messages import Message, MessageState
 from engage.store.patients import Patient
 
 NOTE_MAX = 500
+RESOLVED_ACTION = "message.flag-resolved"
 
 
 class Resolution(StrEnum):
@@ -121,7 +129,7 @@ def resolve(
     audit(
         session,
         actor=actor,
-        action="message.flag-resolved",
+        action=RESOLVED_ACTION,
         entity="message",
         entity_id=message.id,
         before={"state": MessageState.FLAGGED.value, "reason": flagged_reason},
@@ -137,3 +145,82 @@ def _resolution(value: Resolution | str) -> Resolution:
     except ValueError:
         choices = ", ".join(r.value for r in Resolution)
         raise InvalidInput("resolution", f"{value!r} is not one of {choices}") from None
+
+
+@dataclass(frozen=True)
+class Note:
+    """A resolved flag as the trail keeps it: which message, the outcome, the note, who, when."""
+
+    message_id: int
+    resolution: str
+    note: str
+    actor: str
+    at: datetime
+
+
+def resolutions(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    message_ids: list[int] | None = None,
+    limit: int = 50,
+) -> list[Note]:
+    """Resolved flags, newest first: since `since`, or those of `message_ids` (from the audit)."""
+    query = select(AuditLog).where(AuditLog.action == RESOLVED_ACTION)
+    if since is not None:
+        query = query.where(AuditLog.at >= since)
+    if message_ids is not None:
+        if not message_ids:
+            return []
+        query = query.where(
+            AuditLog.entity == "message",
+            AuditLog.entity_id.in_([str(i) for i in message_ids]),
+        )
+    rows = session.scalars(query.order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(limit))
+    return [
+        Note(
+            message_id=int(row.entity_id),
+            resolution=str((row.after or {}).get("resolution", "")),
+            note=str((row.after or {}).get("note", "")),
+            actor=row.actor,
+            at=row.at,
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Handled:
+    inbound_id: int
+    actor: str
+    at: datetime
+
+
+def mark_handled(session: Session, inbound_id: int, *, actor: str, now: datetime) -> Handled:
+    """Record that staff read reply `inbound_id` and did what it asked (caller's transaction).
+
+    Raises NotFound for an unknown reply and Conflict when someone already handled it (the
+    first one's name and time stand).
+    """
+    reply = session.get(InboundMessage, inbound_id)
+    if reply is None:
+        raise NotFound(f"reply {inbound_id} not found")
+    marked = session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id == inbound_id, InboundMessage.handled_at.is_(None))
+        .values(handled_at=now, handled_by=actor[:64])
+        .execution_options(synchronize_session=False)
+    )
+    if int(getattr(marked, "rowcount", 0) or 0) != 1:
+        session.refresh(reply)
+        raise Conflict(f"reply {inbound_id} was already handled by {reply.handled_by}")
+    audit(
+        session,
+        actor=actor,
+        action="inbound.handled",
+        entity="inbound_message",
+        entity_id=inbound_id,
+        after={"handled_at": now.isoformat()},
+        at=now,
+    )
+    return Handled(inbound_id, actor[:64], now)

@@ -315,3 +315,34 @@ def test_docs_render_offline(page, server: Server) -> None:
     page.wait_for_selector(".swagger-ui .info", timeout=20_000)
     assert blocked == []
     shoot(page, "docs")
+
+
+def _flag(server: Server, patient_id: int) -> int:
+    flagged = _first_message(server, patient_id, critical=True) or _first_message(
+        server, patient_id
+    )
+    with server.sessions().begin() as session:
+        message = session.get(Message, flagged.id)
+        transition(session, message, MessageState.FLAGGED, "staff must call: no channel", "test")
+    return flagged.id
+
+
+def test_resolve_a_flagged_message_with_a_note_by_keyboard(page, server: Server) -> None:
+    patient_id = _patient(server, "Valerie", "Thomas", "+12125550181", infusion_in_days=0.3)
+    message_id = _flag(server, patient_id)
+    sign_in(page)
+    form = page.locator(f"form[action='/console/flagged/{message_id}/resolve']")
+    note = form.get_by_label("What was done")
+    note.focus()
+    page.keyboard.type("No answer; voicemail left with the clinic number")
+    page.keyboard.press("Tab")  # "Reached: resolve"
+    page.keyboard.press("Tab")  # "Could not reach: resolve"
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("Resolved: the note is kept.")
+    assert page.locator(f"form[action='/console/flagged/{message_id}/resolve']").count() == 0
+    resolved = page.locator("ul[aria-labelledby=h-resolved]").inner_text()
+    assert "Valerie Thomas" in resolved and "could not reach" in resolved
+    assert "voicemail left" in resolved and "by console:staff" in resolved
+    check_page(page, "today-resolved")
+    page.get_by_role("link", name="Valerie Thomas").first.click()
+    expect(page.locator(f"#m-{message_id}")).to_contain_text("voicemail left")

@@ -19,6 +19,7 @@ from engage.console import queries, web
 from engage.console.app_errors import problem_page
 from engage.console.localinput import parse_local
 from engage.errors import Conflict, InvalidInput, NotFound, PlanningError
+from engage.ops import worklist
 from engage.patients.records import load_patient
 from engage.schedule.models import Schedule
 from engage.store.enrollments import Enrollment
@@ -56,7 +57,12 @@ def patient_page(
             for row in queries.audit_of(session, "patient", patient_id)
             if row.action.startswith("consent.")
         ]
-    start = (page - 1) * PER_PAGE
+        start = (page - 1) * PER_PAGE
+        shown = timeline.messages[start : start + PER_PAGE]
+        notes = {
+            note.message_id: note
+            for note in worklist.resolutions(session, message_ids=[m.id for m in shown])
+        }
     return web.render(
         request,
         "patient.html",
@@ -64,7 +70,8 @@ def patient_page(
         title=f"{patient.first_name} {patient.last_name}",
         p=patient,
         t=timeline,
-        messages=timeline.messages[start : start + PER_PAGE],
+        messages=shown,
+        notes=notes,
         page=page,
         has_next=len(timeline.messages) > start + PER_PAGE,
         ledger=ledger,
