@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from engage.ops import worklist
-from engage.store import AuditLog, Enrollment, InboundMessage, Message, MessageState, Patient
+from engage.store import AuditLog, Enrollment, Message, MessageState, Patient
 from engage.store.message_states import transition
 from tests.api_kit import NOW
 from tests.console_kit import Console
