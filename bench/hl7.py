@@ -7,8 +7,11 @@ it anchors, one commit, the ACK. Each patient's messages travel in order over on
 (as an interface engine keeps one patient's order); ten per patient: three bookings, moves and
 cancels. Peers are python-hl7's MLLP client, one thread per connection.
 
-Throughput: `connections` peers send as fast as ACKs come back. Latency: one peer paced at
-`paced_rate` messages/s, each ACK's round trip timed at the peer.
+Throughput: `connections` peers send as fast as ACKs come back; the CPU seconds the listener
+and its PostgreSQL backends spent on them, per message (the machine is shared: CPU per message
+says more than wall time). Latency: one peer paced at `paced_rate` messages/s, each ACK's round
+trip timed at the peer. Statements per SIU: the same script applied in this process through
+`Intake` on other patients, every SQL statement counted (the pool's pre-ping not included).
 `python -m bench.hl7 [messages] [connections]` runs it alone at a small size.
 """
 
@@ -24,7 +27,7 @@ from pathlib import Path
 
 from hl7.client import MLLPClient
 
-from bench.procs import ROOT, group
+from bench.procs import ROOT, Group, group, group_cpu_seconds
 from bench.services import drop_database, fresh_database
 from bench.stats import percentile
 from engage.store import Consent, Patient
@@ -33,6 +36,7 @@ from engage.store.db import make_engine, session_factory
 Progress = Callable[[int, int], None]
 DATABASE = "engage_bench_hl7"
 PER_PATIENT = 10
+COUNTED = 10  # patients whose script is applied in-process, every SQL statement counted
 # (event, appointment letter, start day offset) for one patient's ten messages.
 SCRIPT = (
     ("S12", "A", 10),
@@ -59,6 +63,9 @@ class Hl7Result:
     ack_p50_ms: float
     ack_p99_ms: float
     ack_max_ms: float
+    statements_per_message: float = 0.0
+    listener_cpu_ms: float = 0.0  # per message of the throughput run
+    postgres_cpu_ms: float = 0.0
 
     @property
     def per_second(self) -> float:
@@ -77,7 +84,8 @@ def measure(
     try:
         patients = max(connections, messages // PER_PATIENT)
         paced = int(paced_seconds * paced_rate)
-        refs = _patients(url, patients + paced // PER_PATIENT + 1)
+        refs = _patients(url, patients + paced // PER_PATIENT + 1 + COUNTED)
+        statements = _statements(url, refs[-COUNTED:])
         port = _free_port()
         env = {
             "ENGAGE_DATABASE_URL": url,
@@ -92,9 +100,13 @@ def measure(
             ]
             total = sum(len(s) for s in streams)
             done = [0]
+            cpu_before = _cpu(procs, url)
             started = time.perf_counter()
             answers = _send_parallel(port, streams, lambda: progress(done[0], total), done)
             seconds = time.perf_counter() - started
+            cpu = [
+                after - before for after, before in zip(_cpu(procs, url), cpu_before, strict=True)
+            ]
             latencies = _paced(port, _stream(refs[patients:])[:paced], paced_rate)
         return Hl7Result(
             messages=total,
@@ -106,6 +118,9 @@ def measure(
             ack_p50_ms=percentile(latencies, 50) * 1000,
             ack_p99_ms=percentile(latencies, 99) * 1000,
             ack_max_ms=max(latencies) * 1000,
+            statements_per_message=statements,
+            listener_cpu_ms=cpu[0] * 1000 / total,
+            postgres_cpu_ms=cpu[1] * 1000 / total,
         )
     finally:
         drop_database(DATABASE)
@@ -135,6 +150,40 @@ def _patients(url: str, count: int) -> list[str]:
         session.commit()
     engine.dispose()
     return refs
+
+
+def _statements(url: str, refs: list[str]) -> float:
+    """SQL statements per SIU: the script for `refs` through Intake, in this process."""
+    from sqlalchemy import event
+
+    from engage.hl7.intake import Intake
+    from engage.schedule.loader import load_schedule
+
+    engine = make_engine(url)
+    count = [0]
+
+    def counted(*_args: object) -> None:
+        count[0] += 1
+
+    event.listen(engine, "before_cursor_execute", counted)
+    intake = Intake(engine, load_schedule(ROOT / "schedules.yaml"))
+    stream = _stream(refs)
+    codes = [intake.handle(message).code for message in stream]
+    engine.dispose()
+    if any(code != "AA" for code in codes):
+        raise RuntimeError(f"statement count: answers {sorted(set(codes))}, expected AA")
+    return count[0] / len(stream)
+
+
+def _cpu(procs: Group, url: str) -> tuple[float, float]:
+    """CPU seconds so far of the listener's process group and of this database's backends."""
+    from bench.delivery import _postgres_cpu
+
+    engine = make_engine(url)
+    try:
+        return group_cpu_seconds(procs.started["hl7"].pid), _postgres_cpu(engine)
+    finally:
+        engine.dispose()
 
 
 def _stream(refs: list[str]) -> list[bytes]:
@@ -230,4 +279,10 @@ if __name__ == "__main__":
     out = ROOT / "var" / "bench" / "hl7"
     out.mkdir(parents=True, exist_ok=True)
     result = measure(out, lambda d, t: None, count, conns, paced_seconds=10.0)
-    print(result, f"{result.per_second:.0f} msg/s")
+    print(
+        f"{result.per_second:.0f} SIU/s on {conns} connections, "
+        f"{result.statements_per_message:.1f} statements/SIU, CPU/SIU listener "
+        f"{result.listener_cpu_ms:.1f} ms + postgres {result.postgres_cpu_ms:.1f} ms; ACK at "
+        f"{result.paced_rate:.0f}/s p50 {result.ack_p50_ms:.1f} ms p99 {result.ack_p99_ms:.1f} ms "
+        f"max {result.ack_max_ms:.1f} ms ({result.not_aa} not AA)"
+    )

@@ -71,7 +71,9 @@ def _hl7_rows(h: Hl7Result) -> list[Row]:
     return [
         Row(
             f"HL7 SIU over MLLP, {h.messages:,} on {h.connections} connections (PostgreSQL)",
-            f"{h.per_second:,.0f} messages/s ({h.seconds:.1f} s, {h.not_aa} not AA)",
+            f"{h.per_second:,.0f} messages/s ({h.seconds:.1f} s, {h.not_aa} not AA; "
+            f"{h.statements_per_message:.1f} SQL statements and CPU {h.listener_cpu_ms:.1f} ms "
+            f"listener + {h.postgres_cpu_ms:.1f} ms PostgreSQL per message)",
             ">= 500 messages/s",
             h.per_second >= 500 and h.not_aa == 0,
         ),
