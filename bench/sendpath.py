@@ -48,12 +48,12 @@ CATEGORIES = (
 # Stages of a batch: (label, file the function lives in, function name). Cumulative CPU.
 STAGES = (
     (
-        "read, decide, render, mark sending: whole batch (Sender._prepare)",
-        "engage/delivery/sender.py",
-        "_prepare",
+        "read, decide, render, mark sending: whole batch (Preparer.prepare)",
+        "engage/delivery/prepare.py",
+        "prepare",
     ),
     ("provider call (TwilioChannel.send: SDK + urllib3)", "engage/channels/twilio.py", "send"),
-    ("record receipts (Sender._record)", "engage/delivery/sender.py", "_record"),
+    ("record receipts (Recorder.record)", "engage/delivery/record.py", "record"),
     ("rate limiter (RedisRateLimiter.acquire)", "engage/delivery/ratelimit.py", "acquire"),
 )
 TOTAL = ("engage/delivery/sender.py", "send_many")

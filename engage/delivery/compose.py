@@ -1,4 +1,8 @@
-"""Turn one outbox row into the `Outgoing` a channel sends: context, templates, attachments."""
+"""Turn one outbox row into the `Outgoing` a channel sends: context, templates, attachments.
+
+The template, the attachments and the anchor all come from `step`, the schedule's step as the
+sender resolved it once (engage.delivery.prepare): one source for everything a message says.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from engage.errors import TemplateProblem
 from engage.rendering.calendar import appointment_ics
 from engage.rendering.context import AppointmentFacts, build_context
 from engage.rendering.render import render_email, render_sms
-from engage.schedule.models import Schedule
+from engage.schedule.models import Schedule, Step
 from engage.store.appointments import Appointment
 from engage.store.messages import Message
 from engage.store.patients import Patient
@@ -21,6 +25,7 @@ def compose(
     schedule: Schedule,
     env: Any,
     message: Message,
+    step: Step,
     patient: Patient,
     channel: str,
     appointment: Appointment | None,
@@ -48,15 +53,15 @@ def compose(
         locale=locale,
         timezone=patient.timezone,
         channel=channel,
-        anchor=_anchor(schedule, message),
+        anchor=step.anchor,
         unsubscribe_url=unsubscribe,
         appointment=facts,
         course_completed_at=patient.course_completed_at,
     )
     if channel == "sms":
-        sms = render_sms(env, message.template, locale, context)
+        sms = render_sms(env, step.template, locale, context)
         return Outgoing(message.id, "sms", address, sms.body)
-    email = render_email(env, message.template, locale, context)
+    email = render_email(env, step.template, locale, context)
     return Outgoing(
         message.id,
         "email",
@@ -64,25 +69,14 @@ def compose(
         email.text,
         subject=email.subject,
         html=email.html,
-        attachments=_attachments(schedule, message, appointment),
+        attachments=_attachments(schedule, step, appointment),
         unsubscribe_url=unsubscribe,
     )
 
 
-def _anchor(schedule: Schedule, message: Message) -> str:
-    try:
-        return schedule.sequence(message.sequence).step(message.step_id).anchor
-    except KeyError:
-        raise TemplateProblem(
-            f"message {message.id}: step {message.sequence}/{message.step_id} "
-            "is no longer in the schedule"
-        ) from None
-
-
 def _attachments(
-    schedule: Schedule, message: Message, appointment: Appointment | None
+    schedule: Schedule, step: Step, appointment: Appointment | None
 ) -> tuple[Attachment, ...]:
-    step = schedule.sequence(message.sequence).step(message.step_id)
     if "calendar" not in step.attach or appointment is None:
         return ()
     ics = appointment_ics(
