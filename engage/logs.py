@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from engage.scrub import exception_fields, scrub, scrub_value
+from engage.text.scrub import exception_fields, scrub, scrub_value
 
 _FORBIDDEN_KEYS = frozenset({"body", "html", "text", "subject", "to", "phone", "email", "Body"})
 _KEEP = frozenset({"timestamp", "level", "logger", "exception"})

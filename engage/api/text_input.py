@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engage.textcheck import text_problem
+from engage.text.storable import text_problem
 
 MAX_JSON_DEPTH = 32
 _INLINE_BYTES = 64 * 1024

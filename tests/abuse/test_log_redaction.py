@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engage.logs import get_logger
-from engage.scrub import scrub
+from engage.text.scrub import scrub
 
 PHONE, EMAIL = "+15551234567", "zephyrine.q@example.org"
 

@@ -58,7 +58,7 @@ def env_for(
         "ENGAGE_SCHEDULE_PATH": str(schedule),
         "ENGAGE_TEMPLATES_DIR": str(templates),
         "ENGAGE_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-        "ENGAGE_TWILIO_AUTH_TOKEN": "t" * 32,  # refused if shorter (engage.secret_checks)
+        "ENGAGE_TWILIO_AUTH_TOKEN": "t" * 32,  # refused if shorter (engage.settings.secret_checks)
         "ENGAGE_SIGNING_SECRET": "s" * 32,
         "ENGAGE_TWILIO_FROM": "+15005550006",
         "ENGAGE_TWILIO_BASE_URL": fake.url,

@@ -13,7 +13,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engage.errors import ConfigError
-from engage.secret_checks import embedded_secret, secret_problems
+from engage.settings.secret_checks import embedded_secret, secret_problems
 
 _SECRET_FIELDS = (
     "twilio_auth_token",
@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     templates_dir: Path = Path("templates")
     public_url: str = "http://127.0.0.1:8000"
     outbox_dir: Path = Path("var/outbox")  # the file channel writes here in embedded mode
-    # Signs unsubscribe links; required outside the embedded mode (engage.secret_checks).
+    # Signs unsubscribe links; required outside the embedded mode (engage.settings.secret_checks).
     signing_secret: str = ""
 
     twilio_account_sid: str = ""
