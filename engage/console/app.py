@@ -18,6 +18,7 @@ from engage.console import web
 from engage.console.pages import (
     appointments,
     audit,
+    consent,
     enroll,
     imports,
     inbox,
@@ -38,6 +39,7 @@ PAGES = (
     today.router,
     patients.router,
     patient.router,
+    consent.router,
     appointments.router,
     enroll.router,
     inbox.router,

@@ -148,7 +148,11 @@ def unreachable_by_keyboard(page: Any, limit: int = 800) -> list[str]:
         """() => {
           const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary')];
           all.forEach((el, i) => el.setAttribute('data-kbd', String(i)));
-          return all.filter(el => el.offsetParent !== null && !el.disabled).map(el => el.getAttribute('data-kbd'));
+          // A radio group is one Tab stop (arrows move within it): its checked radio stands for it.
+          const groupStop = el => el.type !== 'radio' || el.checked ||
+            !el.form.querySelector(`input[type=radio][name="${el.name}"]:checked`);
+          return all.filter(el => el.offsetParent !== null && !el.disabled && groupStop(el))
+            .map(el => el.getAttribute('data-kbd'));
         }"""
     )
     page.evaluate(

@@ -346,3 +346,39 @@ def test_resolve_a_flagged_message_with_a_note_by_keyboard(page, server: Server)
     check_page(page, "today-resolved")
     page.get_by_role("link", name="Valerie Thomas").first.click()
     expect(page.locator(f"#m-{message_id}")).to_contain_text("voicemail left")
+
+
+def test_staff_reopen_a_stopped_patient_only_with_express_consent(page, server: Server) -> None:
+    patient_id = _patient(server, "Evelyn", "Granville", "+12125550191", infusion_in_days=6)
+    with server.sessions().begin() as session:
+        consent_service.change(
+            session,
+            patient_id,
+            "sms",
+            granted=False,
+            source="sms-stop",
+            actor="twilio",
+            now=utcnow(),
+            origin=consent_service.Origin.PATIENT,
+        )
+    sign_in(page)
+    page.goto(f"/console/patients/{patient_id}")
+    form = page.locator("form.consent-form")
+    expect(form.locator("#held-sms")).to_contain_text("patient texted STOP on")
+    form.get_by_label("How the patient told you").select_option("phone-call")
+    form.get_by_label("I told the patient").check()
+    form.get_by_role("button", name="Record consent").click()  # no reason: refused at the field
+    expect(page.locator("#ce-reason")).to_contain_text("required")
+    expect(page.get_by_label("Reason")).to_have_attribute("aria-invalid", "true")
+    check_page(page, "consent-refused")
+    with server.sessions()() as session:
+        assert consent_service.current(session, patient_id, "sms").granted is False
+    page.get_by_label("Reason").focus()
+    page.keyboard.type("Called 2 Dec and asked for texts again")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("SMS consent granted.")
+    page.locator("summary", has_text="Consent ledger").click()
+    ledger = page.locator("section[aria-labelledby=h-consent] table").last.inner_text()
+    assert "Called 2 Dec and asked for texts again" in ledger and "console:staff" in ledger
+    assert "express" in ledger and "sms-stop" in ledger
+    check_page(page, "patient-consent")

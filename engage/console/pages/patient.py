@@ -15,9 +15,10 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from engage import enrollment as service
-from engage.console import queries, web
+from engage.console import web
 from engage.console.app_errors import problem_page
 from engage.console.localinput import parse_local
+from engage.console.pages.consent import consent_context
 from engage.errors import Conflict, InvalidInput, NotFound, PlanningError
 from engage.ops import worklist
 from engage.patients.records import load_patient
@@ -52,11 +53,7 @@ def patient_page(
     with sessions() as session:
         patient = load_patient(session, patient_id)
         timeline = patient_timeline(session, plan, env, patient_id, with_text=False)
-        ledger = [
-            row
-            for row in queries.audit_of(session, "patient", patient_id)
-            if row.action.startswith("consent.")
-        ]
+        consent = consent_context(session, patient, limit=20)
         start = (page - 1) * PER_PAGE
         shown = timeline.messages[start : start + PER_PAGE]
         notes = {
@@ -74,7 +71,7 @@ def patient_page(
         notes=notes,
         page=page,
         has_next=len(timeline.messages) > start + PER_PAGE,
-        ledger=ledger,
+        **consent,
         done=done or ("Saved." if saved else ""),
         zone=patient.timezone,
     )
