@@ -109,8 +109,11 @@ def clinic_days(now: datetime, zone: str) -> tuple[datetime, datetime, datetime]
     return today, tomorrow, after
 
 
-def replies(session: Session, page: int, *, keyword: str | None = "other") -> Page:
-    """Texts patients sent, newest first (by default the ones no keyword handled)."""
+def replies(
+    session: Session, page: int, *, keyword: str | None = "other", handled: bool | None = False
+) -> Page:
+    """Texts patients sent, newest first (by default the ones no keyword handled and no one has
+    marked handled: what a person must still read; the partial index serves exactly that)."""
     query = (
         select(InboundMessage, Patient)
         .outerjoin(Patient, Patient.id == InboundMessage.patient_id)
@@ -118,6 +121,10 @@ def replies(session: Session, page: int, *, keyword: str | None = "other") -> Pa
     )
     if keyword:
         query = query.where(InboundMessage.keyword == keyword)
+    if handled is False:
+        query = query.where(InboundMessage.handled_at.is_(None))
+    elif handled is True:
+        query = query.where(InboundMessage.handled_at.is_not(None))
     return paged(session, query, page)
 
 

@@ -382,3 +382,33 @@ def test_staff_reopen_a_stopped_patient_only_with_express_consent(page, server: 
     assert "Called 2 Dec and asked for texts again" in ledger and "console:staff" in ledger
     assert "express" in ledger and "sms-stop" in ledger
     check_page(page, "patient-consent")
+
+
+def test_a_reply_is_read_and_marked_handled_by_keyboard(page, server: Server) -> None:
+    _patient(server, "Mae", "Jemison", "+12125550201", infusion_in_days=8)
+    params = {
+        "From": "+12125550201",
+        "To": "+15005550006",
+        "Body": "Can my sister drive me home after the infusion?",
+        "MessageSid": "SMbrowserReply1",
+        "AccountSid": "AC1",
+    }
+    url = f"{server.url}/webhooks/twilio/sms"
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, params)
+    assert page.request.post(url, form=params, headers={"X-Twilio-Signature": signature}).ok
+    sign_in(page)
+    expect(page.locator("section[aria-labelledby=h-replies]")).to_contain_text("my sister")
+    page.get_by_role("link", name="Open the inbox").click()
+    row = page.locator("tr", has_text="my sister")
+    check_page(page, "inbox-to-read")
+    row.get_by_role("button", name=re.compile("^Mark handled")).focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("Marked handled.")
+    assert page.locator("tr", has_text="my sister").count() == 0
+    page.select_option("#shown", "handled")
+    page.get_by_role("button", name="Show").click()
+    handled = page.locator("tr", has_text="my sister")
+    expect(handled).to_contain_text("by console:staff")
+    check_page(page, "inbox-handled")
+    page.get_by_role("link", name="Today").click()
+    assert "my sister" not in page.locator("section[aria-labelledby=h-replies]").inner_text()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from engage.ops import worklist
-from engage.store import AuditLog, Enrollment, Message, MessageState, Patient
+from engage.store import AuditLog, Enrollment, InboundMessage, Message, MessageState, Patient
 from engage.store.message_states import transition
 from tests.api_kit import NOW
 from tests.console_kit import Console
@@ -107,3 +107,27 @@ def test_resolutions_read_back_by_message_and_since(staff: Console) -> None:
         assert (note.note, note.actor, note.resolution) == ("spoke to her", "api:x", "reached")
         assert worklist.resolutions(s, message_ids=[]) == []
         assert worklist.resolutions(s, since=NOW.replace(year=2028)) == []
+
+
+def _reply(console: Console, body: str) -> int:
+    with console.sessions.begin() as s:
+        reply = InboundMessage(from_phone="+14155550100", from_hash="h", body=body, keyword="other")
+        s.add(reply)
+        s.flush()
+        return reply.id
+
+
+def test_marking_a_reply_handled_moves_it_out_of_replies_to_read(staff: Console) -> None:
+    reply = _reply(staff, "Can I bring my daughter?")
+    assert "Can I bring my daughter?" in staff.client.get("/console/").text
+    answer = staff.post(
+        f"/console/inbox/{reply}/handled", {"keyword": "other", "shown": "unhandled"}
+    )
+    assert answer.status_code == 303
+    page = staff.client.get(answer.headers["location"]).text
+    assert "Marked handled." in page and "Can I bring my daughter?" not in page
+    assert "Can I bring my daughter?" not in staff.client.get("/console/").text
+    handled = staff.client.get("/console/inbox?keyword=other&shown=handled").text
+    assert "Can I bring my daughter?" in handled and "by console:staff" in handled
+    again = staff.post(f"/console/inbox/{reply}/handled", {})
+    assert again.status_code == 409 and "already handled by console:staff" in again.text

@@ -1,18 +1,25 @@
-"""Inbox: texts patients sent, newest first, with the patient to open.
+"""Inbox: texts patients sent, newest first, with the patient to open and "mark handled".
 
-By default the replies no keyword handled (what a person must read); the keyword filter shows
-STOP, START, HELP and confirmations too.
+By default the replies no keyword handled and nobody has marked handled (what a person must
+still read); the filters show handled ones (who and when) and STOP, START, HELP and
+confirmations too. Marking is engage.ops.worklist.mark_handled, which the API can call as well.
 """
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from engage.console import queries, web
+from engage.console.app_errors import problem_page
+from engage.errors import Conflict, NotFound
+from engage.ops import worklist
 
 router = APIRouter()
 KEYWORDS = ("other", "stop", "start", "help", "confirm")
+SHOWN = {"": None, "unhandled": False, "handled": True}
 
 
 @router.get("/inbox")
@@ -21,11 +28,16 @@ def inbox(
     who: web.Staff,
     sessions: web.Sessions,
     keyword: str = "other",
+    shown: str = "unhandled",
     page: int = 1,
+    done: str = "",
 ) -> Response:
     chosen = keyword if keyword in KEYWORDS else ""
+    shown = shown if shown in SHOWN else ""
     with sessions() as session:
-        rows = queries.replies(session, min(page, 10_000), keyword=chosen or None)
+        rows = queries.replies(
+            session, min(page, 10_000), keyword=chosen or None, handled=SHOWN[shown]
+        )
     return web.render(
         request,
         "inbox.html",
@@ -33,6 +45,27 @@ def inbox(
         title="Inbox",
         rows=rows,
         keyword=chosen,
+        shown=shown,
         keywords=KEYWORDS,
         zone=web.schedule(request).clinic.timezone,
+        here=urlencode({"keyword": chosen, "shown": shown}),
+        done=done[:200],
     )
+
+
+@router.post("/inbox/{inbound_id}/handled")
+async def mark_handled(
+    request: Request, inbound_id: int, who: web.Staff, sessions: web.Sessions, now: web.Now
+) -> Response:
+    form = await web.checked(request, who)
+    try:
+        with sessions.begin() as session:
+            worklist.mark_handled(session, inbound_id, actor=who.actor, now=now)
+    except (NotFound, Conflict) as exc:
+        return problem_page(request, who, exc)
+    back = {
+        "keyword": str(form.get("keyword", "other"))[:16],
+        "shown": str(form.get("shown", "unhandled"))[:16],
+        "done": "Marked handled.",
+    }
+    return RedirectResponse(f"{web.PREFIX}/inbox?{urlencode(back)}", 303)
