@@ -1,7 +1,9 @@
 """Bulk enrollment: `enroll_csv` of N patients into pre-infusion (one infusion each), PostgreSQL.
 
 The patients (with SMS consent) are generated in the database first; the timed part is the
-service reading the CSV and planning, booking and storing every row.
+service reading the CSV and planning, booking and storing every row. CPU is the bench process's
+(`time.process_time`, the service runs in it) plus the PostgreSQL backends of this database:
+load-independent, where the rate is not on a shared machine.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench.procs import ROOT
+from bench.procs import ROOT, cpu_seconds
 from bench.services import fresh_database
 from engage.enrollment.bulk import enroll_csv
 from engage.schedule.loader import load_schedule
@@ -30,10 +32,17 @@ class BulkResult:
     rejected: int
     messages: int
     seconds: float
+    client_cpu_seconds: float = 0.0
+    postgres_cpu_seconds: float = 0.0
 
     @property
     def per_second(self) -> float:
         return self.enrolled / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_per_enrollment(self) -> float:
+        cpu = self.client_cpu_seconds + self.postgres_cpu_seconds
+        return 1000 * cpu / self.enrolled if self.enrolled else 0.0
 
 
 def measure(folder: Path, progress: Progress, rows: int) -> BulkResult:
@@ -67,6 +76,8 @@ def measure(folder: Path, progress: Progress, rows: int) -> BulkResult:
             at = start + timedelta(minutes=15 * (i % 2000))
             handle.write(f"B-{i},{at.isoformat()}\n")
     schedule = load_schedule(ROOT / "schedules.yaml")
+    backends = _postgres_cpu(engine)
+    cpu = time.process_time()
     started = time.perf_counter()
     report = enroll_csv(
         session_factory(engine),
@@ -78,7 +89,18 @@ def measure(folder: Path, progress: Progress, rows: int) -> BulkResult:
         on_progress=progress,
     )
     seconds = time.perf_counter() - started
+    client = time.process_time() - cpu
+    server = sum(t - backends.get(pid, 0.0) for pid, t in _postgres_cpu(engine).items())
     with engine.connect() as conn:
         messages = conn.execute(sa.text("SELECT count(*) FROM message")).scalar_one()
     engine.dispose()
-    return BulkResult(rows, report.enrolled, report.rejected, messages, seconds)
+    return BulkResult(rows, report.enrolled, report.rejected, messages, seconds, client, server)
+
+
+def _postgres_cpu(engine: sa.Engine) -> dict[int, float]:
+    """CPU seconds so far of each backend serving this database (the pool keeps them open)."""
+    with engine.connect() as conn:
+        pids = conn.execute(
+            sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalars()
+        return {pid: cpu_seconds(pid) for pid in pids}

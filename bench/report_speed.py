@@ -35,7 +35,9 @@ def rows(results: Results) -> list[Row]:
             Row(
                 f"bulk enrollment, {b.rows:,} patients into pre-infusion (PostgreSQL)",
                 f"{b.per_second:,.0f} enrollments/s ({b.seconds:.1f} s, {b.rejected} rejected, "
-                f"{b.messages:,} messages)",
+                f"{b.messages:,} messages); {b.cpu_ms_per_enrollment:.2f} ms CPU/enrollment "
+                f"({1000 * b.client_cpu_seconds / max(b.enrolled, 1):.2f} engage + "
+                f"{1000 * b.postgres_cpu_seconds / max(b.enrolled, 1):.2f} PostgreSQL)",
                 ">= 2,000 enrollments/s",
                 b.per_second >= 2000 and b.rejected == 0,
             )

@@ -1,14 +1,16 @@
-"""Bulk enrollment: a CSV of patients and their events, each row through `enroll_course_in`.
+"""Bulk enrollment: a CSV of patients and their events, planned in memory, stored set-wise.
 
 Columns: `patient_id` or `external_ref` (which patient), `sequence` (else the caller's default;
 several as `pre-infusion;post-infusion` make a course), optional `location`, and one column per
 anchor event the sequences use (`infusion.start`, `consultation`, ...) holding ISO times, several
 separated by `;`; a time without offset is the patient's local time.
 
-The file is one transaction: a row that cannot be enrolled (unknown patient, sequence or event,
-already enrolled, overlapping infusions) is rolled back to its savepoint and reported at its
-line; any other error rolls everything back. Rows are read as the file streams and planned in
-batches whose patients are loaded with one query, so memory stays flat as the file grows.
+The file is one transaction. Rows are read as the file streams, in batches whose patients are
+loaded with one query. A patient new to enrollment (no open enrollment, no booked appointment)
+is planned by the pure planner (`bulk_plan`) and the batch's rows stored with a few multi-row
+INSERTs (`bulk_store`); any other row goes through `enroll_course_in` on its own savepoint. A row
+that cannot be enrolled (unknown patient, sequence or event, already enrolled, overlapping
+infusions) is reported at its line and stores nothing; any other error rolls everything back.
 """
 
 from __future__ import annotations
@@ -20,16 +22,22 @@ from datetime import datetime
 from itertools import islice
 from pathlib import Path
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, union
 from sqlalchemy.orm import Session, sessionmaker
 
 from engage.enrollment.anchors import parse_event
+from engage.enrollment.bulk_plan import FreshCourse, Newcomer, plan_fresh
+from engage.enrollment.bulk_store import store_courses
+from engage.enrollment.common import OPEN
 from engage.enrollment.course import enroll_course_in
 from engage.errors import EngageError, InvalidInput
+from engage.planning.planner import AnchorEvent
 from engage.schedule.models import Schedule
-from engage.store.patients import Patient
+from engage.store.appointments import Appointment, AppointmentState
+from engage.store.enrollments import Enrollment
+from engage.store.patients import CHANNEL_ORDER, Consent, Patient
 
-BATCH_SIZE = 500
+BATCH_SIZE = 1000
 WHO = ("patient_id", "external_ref")
 NOT_EVENTS = frozenset({*WHO, "sequence", "location"})
 Progress = Callable[[int, int], None]  # (rows done, rows in the file)
@@ -93,64 +101,137 @@ def _enroll_batch(
     default: str,
 ) -> None:
     patients = _patients(session, batch)
+    known = _with_history(session, {p.id for p in patients.values()})
+    fresh: list[FreshCourse] = []
     for row in batch:
         try:
             patient = _patient_of(row, patients)
+        except InvalidInput as exc:
+            _reject(report, name, row, exc)
+            continue
+        course = None if patient.id in known else _plan_fresh(schedule, row, patient, now, default)
+        known.add(patient.id)  # a second row of the patient sees the first one's enrollment
+        if course is not None:
+            fresh.append(course)
+            report.enrolled += 1
+            continue
+        store_courses(session, fresh, now=now, actor=actor)  # what the one-row path may read
+        fresh = []
+        try:
             with session.begin_nested():
                 _enroll_row(session, schedule, row, patient, now, actor, default)
         except (EngageError, ValueError) as exc:
-            report.rejected += 1
-            report.problems.append(f"{name}:{row.line}: {exc}")
+            _reject(report, name, row, exc)
         else:
             report.enrolled += 1
+    store_courses(session, fresh, now=now, actor=actor)
+
+
+def _reject(report: BulkReport, name: str, row: _Row, exc: Exception) -> None:
+    report.rejected += 1
+    report.problems.append(f"{name}:{row.line}: {exc}")
+
+
+def _sequences(row: _Row, default: str) -> list[str]:
+    return (row.values.get("sequence") or default).split(";")
+
+
+def _events(row: _Row, zone: str) -> list[AnchorEvent]:
+    return [
+        parse_event(f"{column}={moment}", zone)
+        for column, cell in row.values.items()
+        if column not in NOT_EVENTS and cell
+        for moment in cell.split(";")
+        if moment.strip()
+    ]
+
+
+def _plan_fresh(
+    schedule: Schedule, row: _Row, patient: Newcomer, now: datetime, default: str
+) -> FreshCourse | None:
+    """The row planned in memory, or None for the one-row path (which also words any error)."""
+    try:
+        return plan_fresh(
+            schedule,
+            patient,
+            _sequences(row, default),
+            _events(row, patient.timezone),
+            now=now,
+            location=row.values.get("location", ""),
+        )
+    except (EngageError, ValueError):
+        return None
 
 
 def _enroll_row(
     session: Session,
     schedule: Schedule,
     row: _Row,
-    patient: Patient,
+    patient: Newcomer,
     now: datetime,
     actor: str,
     default: str,
 ) -> None:
-    values = row.values
-    sequences = (values.get("sequence") or default).split(";")
-    events = [
-        parse_event(f"{column}={moment}", patient.timezone)
-        for column, cell in values.items()
-        if column not in NOT_EVENTS and cell
-        for moment in cell.split(";")
-        if moment.strip()
-    ]
     enroll_course_in(
         session,
         schedule,
         patient.id,
-        sequences,
-        events=events,
+        _sequences(row, default),
+        events=_events(row, patient.timezone),
         now=now,
         actor=actor,
-        location=values.get("location", ""),
+        location=row.values.get("location", ""),
     )
 
 
-def _patients(session: Session, batch: list[_Row]) -> dict[str, Patient]:
-    """The batch's patients in one query, by `id:N` and `ref:R` (they stay in the session)."""
+def _with_history(session: Session, ids: set[int]) -> set[int]:
+    """Those of `ids` with an open enrollment or a booked appointment (the one-row path's)."""
+    if not ids:
+        return set()
+    enrolled = select(Enrollment.patient_id).where(
+        Enrollment.patient_id.in_(ids), Enrollment.state.in_(OPEN)
+    )
+    booked = select(Appointment.patient_id).where(
+        Appointment.patient_id.in_(ids), Appointment.state != AppointmentState.CANCELLED
+    )
+    return set(session.scalars(union(enrolled, booked)))
+
+
+def _patients(session: Session, batch: list[_Row]) -> dict[str, Newcomer]:
+    """The batch's patients in two queries (no ORM objects), by `id:N` and `ref:R`."""
     ids = {int(r.values["patient_id"]) for r in batch if r.values.get("patient_id", "").isdigit()}
     refs = {r.values["external_ref"] for r in batch if r.values.get("external_ref")}
-    found = session.scalars(
-        select(Patient).where(or_(Patient.id.in_(ids), Patient.external_ref.in_(refs)))
+    found = session.execute(
+        select(
+            Patient.id,
+            Patient.external_ref,
+            Patient.timezone,
+            Patient.preferred_channel,
+            Patient.phone,
+            Patient.email,
+            Patient.course_completed_at,
+        ).where(or_(Patient.id.in_(ids), Patient.external_ref.in_(refs)))
+    ).all()
+    granted: dict[int, set[str]] = {}
+    consents = select(Consent.patient_id, Consent.channel).where(
+        Consent.patient_id.in_([p.id for p in found]), Consent.granted.is_(True)
     )
-    by_key: dict[str, Patient] = {}
-    for patient in found:
-        by_key[f"id:{patient.id}"] = patient
-        if patient.external_ref:
-            by_key[f"ref:{patient.external_ref}"] = patient
+    for patient_id, channel in session.execute(consents):
+        granted.setdefault(patient_id, set()).add(channel)
+    by_key: dict[str, Newcomer] = {}
+    for p in found:
+        addresses = {"sms": p.phone, "email": p.email}
+        order = (p.preferred_channel, *(c for c in CHANNEL_ORDER if c != p.preferred_channel))
+        # as consented_channels: granted and an address on file, preferred first
+        channels = tuple(c for c in order if c in granted.get(p.id, ()) and addresses.get(c))
+        patient = Newcomer(p.id, p.timezone, channels, p.course_completed_at)
+        by_key[f"id:{p.id}"] = patient
+        if p.external_ref:
+            by_key[f"ref:{p.external_ref}"] = patient
     return by_key
 
 
-def _patient_of(row: _Row, patients: dict[str, Patient]) -> Patient:
+def _patient_of(row: _Row, patients: dict[str, Newcomer]) -> Newcomer:
     given = row.values.get("patient_id", "")
     if given:
         if not given.isdigit():

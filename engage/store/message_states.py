@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from engage.errors import Conflict
 from engage.store.base import utcnow
+from engage.store.bulk_insert import insert_returning_ids, insert_rows
 from engage.store.messages import ALLOWED_TRANSITIONS, Message, MessageEvent, MessageState
 
 S = MessageState
@@ -143,6 +144,28 @@ def create(
     session.add(message)
     session.add(MessageEvent(message=message, **_event_fields(None, state, reason, actor, at)))
     return message
+
+
+def create_many(
+    session: Session, rows: Sequence[Mapping[str, Any]], actor: str, at: datetime
+) -> list[int]:
+    """`create` for many new messages at once (bulk enrollment): one multi-row message INSERT
+    and one event INSERT, whatever the count. Each row names its `state` and `reason`
+    with the columns `create` takes; returns the new ids in the order of `rows`."""
+    if not rows:
+        return []
+    ids = insert_returning_ids(
+        session, Message, [{**row, "created_at": at, "updated_at": at} for row in rows]
+    )
+    insert_rows(
+        session,
+        MessageEvent,
+        [
+            {"message_id": i, **_event_fields(None, S(row["state"]), row["reason"], actor, at)}
+            for i, row in zip(ids, rows, strict=True)
+        ],
+    )
+    return ids
 
 
 def move_many(
