@@ -58,6 +58,8 @@ class Message(Base):
         # A plan is never stored twice: re-planning updates these rows instead.
         UniqueConstraint("enrollment_id", "step_id", "event_key"),
         Index(None, "state", "due_at"),
+        # Lateness over `engage status`'s window (migration 0014).
+        Index("ix_message_sent_at", "sent_at"),
         # The dead-letter list reads the newest failures first (ops/failed.py).
         Index(
             "ix_message_dead_updated_at",
@@ -109,6 +111,11 @@ class MessageEvent(Base):
     """One change of a message's state (or of its due time), with why and by whom."""
 
     __tablename__ = "message_event"
+    # Activity and failure reasons over a window, the dispatcher's last change (migration 0014).
+    __table_args__ = (
+        Index("ix_message_event_at", "at"),
+        Index("ix_message_event_actor_at", "actor", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), index=True)
