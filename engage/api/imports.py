@@ -20,7 +20,7 @@ from engage.api import deps, errors
 from engage.api.auth import Principal, require_role
 from engage.enrollment.bulk import enroll_csv
 from engage.errors import InvalidInput
-from engage.patients.importer import import_csv
+from engage.patients.importer import RowOutcome, import_csv
 from engage.schedule.models import Schedule
 
 router = APIRouter(tags=["imports"], responses=errors.responses(400, 401, 403))
@@ -31,13 +31,31 @@ Plans = Annotated[Schedule, Depends(deps.schedule)]
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+class FieldChange(BaseModel):
+    field: str
+    old: str | bool | None
+    new: str | bool | None
+
+
+class RowOut(BaseModel):
+    line: int
+    outcome: str  # create, update, unchanged, conflict, reject
+    patient_id: int | None
+    changes: list[FieldChange]
+    problems: list[str]
+
+
 class ImportOut(BaseModel):
     created: int
     updated: int
     unchanged: int
     rejected: int
+    conflicts: int
+    kept_opted_out: int
+    dry_run: bool
     problems: list[str]
     summary: str
+    rows: list[RowOut]  # each row's outcome and field changes: in a dry run (`?dry_run=true`)
 
 
 _MAX_NAME = 60  # the audit row's entity_id is 64 characters: a longer name failed after the import
@@ -52,14 +70,19 @@ def _safe_name(filename: str | None) -> str:
 
 
 @router.post("/imports/patients", response_model=ImportOut, responses=errors.responses(422))
-def import_patients(file: UploadFile, who: Staff, sessions: Sessions, now: Now) -> Any:
-    """Create or update patients from a CSV (the same columns as `engage import`)."""
+def import_patients(
+    file: UploadFile, who: Staff, sessions: Sessions, now: Now, dry_run: bool = False
+) -> Any:
+    """Create or update patients from a CSV (the columns of `engage patients import`).
+
+    `dry_run=true`: nothing is written; `rows` gives each row's outcome and field changes.
+    """
     with tempfile.TemporaryDirectory(prefix="engage-import-") as folder:
         path = Path(folder) / _safe_name(file.filename)
         with path.open("wb") as target:
             shutil.copyfileobj(file.file, target)
         try:
-            report = import_csv(sessions, path, actor=who.actor, now=now)
+            report = import_csv(sessions, path, actor=who.actor, now=now, dry_run=dry_run)
         except InvalidInput as exc:
             return errors.invalid(["body", "file"], str(exc))
     return ImportOut(
@@ -67,9 +90,28 @@ def import_patients(file: UploadFile, who: Staff, sessions: Sessions, now: Now) 
         updated=report.updated,
         unchanged=report.unchanged,
         rejected=report.rejected,
+        conflicts=report.conflicts,
+        kept_opted_out=report.kept_opted_out,
+        dry_run=report.dry_run,
         problems=list(report.problems),
         summary=report.summary,
+        rows=[_row_out(outcome) for outcome in report.outcomes],
     )
+
+
+def _row_out(outcome: RowOutcome) -> RowOut:
+    changes = [FieldChange(field=f, old=_plain(o), new=_plain(n)) for f, o, n in outcome.changes]
+    return RowOut(
+        line=outcome.line,
+        outcome=outcome.kind,
+        patient_id=outcome.patient_id,
+        changes=changes,
+        problems=list(outcome.problems),
+    )
+
+
+def _plain(value: object) -> str | bool | None:
+    return value if value is None or isinstance(value, bool) else str(value)
 
 
 class BulkEnrollOut(BaseModel):

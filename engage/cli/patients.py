@@ -32,11 +32,17 @@ app = patients_app  # `engage patients`: registered in cli/main.py
 @patients_app.command("import")
 def import_command(
     file: Path = typer.Argument(..., help="CSV with a header row: first_name, last_name, ..."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show each row's outcome and field changes; write nothing."
+    ),
 ) -> None:
     """Import (or update) patients; prints one `FILE.csv:LINE: field: problem` per bad row.
 
-    Good rows are stored even when others are rejected; the exit code is 1 if any was.
-    Importing the same file again changes nothing.
+    Identity is external_ref first; a row whose name differs from the stored patient's (for
+    its ref, or on its phone or email) is a conflict, reported and not applied. The file is
+    imported whole or not at all. Good rows are stored even when others are rejected; the exit
+    code is 1 if any row was rejected or conflicts. Importing the same file again changes
+    nothing, and never re-opens SMS or email a patient closed (STOP, unsubscribe).
     """
     settings = settings_or_exit()
     if not file.is_file():
@@ -44,18 +50,37 @@ def import_command(
         raise typer.Exit(1)
     sessions = db_cli.open_store(settings)
     try:
-        report = _import_with_progress(sessions, file)
+        report = _import_with_progress(sessions, file, dry_run)
     except InvalidInput as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    for problem in report.problems:
-        typer.echo(problem)
+    lines = [_outcome_line(file.name, o) for o in report.outcomes] if dry_run else report.problems
+    for line in lines:
+        typer.echo(line)
     typer.echo(f"{file.name}: {report.summary}")
-    if report.rejected:
+    if report.rejected or report.conflicts:
         raise typer.Exit(1)
 
 
-def _import_with_progress(sessions: sessionmaker[Session], file: Path) -> ImportReport:
+def _outcome_line(name: str, outcome: importer.RowOutcome) -> str:
+    """`FILE.csv:LINE: update patient 7: last_name 'Reyes' -> 'Lopez'; ...` for a dry run."""
+    who = f" patient {outcome.patient_id}" if outcome.patient_id is not None else ""
+    parts = [f"{field} {_shown(old)} -> {_shown(new)}" for field, old, new in outcome.changes]
+    parts += list(outcome.problems)
+    return f"{name}:{outcome.line}: {outcome.kind}{who}" + (
+        ": " + "; ".join(parts) if parts else ""
+    )
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "(none)" if value is None else repr(value)
+
+
+def _import_with_progress(
+    sessions: sessionmaker[Session], file: Path, dry_run: bool
+) -> ImportReport:
     console = Console(stderr=True)
     progress = Progress(
         TextColumn("importing {task.description}"),
@@ -75,7 +100,7 @@ def _import_with_progress(sessions: sessionmaker[Session], file: Path) -> Import
 
     try:
         actor = f"cli:{getpass.getuser()}"
-        return import_csv(sessions, file, on_progress=on_progress, actor=actor)
+        return import_csv(sessions, file, on_progress=on_progress, actor=actor, dry_run=dry_run)
     finally:
         if progress.live.is_started:
             progress.stop()

@@ -1,8 +1,12 @@
-"""`import_csv`: validate every row of a patients CSV, then write the good ones in batches.
+"""`import_csv`: validate each row of a patients CSV and write the good ones in one transaction.
 
-A row and its consents are written in the same transaction, so no patient is ever stored without
-the consent its row stated. Re-importing the same file changes nothing. Bad rows are reported as
-`FILE.csv:LINE: field: problem` and never stop the good ones.
+All or nothing: the file is read as a stream and written in batches inside a single transaction,
+so an unexpected failure at row 60,000 (a database error, a byte that is not UTF-8, a quote that
+never closes) leaves the store as it was. Bad rows and conflicts are reported as
+`FILE.csv:LINE: field: problem` and do not stop the good ones. Re-importing the same file
+changes nothing. A dry run (`dry_run=True`) is the same import rolled back at the end, so its
+row-by-row report (`outcomes`, with each field's old and new value) is exactly what the import
+would do.
 
 Speed matters (clinics import tens of thousands of patients): each batch costs one query to load
 the stored patients it may match, one for their consents, then bulk INSERT/UPDATE statements.
@@ -17,33 +21,35 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import (
-    ARRAY,
-    ColumnElement,
-    Integer,
-    String,
-    any_,
-    bindparam,
-    insert,
-    select,
-    union,
-    update,
-)
+from sqlalchemy import ARRAY, ColumnElement, Integer, String, any_, bindparam, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engage.consent.precedence import Current, held_by_patient
-from engage.consent.service import Imported, record_imported
-from engage.patients.csvfile import Record, read_records
-from engage.patients.matching import FIELDS, KEYS, Decision, Stored, StoredIndex, decide
+from engage.errors import InvalidInput
+from engage.patients import writing
+from engage.patients.csvfile import Record, count_lines, open_records
+from engage.patients.matching import FIELDS, Decision, Stored, StoredIndex, decide, name_key
 from engage.patients.rows import PatientRow, problems
-from engage.store.audit import AuditLog, audit
+from engage.store.audit import audit
 from engage.store.base import utcnow
 from engage.store.patients import Consent, Patient
 
 BATCH_SIZE = 1000
-Progress = Callable[[int, int], None]  # (rows done, rows in the file)
+ATTEMPTS = 3  # a concurrent writer storing the same external_ref: the whole import runs again
+Progress = Callable[[int, int], None]  # (rows done, rows in the file: an estimate until the end)
 _KINDS = ("create", "update", "unchanged")
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """What the import did (or, in a dry run, would do) with one row."""
+
+    line: int
+    kind: str  # create, update, unchanged, conflict, reject
+    patient_id: int | None = None
+    changes: tuple[tuple[str, object, object], ...] = ()  # (field, stored value, row's value)
+    problems: tuple[str, ...] = ()  # `field: problem`, and `kept opted out` notes
 
 
 @dataclass(frozen=True)
@@ -57,17 +63,23 @@ class ImportReport:
     rejected: int = 0
     kept_opted_out: int = 0  # rows asking to re-open a channel the patient closed themselves
     problems: tuple[str, ...] = ()
+    conflicts: int = 0  # rows naming a stored patient other than the one they would change
+    dry_run: bool = False
+    outcomes: tuple[RowOutcome, ...] = ()  # each row's, when asked for (always in a dry run)
 
     @property
     def rows(self) -> int:
-        return self.created + self.updated + self.unchanged + self.rejected
+        return self.created + self.updated + self.unchanged + self.rejected + self.conflicts
 
     @property
     def summary(self) -> str:
+        verb = "would be " if self.dry_run else ""
         return (
-            f"{self.rows} rows: {self.created} created, {self.updated} updated, "
+            f"{self.rows} rows: {self.created} {verb}created, {self.updated} {verb}updated, "
             f"{self.unchanged} unchanged, {self.rejected} rejected"
+            + (f", {self.conflicts} conflicts" if self.conflicts else "")
             + (f", {self.kept_opted_out} kept opted out" if self.kept_opted_out else "")
+            + (" (dry run: nothing written)" if self.dry_run else "")
         )
 
 
@@ -80,14 +92,27 @@ class _Valid:
 
 @dataclass
 class _Tally:
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_KINDS, 0))
+    details: bool
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys((*_KINDS, "conflict"), 0))
     problems: list[tuple[int, str]] = field(default_factory=list)
     rejected_lines: set[int] = field(default_factory=set)
     kept_lines: set[int] = field(default_factory=set)
+    outcomes: list[RowOutcome] = field(default_factory=list)
 
-    def reject(self, line: int, problem: str) -> None:
-        self.problems.append((line, problem))
+    def reject(self, line: int, found: list[str]) -> None:
+        self.problems += [(line, problem) for problem in found]
         self.rejected_lines.add(line)
+        if self.details:
+            self.outcomes.append(RowOutcome(line, "reject", problems=tuple(found)))
+
+    def decided(self, item: _Valid, decision: Decision) -> None:
+        self.counts[decision.kind] += 1
+        found = [decision.problem] if decision.problem else []
+        self.problems += [(item.line, text) for text in (*found, *decision.notes)]
+        if decision.notes:
+            self.kept_lines.add(item.line)
+        if self.details:
+            self.outcomes.append(_outcome(item.line, decision))
 
 
 def import_csv(
@@ -97,26 +122,57 @@ def import_csv(
     on_progress: Progress | None = None,
     actor: str = "cli",
     now: datetime | None = None,
+    dry_run: bool = False,
+    details: bool = False,
 ) -> ImportReport:
-    """Import the patients in `path`; raises engage.errors.InvalidInput for a bad header."""
+    """Import the patients in `path`; InvalidInput (nothing written) for a bad header or file.
+
+    `dry_run`: report what would happen, write nothing. `details`: each row's outcome too.
+    """
     path = Path(path)
     now = now or utcnow()
-    _, records = read_records(path)
-    tally = _Tally()
-    valid = _deduplicated(_validated(records, tally), tally)
-    done = len(records) - len(valid)
-    for batch in _chunks(valid, BATCH_SIZE):
+    for attempt in range(1, ATTEMPTS + 1):
         try:
-            with session_factory.begin() as session:
-                _write(session, batch, tally, actor, now)
+            return _run(session_factory, path, on_progress, actor, now, dry_run, details)
         except IntegrityError:
-            # Another writer stored a matching patient meanwhile: retry row by row so that only
-            # the rows that really clash are rejected, each one whole.
-            _write_one_by_one(session_factory, batch, tally, actor, now)
-        done += len(batch)
-        if on_progress:
-            on_progress(done, len(records))
-    report = ImportReport(
+            # Another writer stored a patient under one of the file's refs meanwhile: rolled
+            # back whole, the import runs again and now matches that patient.
+            if attempt == ATTEMPTS:
+                raise InvalidInput(
+                    path.name, "patients were being stored by another writer: import again"
+                ) from None
+    raise AssertionError("unreachable")
+
+
+def _run(
+    session_factory: sessionmaker[Session],
+    path: Path,
+    on_progress: Progress | None,
+    actor: str,
+    now: datetime,
+    dry_run: bool,
+    details: bool,
+) -> ImportReport:
+    total = count_lines(path)
+    tally = _Tally(details or dry_run)
+    with session_factory() as session, open_records(path) as (_, records):
+        done = 0
+        for consumed, batch in _batches(records, tally):
+            _write(session, batch, tally, actor, now)
+            done += consumed
+            if on_progress:
+                on_progress(done, max(total, done))
+        report = _report(path, tally, dry_run)
+        if dry_run:
+            session.rollback()
+            return report
+        _audit(session, path, report, actor, now)
+        session.commit()
+    return report
+
+
+def _report(path: Path, tally: _Tally, dry_run: bool) -> ImportReport:
+    return ImportReport(
         path=str(path),
         created=tally.counts["create"],
         updated=tally.counts["update"],
@@ -127,98 +183,143 @@ def import_csv(
             f"{path.name}:{line}: {text}"
             for line, text in sorted(tally.problems, key=lambda p: p[0])
         ),
+        conflicts=tally.counts["conflict"],
+        dry_run=dry_run,
+        outcomes=tuple(sorted(tally.outcomes, key=lambda o: o.line)),
     )
-    with session_factory.begin() as session:
-        audit(
-            session,
-            actor=actor,
-            action="patients.import",
-            entity="patient",
-            entity_id=path.name,
-            after={kind: getattr(report, kind) for kind in ("created", "updated", "unchanged")}
-            | {"rejected": report.rejected},
-            at=now,
-        )
-    return report
 
 
-def _validated(records: list[Record], tally: _Tally) -> Iterator[_Valid]:
+def _audit(session: Session, path: Path, report: ImportReport, actor: str, now: datetime) -> None:
+    counts = ("created", "updated", "unchanged", "rejected", "conflicts")
+    audit(
+        session,
+        actor=actor,
+        action="patients.import",
+        entity="patient",
+        entity_id=path.name,
+        after={kind: getattr(report, kind) for kind in counts},
+        at=now,
+    )
+
+
+def _outcome(line: int, decision: Decision) -> RowOutcome:
+    changes = tuple(
+        (name, decision.before.get(name), value) for name, value in decision.changes.items()
+    ) + tuple(
+        (f"{channel}_consent", decision.before.get(f"{channel}_consent"), granted)
+        for channel, granted in decision.consents.items()
+    )
+    found = ((decision.problem,) if decision.problem else ()) + decision.notes
+    return RowOutcome(line, decision.kind, decision.patient_id, changes, found)
+
+
+def _batches(records: Iterator[Record], tally: _Tally) -> Iterator[tuple[int, list[_Valid]]]:
+    """(records read, their valid rows not repeating an earlier row), BATCH_SIZE rows at a time."""
+    seen = _FileKeys()
+    batch: list[_Valid] = []
+    consumed = 0
     for record in records:
-        if record.problem:
-            tally.reject(record.line, record.problem)
-            continue
-        try:
-            row = PatientRow.model_validate(record.cells)
-        except PydanticValidationError as exc:
-            for problem in problems(exc):
-                tally.reject(record.line, problem)
-            continue
-        given = frozenset(name for name, cell in record.cells.items() if cell.strip())
-        yield _Valid(record.line, row, given)
+        consumed += 1
+        item = _validated(record, tally)
+        if item is not None and (clash := seen.clash(item)):
+            tally.reject(item.line, [clash])
+        elif item is not None:
+            batch.append(item)
+        if len(batch) == BATCH_SIZE:
+            yield consumed, batch
+            batch, consumed = [], 0
+    if batch or consumed:
+        yield consumed, batch
 
 
-def _deduplicated(rows: Iterator[_Valid], tally: _Tally) -> list[_Valid]:
-    """Rows whose keys no earlier row of the file used; later duplicates are rejected."""
-    first_line: dict[tuple[str, object], int] = {}
-    kept = []
-    for item in rows:
-        keys = [(key, getattr(item.row, key)) for key in KEYS if getattr(item.row, key)]
-        clash = next(((key, first_line[key]) for key in keys if key in first_line), None)
-        if clash:
-            (name, _), line = clash
-            tally.reject(item.line, f"{name}: same as line {line}")
-            continue
-        first_line.update(dict.fromkeys(keys, item.line))
-        kept.append(item)
-    return kept
+def _validated(record: Record, tally: _Tally) -> _Valid | None:
+    if record.problem:
+        tally.reject(record.line, [record.problem])
+        return None
+    try:
+        row = PatientRow.model_validate(record.cells)
+    except PydanticValidationError as exc:
+        tally.reject(record.line, problems(exc))
+        return None
+    given = frozenset(name for name, cell in record.cells.items() if cell.strip())
+    return _Valid(record.line, row, given)
 
 
-def _chunks(items: list[_Valid], size: int) -> Iterator[list[_Valid]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+class _FileKeys:
+    """What earlier rows of the file used, so a row repeating one is named, not applied twice.
 
+    A repeated external_ref, or the same name on the same phone or email, is the same patient
+    twice; a phone or email that an earlier row gave to someone of another name is a conflict
+    for a row without an external_ref, exactly as it would be against the stored patient.
+    """
 
-def _write_one_by_one(
-    session_factory: sessionmaker[Session],
-    batch: list[_Valid],
-    tally: _Tally,
-    actor: str,
-    now: datetime,
-) -> None:
-    for item in batch:
-        try:
-            with session_factory.begin() as session:
-                _write(session, [item], tally, actor, now)
-        except IntegrityError:
-            tally.reject(item.line, "row: clashes with a patient stored meanwhile; import again")
+    def __init__(self) -> None:
+        self.first: dict[tuple[object, ...], int] = {}
+        self.contact: dict[tuple[str, object], tuple[int, tuple[str, str]]] = {}
+
+    def clash(self, item: _Valid) -> str | None:
+        row, name = item.row, name_key(item.row.first_name, item.row.last_name)
+        keys: list[tuple[object, ...]] = [("external_ref", row.external_ref)]
+        keys += [(key, getattr(row, key), name) for key in ("phone", "email")]
+        keys = [key for key in keys if key[1] is not None]
+        if clash := next((key for key in keys if key in self.first), None):
+            return f"{clash[0]}: same as line {self.first[clash]}"
+        if row.external_ref is None:
+            for key in ("phone", "email"):
+                earlier = self.contact.get((key, getattr(row, key)))
+                if earlier and earlier[1] != name:
+                    return (
+                        f"{key}: same as line {earlier[0]}, of another name: a conflict for "
+                        "staff (give each row an external_ref to add a family member)"
+                    )
+        self.first.update(dict.fromkeys(keys, item.line))
+        for key in ("phone", "email"):
+            if (value := getattr(row, key)) is not None:
+                self.contact.setdefault((key, value), (item.line, name))
+        return None
 
 
 def _write(session: Session, batch: list[_Valid], tally: _Tally, actor: str, now: datetime) -> None:
+    if not batch:
+        return
     index = StoredIndex(_load_stored(session, [item.row for item in batch]))
-    decisions = [(item, decide(item.row, set(item.given), index)) for item in batch]
+    decisions = _decisions(batch, index)
+    pairs = [(item.row, decision) for item, decision in decisions]
+    writing.insert_new(session, [p for p in pairs if p[1].kind == "create"], now, actor)
+    writing.update_existing(session, [p for p in pairs if p[1].kind == "update"], now, actor)
     for item, decision in decisions:
-        if decision.kind == "reject":
-            tally.reject(item.line, decision.problem)
-    _insert_new(session, [(i, d) for i, d in decisions if d.kind == "create"], actor, now)
-    _update_existing(session, [(i, d) for i, d in decisions if d.kind == "update"], actor, now)
-    # Counted only now: a batch that fails is retried row by row and counted there.
-    for item, decision in decisions:
-        if decision.kind in _KINDS:
-            tally.counts[decision.kind] += 1
-        for note in decision.notes:
-            tally.problems.append((item.line, note))
-            tally.kept_lines.add(item.line)
+        tally.decided(item, decision)
+
+
+def _decisions(batch: list[_Valid], index: StoredIndex) -> list[tuple[_Valid, Decision]]:
+    """Each row's decision; a second row resolving to the same stored patient is not applied."""
+    claimed: dict[int, int] = {}
+    decisions = []
+    for item in batch:
+        decision = decide(item.row, set(item.given), index)
+        patient_id = decision.patient_id
+        if decision.kind != "conflict" and patient_id is not None:
+            if patient_id in claimed:
+                decision = Decision(
+                    "conflict",
+                    patient_id,
+                    problem=f"row: patient {patient_id} again (as line {claimed[patient_id]})",
+                )
+            else:
+                claimed[patient_id] = item.line
+        decisions.append((item, decision))
+    return decisions
 
 
 def _load_stored(session: Session, rows: list[PatientRow]) -> list[Stored]:
     columns = [Patient.id, *(getattr(Patient, name) for name in FIELDS)]
     # One SELECT per key joined by UNION, not one SELECT with OR: each branch is planned on its
-    # own unique index. With OR, PostgreSQL's generic plan for a prepared statement can fall back
-    # to a sequential scan comparing every row with every key (seconds per batch).
+    # own index. With OR, PostgreSQL's generic plan for a prepared statement can fall back to a
+    # sequential scan comparing every row with every key (seconds per batch).
     branches = [
         select(*columns).where(_one_of(session, getattr(Patient, key), values))
-        for key in KEYS
-        if (values := [getattr(row, key) for row in rows if getattr(row, key)])
+        for key in ("external_ref", "phone", "email")
+        if (values := sorted({getattr(row, key) for row in rows if getattr(row, key)}))
     ]
     if not branches:
         return []
@@ -257,72 +358,3 @@ def _one_of(session: Session, column: Any, values: list[Any]) -> ColumnElement[b
         return condition
     condition = column.in_(values)
     return condition
-
-
-def _insert_new(
-    session: Session, created: list[tuple[_Valid, Decision]], actor: str, now: datetime
-) -> None:
-    if not created:
-        return
-    # RETURNING the phone and email too, so ids are matched to rows by key: asking the database
-    # to keep parameter order makes SQLite insert row by row.
-    returned = session.execute(
-        insert(Patient).returning(Patient.id, Patient.phone, Patient.email),
-        [decision.changes | {"created_at": now, "updated_at": now} for _, decision in created],
-    ).all()
-    ids = {(phone, email): patient_id for patient_id, phone, email in returned}
-    record_imported(
-        session,
-        (
-            Imported(
-                ids[(item.row.phone, item.row.email)], channel, granted, item.row.consent_source
-            )
-            for item, decision in created
-            for channel, granted in decision.consents.items()
-        ),
-        now,
-        actor,
-        new_patients=True,
-    )
-
-
-def _update_existing(
-    session: Session, updated: list[tuple[_Valid, Decision]], actor: str, now: datetime
-) -> None:
-    if not updated:
-        return
-    changed = [d for _, d in updated if d.changes]
-    if changed:
-        session.execute(
-            update(Patient), [{"id": d.patient_id, **d.changes, "updated_at": now} for d in changed]
-        )
-    _write_consents(session, [(i, d) for i, d in updated if d.consents], actor, now)
-    session.execute(insert(AuditLog), [_audit_values(d, actor, now) for _, d in updated])
-
-
-def _write_consents(
-    session: Session, updated: list[tuple[_Valid, Decision]], actor: str, now: datetime
-) -> None:
-    items = []
-    for item, decision in updated:
-        assert decision.patient_id is not None
-        items += [
-            Imported(decision.patient_id, channel, granted, item.row.consent_source)
-            for channel, granted in decision.consents.items()
-        ]
-    record_imported(session, items, now, actor)
-
-
-def _audit_values(decision: Decision, actor: str, now: datetime) -> dict[str, object]:
-    # Which fields changed, not their values: the audit log carries no contact data.
-    after: dict[str, object] = {"fields": sorted(decision.changes)}
-    after |= {f"{channel}_consent": granted for channel, granted in decision.consents.items()}
-    return {
-        "at": now,
-        "actor": actor,
-        "action": "patient.import-update",
-        "entity": "patient",
-        "entity_id": str(decision.patient_id),
-        "before": None,
-        "after": after,
-    }

@@ -1,8 +1,10 @@
 """Creating, changing, finding and searching patients: what the API, console and CLI call.
 
-A phone, email or external reference that already belongs to another patient is refused with
-DuplicateError naming that patient: merging two people by accident would send one person's
-reminders to the other. Every change is audited; contact details appear there as a hash.
+An external reference (MRN) that already belongs to another patient is refused with
+DuplicateError naming that patient: it is the patient's identity. A phone or an email may be
+shared (a family on one number); only another patient of the same name on it is refused, as
+the same person entered twice. Every change is audited; contact details
+appear there as a hash.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from engage.errors import DuplicateError, InvalidInput, NotFound
+from engage.patients.matching import name_key
 from engage.patients.rows import normalize_email, normalize_phone
 from engage.store.audit import audit
 from engage.store.patients import Patient
@@ -42,7 +45,7 @@ def create_patient(
         "sms" if values.get("phone") else "email"
     )
     check_reachable(values)
-    refuse_duplicates(session, values, None)
+    refuse_duplicates(session, values, None, (values["first_name"], values["last_name"]))
     patient = Patient(**values, created_at=now, updated_at=now)
     session.add(patient)
     session.flush()
@@ -71,7 +74,11 @@ def update_patient(
         return patient
     before = {k: getattr(patient, k) for k in changes}
     check_reachable({k: getattr(patient, k) for k in (*KEYS, "preferred_channel")} | changes)
-    refuse_duplicates(session, changes, patient.id)
+    name = (
+        changes.get("first_name", patient.first_name),
+        changes.get("last_name", patient.last_name),
+    )
+    refuse_duplicates(session, changes, patient.id, name)
     for key, value in changes.items():
         setattr(patient, key, value)
     patient.updated_at = now
@@ -108,17 +115,17 @@ def search_query(
 def find(session: Session, text: str, *, limit: int, offset: int) -> list[Patient]:
     """One search box: an external reference, an email, a phone, or a name (indexed first).
 
-    Exact keys are tried before the name: they hit a unique index, so the front desk typing
-    a phone or a chart number gets the one patient at once, whatever the table's size.
+    Exact keys are tried before the name: they hit an index, so the front desk typing a phone
+    or a chart number gets its patient (or a family's patients) at once, whatever the size.
     """
     text = text.strip()
     if not text:
         return list(
             session.scalars(select(Patient).order_by(Patient.id).limit(limit).offset(offset))
         )
-    exact = _exact_match(session, text)
-    if exact is not None:
-        return [exact] if offset == 0 else []
+    exact = _exact_matches(session, text)
+    if exact:
+        return exact[offset : offset + limit]
     lowered = text.lower()
     if "@" in lowered:
         query = search_query(email=lowered)
@@ -147,7 +154,8 @@ def _literal(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _exact_match(session: Session, text: str) -> Patient | None:
+def _exact_matches(session: Session, text: str) -> list[Patient]:
+    """Patients under this exact ref, phone or email: a family's shared phone finds each one."""
     candidates: list[tuple[Any, str]] = [(Patient.external_ref, text)]
     with contextlib.suppress(ValueError):
         candidates.append((Patient.phone, normalize_phone(text)))
@@ -155,10 +163,10 @@ def _exact_match(session: Session, text: str) -> Patient | None:
         with contextlib.suppress(ValueError):
             candidates.append((Patient.email, normalize_email(text)))
     for column, value in candidates:
-        found = session.scalar(select(Patient).where(column == value))
-        if found is not None:
+        found = list(session.scalars(select(Patient).where(column == value).order_by(Patient.id)))
+        if found:
             return found
-    return None
+    return []
 
 
 def check_reachable(values: dict[str, Any]) -> None:
@@ -170,18 +178,22 @@ def check_reachable(values: dict[str, Any]) -> None:
         raise InvalidInput("preferred_channel", f"{preferred}, but there is no {needed}")
 
 
-def refuse_duplicates(session: Session, values: dict[str, Any], own_id: int | None) -> None:
+def refuse_duplicates(
+    session: Session, values: dict[str, Any], own_id: int | None, name: tuple[str, str]
+) -> None:
+    """DuplicateError for another patient's external_ref, or the same name on a phone/email."""
     for key in KEYS:
         value = values.get(key)
         if value is None:
             continue
-        column = getattr(Patient, key)
-        query = select(Patient.id).where(column == value)
+        query = select(Patient.id, Patient.first_name, Patient.last_name).where(
+            getattr(Patient, key) == value
+        )
         if own_id is not None:
             query = query.where(Patient.id != own_id)
-        existing = session.execute(query).scalar()
-        if existing is not None:
-            raise DuplicateError(key, existing)
+        for existing, first, last in session.execute(query.order_by(Patient.id)):
+            if key == "external_ref" or name_key(first, last) == name_key(*name):
+                raise DuplicateError(key, existing)
 
 
 def audit_view(values: dict[str, Any]) -> dict[str, Any]:

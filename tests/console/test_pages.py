@@ -43,11 +43,17 @@ def test_a_bad_phone_is_shown_at_its_field_and_nothing_is_stored(staff: Console)
     assert "No patient matches" in staff.client.get("/console/patients?q=Ana").text
 
 
-def test_a_duplicate_phone_names_the_other_patient(staff: Console) -> None:
+def test_the_same_name_on_a_stored_phone_names_the_other_patient(staff: Console) -> None:
     _new_patient(staff)
-    answer = _new_patient(staff, first_name="Luis", email="luis@example.org", external_ref="")
+    answer = _new_patient(staff, email="ana2@example.org", external_ref="")
     assert answer.status_code == 422
     assert "already belongs to patient 1" in answer.text and "/console/patients/1" in answer.text
+
+
+def test_a_family_member_may_share_the_phone(staff: Console) -> None:
+    _new_patient(staff)
+    answer = _new_patient(staff, first_name="Luis", email="luis@example.org", external_ref="")
+    assert answer.status_code == 303
 
 
 def test_patients_are_found_by_name_phone_email_and_chart_number(staff: Console) -> None:

@@ -151,3 +151,12 @@ def test_granting_email_without_an_email_address_is_422(api: Api) -> None:
         json={"granted": True, "source": "intake-form", "notice": "v1"},
     )
     assert answer.status_code == 422 and "no email" in answer.json()["detail"][0]["msg"]
+
+
+def test_a_family_member_may_share_a_phone_and_email_with_another_name(api: Api) -> None:
+    first = api.post("/patients", json=NEW).json()
+    answer = api.post("/patients", json=NEW | {"first_name": "Luis"})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["phone"] == first["phone"] and answer.json()["email"] == first["email"]
+    found = api.get("/patients", params={"phone": NEW["phone"]})
+    assert [p["id"] for p in found.json()] == [first["id"], answer.json()["id"]]

@@ -307,12 +307,36 @@ def test_csv_import_reports_rows_like_the_cli_and_is_idempotent(api: Api) -> Non
         "updated": 0,
         "unchanged": 0,
         "rejected": 1,
+        "conflicts": 0,
+        "kept_opted_out": 0,
+        "dry_run": False,
         "problems": [],
         "summary": "2 rows: 1 created, 0 updated, 0 unchanged, 1 rejected",
+        "rows": [],
     }
     assert first.json()["problems"] == ["patients.csv:3: phone: not a phone number"]
     again = upload(api, CSV.encode())
     assert (again.json()["created"], again.json()["unchanged"]) == (0, 1)
+
+
+def test_csv_import_dry_run_shows_each_rows_changes_and_writes_nothing(api: Api) -> None:
+    upload(api, CSV.encode())
+    moved = CSV.replace("America/Los_Angeles", "America/Denver").encode()
+    answer = api.post(
+        "/imports/patients?dry_run=true", files={"file": ("patients.csv", moved, "text/csv")}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["dry_run"] is True and body["updated"] == 1
+    assert body["rows"][0] == {
+        "line": 2,
+        "outcome": "update",
+        "patient_id": 1,
+        "changes": [{"field": "timezone", "old": "America/Los_Angeles", "new": "America/Denver"}],
+        "problems": [],
+    }
+    assert body["rows"][1]["outcome"] == "reject"
+    assert api.get("/patients/1").json()["timezone"] == "America/Los_Angeles"
 
 
 def test_csv_with_a_bad_header_is_422_naming_the_file_and_line(api: Api) -> None:

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from engage.patients.importer import import_csv
-from engage.store import AuditLog, Consent
+from engage.store import AuditLog, Consent, Patient
+from engage.store.patients import ConsentEvent
 from tests.api_kit import Api, build_api
 
 HEADER = "first_name,last_name,phone,email,timezone,sms_consent,email_consent\n"
@@ -133,3 +134,31 @@ def test_the_ledger_keeps_every_decision_append_only(api: Api, tmp_path: Path) -
     assert by_source["intake-form"]["actor"] == "api:test-staff"
     assert by_source["intake-form"]["notice"] == "notice-v1"
     assert by_source["csv-import"]["actor"] == "cli:test"
+
+
+def test_reimporting_the_same_file_after_stop_changes_nothing(api: Api, tmp_path: Path) -> None:
+    """The headline bug: the intake file imported again after a STOP re-opened SMS (`2 updated`)."""
+    path = tmp_path / "intake.csv"
+    path.write_text(
+        "external_ref,first_name,last_name,phone,email,timezone,sms_consent,email_consent\n"
+        "MRN-1,Ana,Reyes,+14155550171,ana@example.org,America/Los_Angeles,yes,yes\n"
+        "MRN-2,Luis,Reyes,+14155550172,luis@example.org,America/Los_Angeles,yes,yes\n",
+        encoding="utf-8",
+    )
+    assert import_csv(api.sessions, path).created == 2
+    for phone in ("+14155550171", "+14155550172"):
+        assert api.sms_in(phone, "STOP").status_code == 200
+    with api.sessions() as s:
+        ids = list(s.scalars(select(Patient.id).order_by(Patient.id)))
+        ledger = s.query(ConsentEvent).count()
+    preview = import_csv(api.sessions, path, dry_run=True)
+    report = import_csv(api.sessions, path)
+    for seen in (preview, report):
+        assert (seen.created, seen.updated, seen.unchanged, seen.kept_opted_out) == (0, 0, 2, 2)
+        assert all(
+            "sms_consent: kept opted out: patient texted STOP on" in p for p in seen.problems
+        )
+    assert [o.changes for o in preview.outcomes] == [(), ()]
+    with api.sessions() as s:
+        assert s.query(ConsentEvent).count() == ledger  # not one consent decision recorded
+    assert [(sms(api, i).granted, sms(api, i).source) for i in ids] == [(False, "sms-stop")] * 2

@@ -93,13 +93,13 @@ def test_reimporting_the_same_file_changes_nothing(
         assert (count(session, Patient), count(session, Consent)) == (2, 3)
 
 
-def test_reimport_matches_on_phone_then_email_and_updates_only_what_changed(
+def test_reimport_matches_the_same_name_on_phone_and_updates_only_what_changed(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     import_csv(sessions, write(tmp_path, HEADER + GOOD))
     changed = (
         "first_name,last_name,phone,email,timezone,sms_consent,email_consent\n"
-        "Ana,García-Ruiz,+14155552671,,America/Los_Angeles,no,\n"  # matched on phone
+        "Ana,García,+14155552671,,America/Chicago,no,\n"  # matched on phone, same name
         "Ben,Okafor,,,America/New_York,,\n"  # no key at all: rejected
     )
     report = import_csv(sessions, write(tmp_path, changed, "again.csv"))
@@ -107,30 +107,76 @@ def test_reimport_matches_on_phone_then_email_and_updates_only_what_changed(
     assert (report.created, report.updated, report.unchanged) == (0, 1, 0)
     with sessions() as session:
         ana = session.scalars(select(Patient).where(Patient.external_ref == "P-1")).one()
-        assert ana.last_name == "García-Ruiz"
+        assert ana.timezone == "America/Chicago"
         assert ana.email == "ana@example.org"  # a blank cell never clears a stored value
         assert consented_channels(ana) == ()  # SMS consent withdrawn, email never given
         updates = session.scalars(
             select(AuditLog).where(AuditLog.action == "patient.import-update")
         ).all()
         assert [(a.entity_id, a.after) for a in updates] == [
-            (str(ana.id), {"fields": ["last_name"], "sms_consent": False})
+            (str(ana.id), {"fields": ["timezone"], "sms_consent": False})
         ]
 
 
-def test_a_row_whose_keys_belong_to_two_patients_is_rejected_not_merged(
+def test_another_name_on_a_stored_phone_is_a_conflict_not_a_rename(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    # Before: "Maria Lopez" on Ana's phone renamed Ana, and the summary said "1 updated".
+    import_csv(sessions, write(tmp_path, HEADER + GOOD))
+    text = "first_name,last_name,phone,timezone\nMaria,Lopez,+14155552671,UTC\n"
+    report = import_csv(sessions, write(tmp_path, text, "other.csv"))
+    assert (report.updated, report.conflicts) == (0, 1)
+    assert report.problems == (
+        "other.csv:2: phone: belongs to patient 1, of another name: a conflict for staff, "
+        "not applied (give the row an external_ref to add a family member)",
+    )
+    assert "1 conflicts" in report.summary
+    with sessions() as session:
+        ana = session.scalars(select(Patient).where(Patient.external_ref == "P-1")).one()
+        assert (ana.first_name, ana.last_name, ana.timezone) == (
+            "Ana",
+            "García",
+            "America/Los_Angeles",
+        )
+
+
+def test_another_name_under_a_stored_external_ref_is_a_conflict_naming_line_and_field(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     import_csv(sessions, write(tmp_path, HEADER + GOOD))
-    clash = HEADER + "P-1,Ana,García,+12125550199,,America/Los_Angeles,es,yes,no\n"
-    report = import_csv(sessions, write(tmp_path, clash, "clash.csv"))
-    assert report.problems == ("clash.csv:2: phone: already belongs to patient 2",)
+    text = HEADER + "P-1,Ana,Reyes,(415) 555-2671,,UTC,es,yes,no\n"
+    report = import_csv(sessions, write(tmp_path, text, "renamed.csv"))
+    assert report.problems == (
+        "renamed.csv:2: last_name: differs from that of patient 1, stored under external_ref "
+        "P-1: a conflict for staff, not applied",
+    )
+    assert (report.updated, report.conflicts) == (0, 1)
+    with sessions() as session:
+        ana = session.scalars(select(Patient).where(Patient.external_ref == "P-1")).one()
+        assert (ana.last_name, ana.timezone) == ("García", "America/Los_Angeles")
 
 
-def test_a_second_row_with_the_same_phone_is_rejected_naming_the_first(
+def test_a_family_on_one_phone_is_imported_as_two_patients_and_reimports_unchanged(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    text = HEADER + GOOD + "P-7,Ann,Other,415-555-2671,,UTC,en,no,no\n"
+    family = HEADER + (
+        "P-1,Ana,García,(415) 555-2671,,America/Los_Angeles,es,yes,no\n"
+        "P-7,Luis,García,415-555-2671,,America/Los_Angeles,es,yes,no\n"
+    )
+    path = write(tmp_path, family)
+    first = import_csv(sessions, path)
+    assert (first.created, first.problems) == (2, ())
+    again = import_csv(sessions, path)
+    assert (again.created, again.updated, again.unchanged, again.problems) == (0, 0, 2, ())
+    with sessions() as session:
+        phones = session.scalars(select(Patient.phone).order_by(Patient.id)).all()
+        assert phones == ["+14155552671", "+14155552671"]
+
+
+def test_a_second_row_with_the_same_name_and_phone_is_rejected_naming_the_first(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    text = HEADER + GOOD + "P-7,Ana,García,415-555-2671,,UTC,en,no,no\n"
     report = import_csv(sessions, write(tmp_path, text))
     assert report.problems == ("patients.csv:4: phone: same as line 2",)
     assert report.created == 2
@@ -165,3 +211,22 @@ def test_a_bad_header_stops_the_import_before_anything_is_written(
     assert str(caught.value).startswith(f"patients.csv:1: {problem}")
     with sessions() as session:
         assert count(session, Patient) == 0
+
+
+def test_the_documented_sample_imports_clean_and_reimporting_it_changes_nothing(
+    sessions: sessionmaker[Session], repo_root: Path
+) -> None:
+    """README: "re-importing the same file changes nothing" (docs/patients-import.md)."""
+    sample = repo_root / "docs" / "patients-sample.csv"
+    assert sample.read_text(encoding="utf-8") in (repo_root / "docs/patients-import.md").read_text(
+        encoding="utf-8"
+    )
+    first = import_csv(sessions, sample)
+    assert (first.created, first.problems) == (3, ())
+    with sessions() as session:
+        before = (count(session, Patient), count(session, Consent), count(session, AuditLog))
+    again = import_csv(sessions, sample)
+    assert (again.created, again.updated, again.unchanged, again.problems) == (0, 0, 3, ())
+    with sessions() as session:
+        after = (count(session, Patient), count(session, Consent), count(session, AuditLog))
+    assert after == (before[0], before[1], before[2] + 1)  # only the import's own audit entry

@@ -47,7 +47,7 @@ def import_page(request: Request, who: web.Staff) -> Response:
 
 
 @router.post("/import")
-async def upload(request: Request, who: web.Staff) -> Response:
+async def upload(request: Request, who: web.Staff, sessions: web.Sessions) -> Response:
     form = await web.checked(request, who)
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
@@ -75,7 +75,7 @@ async def upload(request: Request, who: web.Staff) -> Response:
         )
     path.write_bytes(data)
     try:
-        check = check_csv(path)
+        check = check_csv(path, sessions)  # the import itself, as a dry run
     except InvalidInput as exc:
         path.unlink()
         return web.render(
