@@ -14,9 +14,11 @@ and drive it over HTTP: GET/DELETE /_fake/requests, POST /_fake/script {"route",
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import signal
+import socket
 import threading
 import uuid
 from collections import deque
@@ -98,8 +100,33 @@ def _dashed(headers: dict[str, str]) -> dict[str, str]:
 
 
 class _Server(ThreadingHTTPServer):
+    """Keeps its client connections, so that stop() is an outage for kept-alive ones too."""
+
     daemon_threads = True  # a handler still sleeping in a hang never blocks stop()
     request_queue_size = 128  # many worker processes connect at once in benchmarks
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Reset every client connection: a handler serving one finds it gone."""
+        with self._open_lock:
+            conns, self._open = list(self._open), set()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class ProviderServer:
@@ -128,9 +155,21 @@ class ProviderServer:
         return self
 
     def stop(self) -> None:
+        """Go down like a crashed provider: no new connection, kept-alive ones reset, and a
+        request not yet answered is not counted (it was never accepted)."""
         self._stopping.set()  # wakes handlers sleeping in a delay
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.drop_connections()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopping.is_set()
+
+    def forget(self, recorded: Recorded) -> None:
+        """A request the provider went down before answering: it never took it."""
+        with self._lock, contextlib.suppress(ValueError):
+            self._records.remove(recorded)
 
     def __enter__(self) -> ProviderServer:
         return self.start()
@@ -246,6 +285,10 @@ class _Handler(BaseHTTPRequestHandler):
         recorded = Recorded(route, "POST", self.path, dict(self.headers.items()), body)
         reply = self.fake.answer(recorded, match)
         self.fake.pause(self.fake.latency + reply.delay)
+        if self.fake.stopped:  # went down before answering: never accepted, never answered
+            self.fake.forget(recorded)
+            self.close_connection = True
+            return
         self._send(reply)
 
     def do_GET(self) -> None:
