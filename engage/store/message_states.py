@@ -45,6 +45,7 @@ _CHANGEABLE = frozenset(
         "lease_until",
         "failing_since",
         "staff_alerted_at",
+        "uncertain_since",
     }
 )
 

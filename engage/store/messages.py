@@ -26,6 +26,9 @@ class MessageState(StrEnum):
     CANCELLED = "cancelled"  # scheduled/queued -> cancelled: unenrolled, appointment cancelled
     SUPPRESSED = "suppressed"  # -> suppressed: deliberately not sent (no consent, late skip, ...)
     FLAGGED = "flagged"  # -> flagged: a critical message with no open channel: needs staff
+    # sending -> uncertain: the request went out and no answer came back (timeout, reset), or
+    # its worker died around the call; never resent blindly: settled from the provider's records
+    UNCERTAIN = "uncertain"
 
 
 S = MessageState
@@ -35,8 +38,10 @@ ALLOWED_TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
     S.SCHEDULED: frozenset({S.QUEUED, S.SENDING, S.CANCELLED, S.SUPPRESSED, S.FLAGGED}),
     S.QUEUED: frozenset({S.SENDING, S.SCHEDULED, S.CANCELLED, S.SUPPRESSED, S.FLAGGED, S.FAILED}),
     S.SENDING: frozenset(
-        {S.SENT, S.DELIVERED, S.FAILED, S.SCHEDULED, S.QUEUED, S.SUPPRESSED, S.FLAGGED}
+        {S.SENT, S.DELIVERED, S.FAILED, S.SCHEDULED, S.QUEUED, S.SUPPRESSED, S.FLAGGED, S.UNCERTAIN}
     ),
+    # A callback or the provider's list settles it; or a worker claims it to ask (-> queued).
+    S.UNCERTAIN: frozenset({S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED, S.QUEUED}),
     S.SENT: frozenset({S.DELIVERED, S.UNDELIVERED, S.FAILED}),
     S.DELIVERED: frozenset(),
     S.FAILED: frozenset({S.SCHEDULED, S.QUEUED}),
@@ -105,6 +110,9 @@ class Message(Base):
     # and when staff were told a critical one is still undelivered.
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     staff_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Since when an attempt's outcome is unknown: every later attempt first asks the provider
+    # whether it has the message (engage/delivery/settle.py), never resending blindly.
+    uncertain_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class MessageEvent(Base):
