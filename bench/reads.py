@@ -80,16 +80,27 @@ def _build(url: str, patients: int, per_patient: int) -> None:
             sa.text(f"""
             INSERT INTO message (patient_id, enrollment_id, sequence, step_id, event_key,
                                  occurrence, channel, template, critical, due_at, state, reason,
-                                 attempts, created_at, updated_at)
+                                 attempts, created_at, updated_at, sent_at)
             SELECT p, p, 'pre-infusion', 'step-' || k, 'enrolled', 1, 'sms', 'pre-infusion/x',
                    false, now() + (k - {per_patient // 2}) * interval '3 days',
                    CASE WHEN (p + k) % 200 = 0 THEN 'failed'
                         WHEN k > {per_patient // 2} THEN 'scheduled' ELSE 'delivered' END,
-                   'bench', 1, now() - interval '30 days',
-                   now() - ((p * 7 + k) % 43200) * interval '1 minute'
-            FROM generate_series(1, {patients}) AS p, generate_series(1, {per_patient}) AS k""")
+                   'bench', 1, now() - interval '30 days', t, CASE WHEN k > {per_patient // 2}
+                   AND (p + k) % 200 <> 0 THEN NULL ELSE t - interval '2 seconds' END
+            FROM generate_series(1, {patients}) AS p, generate_series(1, {per_patient}) AS k,
+                 LATERAL (SELECT now() - ((p * 7 + k) % 43200) * interval '1 minute' AS t) AS u""")
         )
-        for table in ("patient", "enrollment", "message"):
+        # Every message past scheduled has the event that took it there (what `engage status`
+        # and /metrics count over their window): about half the outbox, over 30 days.
+        conn.execute(
+            sa.text("""
+            INSERT INTO message_event (message_id, at, from_state, to_state, reason, actor)
+            SELECT id, updated_at, 'sent', state,
+                   CASE WHEN state = 'failed' THEN 'provider error ' || (id % 7) ELSE '' END,
+                   CASE WHEN state = 'failed' THEN 'worker' ELSE 'twilio' END
+            FROM message WHERE state <> 'scheduled'""")
+        )
+        for table in ("patient", "enrollment", "message", "message_event"):
             conn.execute(
                 sa.text(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "

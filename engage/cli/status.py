@@ -14,7 +14,7 @@ from engage.cli.serve import settings_or_exit
 from engage.errors import EngageError
 from engage.ops.since import parse_window
 from engage.ops.status import Snapshot, gather
-from engage.runtime import Runtime
+from engage.store.db import make_engine, session_factory
 
 
 def human(seconds: float | None) -> str:
@@ -126,7 +126,12 @@ def status_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     settings = settings_or_exit()
-    snap = gather(settings, Runtime(settings).sessions, datetime.now(UTC), window=span)
+    # The database alone, not engage.runtime (which builds channels and their SDKs).
+    engine = make_engine(settings.database_url)
+    try:
+        snap = gather(settings, session_factory(engine), datetime.now(UTC), window=span)
+    finally:
+        engine.dispose()
     if as_json:
         typer.echo(json.dumps(snap.to_json(), indent=2))
         return

@@ -2,25 +2,30 @@
 
 Gathered from the database (the outbox and its events), the broker (queue depths, a worker
 ping) and the heartbeats; any part that cannot be read is reported as unknown, never raised.
+The broker is asked on a thread while the database answers (a ping waits out its timeout, and
+importing Celery for it is most of a cold start), so the command costs the slower of the two.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from engage.delivery.claim import DISPATCHER
 from engage.ops import outbox
-from engage.ops.broker import QueueDepths, ping_workers, queue_depths
 from engage.ops.heartbeat import Beat, beats
 from engage.schedule.models import CHANNELS
 from engage.settings import Settings
 from engage.store.messages import MessageState
+
+if TYPE_CHECKING:  # engage.ops.broker imports Celery: only the broker thread needs it
+    from engage.ops.broker import QueueDepths
 
 S = MessageState
 WINDOW = timedelta(hours=1)
@@ -131,19 +136,20 @@ def gather(
     now: datetime,
     *,
     window: timedelta = WINDOW,
-    ping_timeout: float = 1.0,
+    ping_timeout: float = 0.5,  # local workers answer in milliseconds; a ping waits it out
 ) -> Snapshot:
     """Read everything `engage status` shows, as of `now`."""
     since = now - window
-    with sessions() as session:
-        lag = outbox.backlog(session, now)
-        lateness = outbox.lateness_seconds(session, since)
-        moves = outbox.transitions_by_channel(session, since, ACTIVITY)
-        failures = outbox.top_failure_reasons(session, since)
-        last_event = outbox.last_event_at(session, DISPATCHER)
-    queues = queue_depths(settings)
-    # A ping through a broker that is down would wait out every retry: skip it.
-    workers = ping_workers(settings, ping_timeout) if queues.reachable else None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="status-broker") as pool:
+        broker = pool.submit(_broker, settings, ping_timeout)
+        with sessions() as session:
+            lag = outbox.backlog(session, now)
+            lateness = outbox.lateness_seconds(session, since)
+            moves = outbox.transitions_by_channel(session, since, ACTIVITY)
+            failures = outbox.top_failure_reasons(session, since)
+            last_event = outbox.last_event_at(session, DISPATCHER)
+        dispatchers = _dispatcher_beats(settings, now)
+        queues, workers = broker.result()
     return Snapshot(
         at=now,
         window_seconds=window.total_seconds(),
@@ -155,9 +161,17 @@ def gather(
         top_failures=tuple(failures),
         queues=queues,
         workers=None if workers is None else tuple(workers),
-        dispatchers=_dispatcher_beats(settings, now),
+        dispatchers=dispatchers,
         dispatcher_last_event=last_event,
     )
+
+
+def _broker(settings: Settings, ping_timeout: float) -> tuple[QueueDepths, list[str] | None]:
+    from engage.ops.broker import ping_workers, queue_depths
+
+    queues = queue_depths(settings)
+    # A ping through a broker that is down would wait out every retry: skip it.
+    return queues, ping_workers(settings, ping_timeout) if queues.reachable else None
 
 
 def _activity(moves: dict[tuple[str, str], int], extra: set[str]) -> tuple[ChannelActivity, ...]:
