@@ -38,6 +38,7 @@ CATEGORIES = (
     ("SQLAlchemy", "sqlalchemy"),
     ("psycopg", "psycopg"),
     ("Twilio SDK + urllib3/http", ("twilio", "urllib3", "http/client")),
+    ("SendGrid SDK (sendgrid, python_http_client)", ("sendgrid", "python_http_client")),
     ("Redis client (rate limiter)", "redis"),
     ("rendering (Jinja2, Babel, engage.rendering)", ("jinja2", "babel", "engage/rendering")),
     ("metrics + logging", ("prometheus_client", "structlog", "logging")),
@@ -53,6 +54,7 @@ STAGES = (
         "prepare",
     ),
     ("provider call (TwilioChannel.send: SDK + urllib3)", "engage/channels/twilio.py", "send"),
+    ("provider call (SendGridChannel.send: SDK + urllib3)", "engage/channels/sendgrid.py", "send"),
     ("record receipts (Recorder.record)", "engage/delivery/record.py", "record"),
     ("rate limiter (RedisRateLimiter.acquire)", "engage/delivery/ratelimit.py", "acquire"),
 )
@@ -76,7 +78,7 @@ class SendPathResult:
     stages: dict[str, float]  # CPU ms per message in each stage (profiled shares x unprofiled CPU)
 
 
-def measure(folder: Path) -> SendPathResult:
+def measure(folder: Path, channels: tuple[str, ...] = ("sms",)) -> SendPathResult:
     url = fresh_database()
     flush_broker()
     with group({}, folder / "logs") as procs:
@@ -87,7 +89,7 @@ def measure(folder: Path) -> SendPathResult:
         )
         runtime = _runtime(folder, url, _listening_url(folder / "logs" / "provider.log"))
         size = runtime.settings.send_chunk_size
-        warm, timed, profiled = _batches(url, size)
+        warm, timed, profiled = _batches(url, size, channels)
         counts = _count_statements(runtime.engine)
         sender = runtime.sender
         for batch in warm:  # connections, the thread pool's threads, template compilation
@@ -121,11 +123,13 @@ def measure(folder: Path) -> SendPathResult:
     )
 
 
-def _batches(url: str, size: int) -> tuple[list[list[int]], list[list[int]], list[list[int]]]:
+def _batches(
+    url: str, size: int, channels: tuple[str, ...]
+) -> tuple[list[list[int]], list[list[int]], list[list[int]]]:
     """Queue one warm-up batch, then the timed and the profiled ones; each patient has one."""
     n = size * (1 + TIMED_BATCHES + PROFILED_BATCHES)
     engine = sa.create_engine(url)
-    fill(engine, n, patients=n, start=PARKED)
+    fill(engine, n, patients=n, start=PARKED, channels=channels)
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE message SET state = 'queued', queued_at = now()"))
         ids = list(conn.execute(sa.text("SELECT id FROM message ORDER BY id")).scalars())
@@ -173,7 +177,11 @@ def _runtime(folder: Path, database_url: str, provider_url: str) -> Runtime:
         twilio_auth_token="token",
         twilio_from="+15005550006",
         twilio_base_url=provider_url,
+        sendgrid_api_key="SG.bench",
+        sendgrid_from="clinic@example.org",
+        sendgrid_base_url=provider_url,
         sms_rate_per_second=100000,
+        email_rate_per_second=100000,
     )
     return Runtime(settings)
 
