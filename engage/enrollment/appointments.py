@@ -15,11 +15,12 @@ from engage.enrollment.anchors import infusion_length
 from engage.enrollment.booking import book_appointment, refuse_overlap
 from engage.enrollment.common import get_patient, open_enrollments, transaction
 from engage.enrollment.notices import CANCELLED, MOVED, notify_change
-from engage.enrollment.service import refresh_appointments
+from engage.enrollment.service import follow_appointments
 from engage.errors import Conflict, NotFound, PlanningError
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
 from engage.store.audit import audit
+from engage.store.enrollments import Enrollment
 from engage.store.messages import PENDING, UNSENT, MessageState
 
 
@@ -41,10 +42,8 @@ def add_appointment(
     appointment = book_appointment(
         session, patient, starts_at, ends_at, location, now=now, actor=actor
     )
-    for enrollment in open_enrollments(session, patient_id):
-        refresh_appointments(
-            session, schedule, enrollment, patient, now, actor, "appointment added"
-        )
+    enrollments = open_enrollments(session, patient_id)
+    follow_appointments(session, schedule, patient, enrollments, now, actor, "appointment added")
     return appointment
 
 
@@ -78,8 +77,8 @@ def move_appointment_in(
     appointment.starts_at, appointment.ends_at, appointment.updated_at = starts_at, ends_at, now
     # A confirmation was for the old time: the patient confirms the new one again.
     appointment.state, appointment.confirmed_at = AppointmentState.SCHEDULED, None
-    _follow(session, schedule, appointment, now, actor, "appointment moved")
-    notify_change(session, schedule, appointment, MOVED, now=now, actor=actor)
+    enrollments = _follow(session, schedule, appointment, now, actor, "appointment moved")
+    notify_change(session, schedule, appointment, MOVED, now=now, actor=actor, among=enrollments)
     audit(
         session,
         actor=actor,
@@ -108,8 +107,10 @@ def cancel_appointment_in(
     appointment = _get_open(session, appointment_id)
     before = appointment.state
     appointment.state, appointment.updated_at = AppointmentState.CANCELLED, now
-    _follow(session, schedule, appointment, now, actor, reason, withdraw=UNSENT)
-    notify_change(session, schedule, appointment, CANCELLED, now=now, actor=actor)
+    enrollments = _follow(session, schedule, appointment, now, actor, reason, withdraw=UNSENT)
+    notify_change(
+        session, schedule, appointment, CANCELLED, now=now, actor=actor, among=enrollments
+    )
     audit(
         session,
         actor=actor,
@@ -139,13 +140,14 @@ def _follow(
     reason: str,
     *,
     withdraw: frozenset[MessageState] = PENDING,
-) -> None:
-    session.flush()
+) -> list[Enrollment]:
+    """Re-plan every open enrollment of the appointment's patient; those enrollments."""
     patient = get_patient(session, appointment.patient_id)
-    for enrollment in open_enrollments(session, appointment.patient_id):
-        refresh_appointments(
-            session, schedule, enrollment, patient, now, actor, reason, withdraw=withdraw
-        )
+    enrollments = open_enrollments(session, appointment.patient_id)
+    follow_appointments(
+        session, schedule, patient, enrollments, now, actor, reason, withdraw=withdraw
+    )
+    return enrollments
 
 
 def _get_open(session: Session, appointment_id: int) -> Appointment:

@@ -61,9 +61,14 @@ def refuse_overlap(
     ends_at: datetime,
     *,
     exclude: int | None = None,
+    live: Iterable[Appointment] | None = None,
 ) -> None:
-    """Raise Conflict naming the appointment that [starts_at, ends_at) would overlap."""
-    other = overlapping(live_appointments(session, patient.id), starts_at, ends_at, exclude=exclude)
+    """Raise Conflict naming the appointment that [starts_at, ends_at) would overlap.
+
+    `live` is the patient's `live_appointments` when the caller holds them (read otherwise)."""
+    if live is None:
+        live = live_appointments(session, patient.id)
+    other = overlapping(live, starts_at, ends_at, exclude=exclude)
     if other is not None:
         zone = ZoneInfo(patient.timezone)
         raise Conflict(
@@ -81,9 +86,11 @@ def book_appointment(
     *,
     now: datetime,
     actor: str,
+    live: Iterable[Appointment] | None = None,
 ) -> Appointment:
-    """Store a new appointment (refusing an overlap) and audit it; nothing is re-planned here."""
-    refuse_overlap(session, patient, starts_at, ends_at)
+    """Store a new appointment (refusing an overlap with `live`, read when not given) and audit
+    it; nothing is re-planned here."""
+    refuse_overlap(session, patient, starts_at, ends_at, live=live)
     appointment = Appointment(
         patient_id=patient.id,
         starts_at=starts_at,
@@ -128,7 +135,14 @@ def book_course(
         appointment = existing.get(starts_at)
         if appointment is None:
             appointment = book_appointment(
-                session, patient, starts_at, ends_at, location, now=now, actor=actor
+                session,
+                patient,
+                starts_at,
+                ends_at,
+                location,
+                now=now,
+                actor=actor,
+                live=list(existing.values()),
             )
             existing[starts_at] = appointment
             booked.append(appointment)

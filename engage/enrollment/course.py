@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from engage.enrollment.anchors import infusion_length, split_events
+from engage.enrollment.anchors import infusion_length, ranked_appointments, split_events
 from engage.enrollment.booking import book_course
 from engage.enrollment.common import get_patient, get_sequence, open_enrollments, transaction
-from engage.enrollment.service import refresh_appointments, start_enrollment
+from engage.enrollment.service import follow_appointments, start_enrollment
 from engage.errors import Conflict, PlanningError
 from engage.planning.planner import AnchorEvent
 from engage.schedule.models import Schedule
@@ -76,13 +76,22 @@ def enroll_course_in(
                 f"(enrollment {other.id}, {other.state})"
             )
     course, booked = book_course(session, patient, slots, location, now=now, actor=actor)
+    ranked = ranked_appointments(session, patient_id)
     enrollments = [
-        start_enrollment(session, schedule, patient, name, list(single), now=now, actor=actor)
+        start_enrollment(
+            session,
+            schedule,
+            patient,
+            name,
+            list(single),
+            now=now,
+            actor=actor,
+            appointments=ranked,
+        )
         for name in names
     ]
-    if booked:
-        for other in others:
-            refresh_appointments(session, schedule, other, patient, now, actor, "appointment added")
+    if booked and others:
+        follow_appointments(session, schedule, patient, others, now, actor, "appointment added")
     return Course(enrollments, course, booked)
 
 

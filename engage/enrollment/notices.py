@@ -9,6 +9,7 @@ waiting when the appointment changes again is withdrawn: the newer one says what
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from engage.enrollment.common import get_patient, get_sequence, open_enrollments
 from engage.enrollment.replan import locked, replan
 from engage.schedule.models import NOTICE_ANCHORS, Schedule
 from engage.store.appointments import Appointment
-from engage.store.enrollments import EnrollmentEvent
+from engage.store.enrollments import Enrollment, EnrollmentEvent
 from engage.store.message_states import transition
 from engage.store.messages import UNSENT, Message, MessageState
 
@@ -34,15 +35,15 @@ def notify_change(
     *,
     now: datetime,
     actor: str,
+    among: Sequence[Enrollment] | None = None,
 ) -> str | None:
-    """Plan the notice of this change (`anchor` is MOVED or CANCELLED); its event key, if any."""
+    """Plan the notice of this change (`anchor` is MOVED or CANCELLED); its event key, if any.
+
+    `among` is the patient's open enrollments when the caller has them (read otherwise)."""
+    if among is None:
+        among = open_enrollments(session, appointment.patient_id)
     enrollment = next(
-        (
-            e
-            for e in open_enrollments(session, appointment.patient_id)
-            if anchor in get_sequence(schedule, e.sequence).anchors
-        ),
-        None,
+        (e for e in among if anchor in get_sequence(schedule, e.sequence).anchors), None
     )
     if enrollment is None:
         return None

@@ -7,7 +7,8 @@ withdraws pending rows the plan no longer wants. Rows past `scheduled` are never
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,8 +48,12 @@ def replan(
     reason: str,
     only: Selector | None = None,
     withdraw: frozenset[MessageState] = PENDING,
+    stored: Sequence[Message] | None = None,
 ) -> Replanned:
-    """Plan `enrollment` again and reconcile its messages (those `only` selects, or all)."""
+    """Plan `enrollment` again and reconcile its messages (those `only` selects, or all).
+
+    `stored` is the enrollment's messages when the caller locked them already (`locked_messages`
+    for several enrollments in one query); otherwise they are read and locked here."""
     sequence = get_sequence(schedule, enrollment.sequence)
     anchors = {step.id: step.anchor for step in sequence.steps}
 
@@ -57,18 +62,16 @@ def replan(
 
     recipient = Recipient(patient.timezone, consented_channels(patient))
     planned = plan(sequence, recipient, anchor_events(enrollment), schedule.clinic.quiet_hours, now)
-    stored = {
-        (m.step_id, m.event_key): m
-        for m in session.scalars(
+    if stored is None:
+        stored = session.scalars(
             locked(select(Message).where(Message.enrollment_id == enrollment.id))
-        )
-        if chosen(m.step_id, m.event_key)
-    }
+        ).all()
+    rows = {(m.step_id, m.event_key): m for m in stored if chosen(m.step_id, m.event_key)}
     counts = {"created": 0, "moved": 0, "cancelled": 0, "skipped": 0}
     for item in planned:
         if not chosen(item.step_id, item.event_key):
             continue
-        message = stored.pop((item.step_id, item.event_key), None)
+        message = rows.pop((item.step_id, item.event_key), None)
         if message is None:
             message = _create(session, enrollment, item, now=now, actor=actor, reason=reason)
             counts["created" if message.state == MessageState.SCHEDULED else "skipped"] += 1
@@ -76,7 +79,7 @@ def replan(
             outcome = _update(session, message, item, now=now, actor=actor, reason=reason)
             if outcome:
                 counts[outcome] += 1
-    for message in stored.values():
+    for message in rows.values():
         if message.state in withdraw:
             transition(session, message, MessageState.CANCELLED, reason, actor, at=now)
             counts["cancelled"] += 1
@@ -88,6 +91,16 @@ def locked(query: Select[Message]) -> Select[Message]:
     passes over them until the re-plan commits, so neither overwrites the other's change.
     (SQLite has no row locks; its single writer gives the same guarantee.)"""
     return query.with_for_update().order_by(Message.id).execution_options(populate_existing=True)
+
+
+def locked_messages(session: Session, enrollment_ids: Sequence[int]) -> dict[int, list[Message]]:
+    """The messages of these enrollments, locked as `locked` does, in one query."""
+    found: dict[int, list[Message]] = defaultdict(list)
+    if enrollment_ids:
+        query = select(Message).where(Message.enrollment_id.in_(enrollment_ids))
+        for message in session.scalars(locked(query)):
+            found[message.enrollment_id].append(message)
+    return found
 
 
 def _skip_state(item: PlannedMessage) -> MessageState:

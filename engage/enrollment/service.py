@@ -3,6 +3,7 @@ starts the booster sequence). Enrolling itself is `engage.enrollment.course`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -15,12 +16,14 @@ from engage.enrollment.anchors import (
 )
 from engage.enrollment.common import (
     get_patient,
+    get_sequence,
     open_enrollments,
     transaction,
 )
-from engage.enrollment.replan import replan
+from engage.enrollment.replan import Selector, locked_messages, replan
 from engage.planning.planner import AnchorEvent
-from engage.schedule.models import Schedule
+from engage.schedule.models import REPEATING_ANCHORS, Schedule
+from engage.store.appointments import Appointment
 from engage.store.audit import audit
 from engage.store.enrollments import Enrollment, EnrollmentEvent, EnrollmentState
 from engage.store.messages import PENDING, MessageState
@@ -39,8 +42,12 @@ def start_enrollment(
     *,
     now: datetime,
     actor: str,
+    appointments: list[Appointment] | None = None,
 ) -> Enrollment:
-    """Create the enrollment, its events and its messages (inside the caller's transaction)."""
+    """Create the enrollment, its events and its messages (inside the caller's transaction).
+
+    `appointments` is the patient's `ranked_appointments` when the caller read them already
+    (a course starts several enrollments from the same ones)."""
     names = {event.name for event in events}
     if "enrolled" not in names:
         events = [AnchorEvent("enrolled", now), *events]
@@ -60,11 +67,13 @@ def start_enrollment(
         ],
     )
     session.add(enrollment)
-    sync_appointment_events(
-        enrollment, appointment_events(ranked_appointments(session, patient.id))
-    )
+    if appointments is None:
+        appointments = ranked_appointments(session, patient.id)
+    sync_appointment_events(enrollment, appointment_events(appointments))
     session.flush()
-    result = replan(session, schedule, enrollment, patient, now=now, actor=actor, reason="planned")
+    result = replan(
+        session, schedule, enrollment, patient, now=now, actor=actor, reason="planned", stored=()
+    )  # a new enrollment has no messages yet
     audit(
         session,
         actor=actor,
@@ -83,22 +92,36 @@ def start_enrollment(
     return enrollment
 
 
-def refresh_appointments(
+def follow_appointments(
     session: Session,
     schedule: Schedule,
-    enrollment: Enrollment,
     patient: Patient,
+    enrollments: Sequence[Enrollment],
     now: datetime,
     actor: str,
     reason: str,
     *,
     withdraw: frozenset[MessageState] = PENDING,
-) -> set[str]:
-    """Bring the enrollment's appointment events up to date and re-plan the ones that changed."""
-    changed = sync_appointment_events(
-        enrollment, appointment_events(ranked_appointments(session, patient.id))
-    )
-    if changed:
+) -> dict[int, set[str]]:
+    """Bring the enrollments' appointment events up to date and re-plan the ones that changed;
+    the changed event keys by enrollment id.
+
+    One read of the patient's appointments and one locking read of the messages to re-plan,
+    whatever the number of enrollments. A sequence with no step anchored to an appointment
+    (education) keeps its events current but has nothing to re-plan, unless it still holds a
+    message keyed to a changed appointment (a step removed from schedules.yaml): that one is
+    withdrawn as before.
+    """
+    wanted = appointment_events(ranked_appointments(session, patient.id))
+    changed = {e.id: keys for e in enrollments if (keys := sync_appointment_events(e, wanted))}
+    touched = [e for e in enrollments if e.id in changed]
+    stored = locked_messages(session, [e.id for e in touched])
+    for enrollment in touched:
+        keys, mine = changed[enrollment.id], stored.get(enrollment.id, [])
+        if not _plans_from_appointments(schedule, enrollment) and not any(
+            m.event_key in keys for m in mine
+        ):
+            continue
         replan(
             session,
             schedule,
@@ -107,10 +130,19 @@ def refresh_appointments(
             now=now,
             actor=actor,
             reason=reason,
-            only=lambda _anchor, key: key in changed,
+            only=_keyed(keys),
             withdraw=withdraw,
+            stored=mine,
         )
     return changed
+
+
+def _plans_from_appointments(schedule: Schedule, enrollment: Enrollment) -> bool:
+    return not get_sequence(schedule, enrollment.sequence).anchors.isdisjoint(REPEATING_ANCHORS)
+
+
+def _keyed(keys: set[str]) -> Selector:
+    return lambda _anchor, key: key in keys
 
 
 @transaction
