@@ -12,7 +12,7 @@ from datetime import datetime
 
 import hl7
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engage.errors import Conflict
 from engage.hl7.consent import grant_new, stated
@@ -52,7 +52,9 @@ def apply_adt(
 
 
 def by_ref(session: Session, ref: str) -> Patient | None:
-    return session.scalars(select(Patient).where(Patient.external_ref == ref)).first()
+    """The patient whose external_ref is `ref`, its consents loaded in the same query."""
+    query = select(Patient).options(joinedload(Patient.consents)).where(Patient.external_ref == ref)
+    return session.scalars(query).unique().one_or_none()  # external_ref is unique
 
 
 def upsert(session: Session, schedule: Schedule, person: Demographics, now: datetime) -> Outcome:

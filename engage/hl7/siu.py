@@ -67,13 +67,13 @@ def apply_siu(
     patient = by_ref(session, ref)
     if patient is None:
         raise NotFound("PID-3: patient not known to engage (its ADT^A04 comes first)")
-    link = _link(session, booking.filler_id)
+    link, linked = _link(session, booking.filler_id)
     if link is not None and head.sent_at < link.version:
         return Outcome(Hl7State.STALE, "older (MSH-7) than the message already applied")
-    if _completed(session, link):
+    if linked is not None and linked.state == AppointmentState.COMPLETED:
         return Outcome.ignored("the infusion took place: later changes are not applied to it")
     context = _Context(session, schedule, patient, rule, booking, now)
-    current = _open_appointment(session, link)
+    current = None if linked is None or linked.state in CLOSED else linked
     appointment: Appointment | None
     if booking.action in ("book", "move"):
         appointment, reason = _book_or_move(context, current)
@@ -95,25 +95,19 @@ def apply_siu(
     return Outcome.applied(reason)
 
 
-def _link(session: Session, filler_id: str) -> Hl7Appointment | None:
-    # FOR UPDATE: two connections carrying the same appointment apply one after the other
-    # (PostgreSQL; SQLite has one writer anyway).
-    query = select(Hl7Appointment).where(Hl7Appointment.filler_id == filler_id).with_for_update()
-    return session.scalars(query).first()
+def _link(session: Session, filler_id: str) -> tuple[Hl7Appointment | None, Appointment | None]:
+    """The appointment's link and the engage appointment it points at, in one query.
 
-
-def _open_appointment(session: Session, link: Hl7Appointment | None) -> Appointment | None:
-    if link is None or link.appointment_id is None:
-        return None
-    appointment = session.get(Appointment, link.appointment_id)
-    return None if appointment is None or appointment.state in CLOSED else appointment
-
-
-def _completed(session: Session, link: Hl7Appointment | None) -> bool:
-    if link is None or link.appointment_id is None:
-        return False
-    appointment = session.get(Appointment, link.appointment_id)
-    return appointment is not None and appointment.state == AppointmentState.COMPLETED
+    FOR UPDATE of the link: two connections carrying the same appointment apply one after the
+    other (PostgreSQL; SQLite has one writer anyway)."""
+    query = (
+        select(Hl7Appointment, Appointment)
+        .outerjoin(Appointment, Appointment.id == Hl7Appointment.appointment_id)
+        .where(Hl7Appointment.filler_id == filler_id)
+        .with_for_update(of=Hl7Appointment)
+    )
+    row = session.execute(query).first()
+    return (None, None) if row is None else (row[0], row[1])
 
 
 def _book_or_move(context: _Context, current: Appointment | None) -> tuple[Appointment, str]:

@@ -298,3 +298,34 @@ def test_a_configured_consent_field_never_reopens_an_opt_out(engine: sa.Engine) 
     with Session(engine) as session:
         sms = session.scalars(sa.select(Patient)).one().consent("sms")
         assert sms is not None and sms.granted is False
+
+
+def test_a_move_reads_the_course_once_and_keeps_every_enrollment_current(
+    engine: sa.Engine,
+) -> None:
+    """The three enrollments of the course follow a move from one read of the appointments and
+    one locking read of their messages (education, with no appointment step, re-plans nothing
+    yet still records the new time): a regression to one read per enrollment fails here."""
+    consenting_patient(engine)
+    feed = intake(engine)
+    feed.handle(fixture("siu_s12"))
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert feed.handle(fixture("siu_s14")).code == "AA"
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    appointment = the_appointment(engine)
+    ranked = [s for s in statements if s.startswith("SELECT appointment.id") and "ORDER BY" in s]
+    assert len(ranked) == 2, "the overlap check and the ranking, not one read per enrollment"
+    locking = [s for s in statements if s.startswith("SELECT message.id") and "FOR UPDATE" in s]
+    assert len(locking) <= 3, "reminders once, the earlier notice once, the new notice once"
+    assert len(statements) <= 24, "33 when each enrollment read its own"
+    with Session(engine) as session:
+        for enrollment in session.scalars(sa.select(Enrollment)):
+            starts = [e.at for e in enrollment.events if e.name == "infusion.start"]
+            assert starts == [appointment.starts_at], enrollment.sequence
