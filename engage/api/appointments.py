@@ -8,49 +8,38 @@ The answer lists the appointment's messages, so staff see what followed.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from engage import enrollment as service
-from engage.api import deps, errors
-from engage.api.auth import Principal, require_role
+from engage.api import errors
 from engage.api.fields import Id
+from engage.api.params import WRITE, Now, Plan, RequestBody, Sessions, Staff
 from engage.api.patients import load_patient
 from engage.api.walltime import WallTime, instant
-from engage.errors import NotFound
+from engage.enrollment import common
 from engage.inbound.confirmations import confirm
-from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment
 from engage.store.messages import Message
 
 router = APIRouter(tags=["appointments"], responses=errors.responses(400, 401, 403))
-Staff = Annotated[Principal, Depends(require_role("staff"))]
-Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
-Plan = Annotated[Schedule, Depends(deps.schedule)]
-Now = Annotated[Any, Depends(deps.now)]
-WRITE = errors.responses(404, 409, 422)
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class AppointmentCreate(_In):
+class AppointmentCreate(RequestBody):
     starts_at: WallTime
     ends_at: WallTime | None = Field(default=None, description="Default: the clinic's length.")
     location: str = Field(default="", max_length=200)
 
 
-class AppointmentMove(_In):
+class AppointmentMove(RequestBody):
     starts_at: WallTime
     ends_at: WallTime | None = Field(default=None, description="Default: keep its length.")
 
 
-class Cancel(_In):
+class Cancel(RequestBody):
     reason: str = Field(default="appointment cancelled", min_length=1, max_length=500)
 
 
@@ -111,13 +100,6 @@ def times(body: AppointmentCreate | AppointmentMove, zone: str) -> tuple[datetim
     return starts_at, ends_at
 
 
-def _load(session: Session, appointment_id: int) -> Appointment:
-    appointment = session.get(Appointment, appointment_id)
-    if appointment is None:
-        raise NotFound(f"appointment {appointment_id} does not exist")
-    return appointment
-
-
 @router.post(
     "/patients/{patient_id}/appointments",
     status_code=201,
@@ -167,7 +149,7 @@ def list_appointments(patient_id: Id, who: Staff, sessions: Sessions) -> list[Ap
 )
 def get_appointment(appointment_id: Id, who: Staff, sessions: Sessions) -> AppointmentOut:
     with sessions() as session:
-        return appointment_out(session, _load(session, appointment_id))
+        return appointment_out(session, common.get_appointment(session, appointment_id))
 
 
 @router.post("/appointments/{appointment_id}/move", response_model=AppointmentOut, responses=WRITE)
@@ -181,7 +163,9 @@ def move(
 ) -> AppointmentOut:
     """Move it: its scheduled messages move with it (same ids, new due times, the reason)."""
     with sessions() as session:
-        zone = load_patient(session, _load(session, appointment_id).patient_id).timezone
+        zone = load_patient(
+            session, common.get_appointment(session, appointment_id).patient_id
+        ).timezone
         starts_at, ends_at = times(body, zone)
         appointment = service.move_appointment(
             session, plan, appointment_id, starts_at, ends_at, now=now, actor=who.actor
@@ -211,6 +195,6 @@ def confirm_appointment(
 ) -> AppointmentOut:
     """Record that the patient confirmed (as replying C by SMS does)."""
     with sessions.begin() as session:
-        appointment = _load(session, appointment_id)
+        appointment = common.get_appointment(session, appointment_id)
         confirm(session, appointment, now=now, actor=who.actor)
         return appointment_out(session, appointment)

@@ -7,14 +7,11 @@ new express consent: a `reason` besides the source, recorded in the audit log wi
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends
-from sqlalchemy.orm import Session, sessionmaker
-
-from engage.api import deps, errors
-from engage.api.auth import Principal, require_role
+from engage.api import errors
 from engage.api.fields import Id
+from engage.api.params import Now, Sessions, Staff
 from engage.api.patient_models import Channel, ConsentChange, ConsentEventOut, ConsentOut
 from engage.api.patients import load_patient
 from engage.consent import service
@@ -22,9 +19,6 @@ from engage.errors import Conflict, InvalidInput
 from engage.store.patients import Patient
 
 router = APIRouter(tags=["consent"], responses=errors.responses(400, 401, 403))
-Staff = Annotated[Principal, Depends(require_role("staff"))]
-Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
-Now = Annotated[Any, Depends(deps.now)]
 
 
 @router.get(

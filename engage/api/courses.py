@@ -8,46 +8,33 @@ what the action would do. Times without a UTC offset are the patient's local tim
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session, sessionmaker
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from engage import enrollment as service
-from engage.api import deps, errors
+from engage.api import errors
 from engage.api.appointments import AppointmentMove, AppointmentOut, Cancel, appointment_out, times
-from engage.api.auth import Principal, require_role
 from engage.api.enrollments import EnrollmentOut, EventIn, anchor_events, enrollment_out
 from engage.api.fields import Id
+from engage.api.params import WRITE, Now, Plan, RequestBody, Sessions, Staff, Templates
 from engage.api.patients import load_patient
-from engage.api.timeline import Timeline, timeline_out
 from engage.api.walltime import WallTime, instant
+from engage.enrollment import common
 from engage.enrollment.dryrun import MessageChange, preview_cancel, preview_course, preview_move
-from engage.errors import NotFound
-from engage.schedule.models import Schedule
-from engage.store.appointments import Appointment
+from engage.timeline import PatientTimeline
 
 router = APIRouter(tags=["course"], responses=errors.responses(400, 401, 403))
-Staff = Annotated[Principal, Depends(require_role("staff"))]
-Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
-Plan = Annotated[Schedule, Depends(deps.schedule)]
-Templates = Annotated[Any, Depends(deps.templates)]
-Now = Annotated[Any, Depends(deps.now)]
-WRITE = errors.responses(404, 409, 422)
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class SlotIn(_In):
+class SlotIn(RequestBody):
     starts_at: WallTime
     ends_at: WallTime | None = Field(default=None, description="Default: the clinic's length.")
 
 
-class CourseCreate(_In):
+class CourseCreate(RequestBody):
     sequences: list[str] = Field(min_length=1, max_length=10, examples=[["pre-infusion"]])
     appointments: list[SlotIn] = Field(default=[], max_length=50)
     events: list[EventIn] = Field(default=[], max_length=50, description="enrolled, ...")
@@ -113,7 +100,9 @@ def enroll_course(
         )
 
 
-@router.post("/patients/{patient_id}/course/preview", response_model=Timeline, responses=WRITE)
+@router.post(
+    "/patients/{patient_id}/course/preview", response_model=PatientTimeline, responses=WRITE
+)
 def course_preview(
     patient_id: Id,
     body: CourseCreate,
@@ -122,11 +111,11 @@ def course_preview(
     plan: Plan,
     env: Templates,
     now: Now,
-) -> Timeline:
+) -> PatientTimeline:
     """The patient's whole timeline as enrolling in this course would make it (nothing stored)."""
     with sessions() as session:
         zone = load_patient(session, patient_id).timezone
-        found = preview_course(
+        return preview_course(
             session,
             plan,
             env,
@@ -137,14 +126,12 @@ def course_preview(
             now=now,
             location=body.location,
         )
-        return timeline_out(found)
 
 
 def _zone_of(session: Session, appointment_id: int) -> str:
-    appointment = session.get(Appointment, appointment_id)
-    if appointment is None:
-        raise NotFound(f"appointment {appointment_id} does not exist")
-    return load_patient(session, appointment.patient_id).timezone
+    return load_patient(
+        session, common.get_appointment(session, appointment_id).patient_id
+    ).timezone
 
 
 def _changes(changes: list[MessageChange], zone: str) -> list[ChangeOut]:

@@ -9,51 +9,40 @@ the token that asked.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from engage import enrollment as service
-from engage.api import deps, errors
-from engage.api.auth import Principal, require_role
+from engage.api import errors
 from engage.api.fields import Id, Moment
+from engage.api.params import WRITE, Now, Plan, RequestBody, Sessions, Staff
 from engage.api.patients import load_patient
 from engage.api.walltime import WallTime, instant
-from engage.errors import NotFound
+from engage.enrollment import common
 from engage.planning.planner import AnchorEvent
-from engage.schedule.models import Schedule
 from engage.store.enrollments import Enrollment
 from engage.store.messages import Message
 
 router = APIRouter(tags=["enrollments"], responses=errors.responses(400, 401, 403))
-Staff = Annotated[Principal, Depends(require_role("staff"))]
-Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
-Plan = Annotated[Schedule, Depends(deps.schedule)]
-Now = Annotated[Any, Depends(deps.now)]
-WRITE = errors.responses(404, 409, 422)
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class EventIn(_In):
+class EventIn(RequestBody):
     """An anchor event: `enrolled`, `consultation`, `infusion.start` (an appointment), ..."""
 
     name: str = Field(min_length=1, max_length=32, examples=["infusion.start"])
     at: WallTime
 
 
-class EnrollmentCreate(_In):
+class EnrollmentCreate(RequestBody):
     sequence: str = Field(min_length=1, max_length=64, examples=["pre-infusion"])
     events: list[EventIn] = Field(default=[], max_length=50)
     location: str = Field(default="", max_length=200, description="Of appointments it books.")
 
 
-class Reason(_In):
+class Reason(RequestBody):
     reason: str = Field(min_length=1, max_length=500, examples=["patient asked to stop"])
 
 
@@ -64,7 +53,7 @@ class Pause(Reason):
     )
 
 
-class CourseCompleted(_In):
+class CourseCompleted(RequestBody):
     completed_at: Moment
 
 
@@ -115,13 +104,6 @@ def anchor_events(given: list[EventIn], zone: str) -> list[AnchorEvent]:
     return [AnchorEvent(e.name, instant(e.at, zone, f"events.{n}.at")) for n, e in enumerate(given)]
 
 
-def _load(session: Session, enrollment_id: int) -> Enrollment:
-    enrollment = session.get(Enrollment, enrollment_id)
-    if enrollment is None:
-        raise NotFound(f"enrollment {enrollment_id} does not exist")
-    return enrollment
-
-
 @router.post(
     "/patients/{patient_id}/enrollments",
     status_code=201,
@@ -168,7 +150,7 @@ def list_enrollments(patient_id: Id, who: Staff, sessions: Sessions) -> list[Enr
 )
 def get_enrollment(enrollment_id: Id, who: Staff, sessions: Sessions) -> EnrollmentOut:
     with sessions() as session:
-        return enrollment_out(session, _load(session, enrollment_id))
+        return enrollment_out(session, common.get_enrollment(session, enrollment_id))
 
 
 @router.post("/enrollments/{enrollment_id}/pause", response_model=EnrollmentOut, responses=WRITE)
@@ -177,12 +159,12 @@ def pause(
 ) -> EnrollmentOut:
     """Hold its messages (they stay scheduled, unsent) until resumed, or until `until`."""
     with sessions() as session:
-        enrollment = _load(session, enrollment_id)
+        enrollment = common.get_enrollment(session, enrollment_id)
         until = pause_end(body, load_patient(session, enrollment.patient_id).timezone)
         service.pause(
             session, enrollment_id, reason=body.reason, now=now, actor=who.actor, until=until
         )
-        return enrollment_out(session, _load(session, enrollment_id))
+        return enrollment_out(session, common.get_enrollment(session, enrollment_id))
 
 
 def pause_end(body: Pause, zone: str) -> datetime | None:
@@ -196,7 +178,7 @@ def resume(
     """Resume, re-planning what is still ahead from now."""
     with sessions() as session:
         service.resume(session, plan, enrollment_id, now=now, actor=who.actor)
-        return enrollment_out(session, _load(session, enrollment_id))
+        return enrollment_out(session, common.get_enrollment(session, enrollment_id))
 
 
 @router.post("/enrollments/{enrollment_id}/unenroll", response_model=EnrollmentOut, responses=WRITE)
@@ -206,7 +188,7 @@ def unenroll(
     """Cancel the enrollment; every message not yet sent is cancelled with the reason."""
     with sessions() as session:
         service.unenroll(session, enrollment_id, reason=body.reason, now=now, actor=who.actor)
-        return enrollment_out(session, _load(session, enrollment_id))
+        return enrollment_out(session, common.get_enrollment(session, enrollment_id))
 
 
 @router.post(

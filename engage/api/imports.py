@@ -10,24 +10,18 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, UploadFile
+from fastapi import APIRouter, UploadFile
 from pydantic import BaseModel
-from sqlalchemy.orm import Session, sessionmaker
 
-from engage.api import deps, errors
-from engage.api.auth import Principal, require_role
+from engage.api import errors
+from engage.api.params import Now, Plan, Sessions, Staff
 from engage.enrollment.bulk import enroll_csv
 from engage.errors import InvalidInput
 from engage.patients.importer import RowOutcome, import_csv
-from engage.schedule.models import Schedule
 
 router = APIRouter(tags=["imports"], responses=errors.responses(400, 401, 403))
-Staff = Annotated[Principal, Depends(require_role("staff"))]
-Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
-Now = Annotated[Any, Depends(deps.now)]
-Plans = Annotated[Schedule, Depends(deps.schedule)]
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -123,7 +117,7 @@ class BulkEnrollOut(BaseModel):
 
 @router.post("/imports/enrollments", response_model=BulkEnrollOut, responses=errors.responses(422))
 def import_enrollments(
-    file: UploadFile, who: Staff, sessions: Sessions, schedule: Plans, now: Now, sequence: str = ""
+    file: UploadFile, who: Staff, sessions: Sessions, schedule: Plan, now: Now, sequence: str = ""
 ) -> Any:
     """Enroll every row of a CSV (the columns of `engage enroll --csv`); bad rows by line."""
     with tempfile.TemporaryDirectory(prefix="engage-enroll-") as folder:

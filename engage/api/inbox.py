@@ -5,18 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
-from engage.api import deps, errors
-from engage.api.auth import Principal, require_role
+from engage.api import errors
+from engage.api.params import Sessions, Staff
 from engage.store.inbound import InboundMessage
 
 router = APIRouter(tags=["inbox"], responses=errors.responses(400, 401, 403))
-Staff = Annotated[Principal, Depends(require_role("staff"))]
-Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
 
 
 class Inbound(BaseModel):

@@ -6,27 +6,19 @@ call, one transaction of the enrollment service, every enrollment audited.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from engage import enrollment as service
-from engage.api import deps, errors
-from engage.api.auth import Principal, require_role
+from engage.api import errors
 from engage.api.enrollments import EnrollmentOut, Pause, Reason, enrollment_out, pause_end
 from engage.api.fields import Id
+from engage.api.params import WRITE, Now, Plan, Sessions, Staff
 from engage.api.patients import load_patient
-from engage.schedule.models import Schedule
 from engage.store.enrollments import Enrollment
 
 router = APIRouter(tags=["enrollments"], responses=errors.responses(400, 401, 403))
-Staff = Annotated[Principal, Depends(require_role("staff"))]
-Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
-Plan = Annotated[Schedule, Depends(deps.schedule)]
-Now = Annotated[Any, Depends(deps.now)]
-WRITE = errors.responses(404, 409, 422)
 
 
 def _out(session: Session, ids: list[int]) -> list[EnrollmentOut]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from engage.api.params import RequestBody
 from engage.patients.rows import normalize_email, normalize_phone
 from engage.schedule.models import check_zone
 from engage.store.patients import Consent, ConsentEvent, Patient
@@ -24,11 +25,7 @@ Locale = Literal["en", "es"]
 Channel = Literal["sms", "email"]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class PatientCreate(_In):
+class PatientCreate(RequestBody):
     first_name: Name
     last_name: Name
     phone: Phone | None = Field(default=None, examples=["+14155550123"])
@@ -39,7 +36,7 @@ class PatientCreate(_In):
     external_ref: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
-class PatientUpdate(_In):
+class PatientUpdate(RequestBody):
     """Only the fields present change; `null` clears phone, email or external_ref."""
 
     first_name: Name | None = None
@@ -52,7 +49,7 @@ class PatientUpdate(_In):
     external_ref: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
-class ConsentChange(_In):
+class ConsentChange(RequestBody):
     """An explicit consent decision of the patient, and how the clinic learned of it."""
 
     granted: bool

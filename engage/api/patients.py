@@ -6,24 +6,21 @@ that patient: merging two people by accident would send one person's reminders t
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from engage.api import deps, errors
-from engage.api.auth import Principal, require_role
+from engage.api import errors
 from engage.api.fields import Id
+from engage.api.params import Now, Sessions, Staff
 from engage.api.patient_models import PatientCreate, PatientOut, PatientUpdate
 from engage.errors import Conflict
 from engage.patients import records
 from engage.store.patients import Patient
 
 router = APIRouter(tags=["patients"], responses=errors.responses(400, 401, 403))
-Staff = Annotated[Principal, Depends(require_role("staff"))]
-Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
-Now = Annotated[Any, Depends(deps.now)]
 _RACE = "a patient with the same phone, email or external_ref was just stored"
 
 

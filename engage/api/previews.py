@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from engage.api import deps, errors
-from engage.api.auth import Principal, require_role
 from engage.api.enrollments import EventIn, anchor_events
 from engage.api.fields import Id, Moment
+from engage.api.params import Now, Plan, RequestBody, Staff, Templates
 from engage.api.patient_models import Channel, Locale, Zone
 from engage.api.patients import load_patient
 from engage.enrollment.anchors import END, START, infusion_length, split_events
@@ -26,17 +26,9 @@ from engage.schedule.models import Schedule
 from engage.store.patients import consented_channels
 
 router = APIRouter(tags=["preview"], responses=errors.responses(400, 401, 403))
-Staff = Annotated[Principal, Depends(require_role("staff"))]
-Plan = Annotated[Schedule, Depends(deps.schedule)]
-Templates = Annotated[Any, Depends(deps.templates)]
-Now = Annotated[Any, Depends(deps.now)]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class PatientPreview(_In):
+class PatientPreview(RequestBody):
     sequence: str = Field(min_length=1, max_length=64, examples=["pre-infusion"])
     events: list[EventIn] = Field(default=[], max_length=50)
     now: Moment | None = Field(default=None, description="Enrollment moment (default: now).")

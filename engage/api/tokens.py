@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session, sessionmaker
 
-from engage.api import deps, errors
-from engage.api.auth import Principal, require_role
+from engage.api import errors
 from engage.api.fields import Id
+from engage.api.params import Admin, Now, Sessions
 from engage.store.tokens import ApiToken, Role, create_token, list_tokens, revoke_token
 
 router = APIRouter(tags=["tokens"], responses=errors.responses(400, 401, 403))
-Admin = Annotated[Principal, Depends(require_role("admin"))]
-Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
-Now = Annotated[Any, Depends(deps.now)]
 
 
 class TokenCreate(BaseModel):

@@ -9,14 +9,14 @@ the message id: no login, and no way to unsubscribe someone else.
 from __future__ import annotations
 
 from html import escape
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy.orm import Session, sessionmaker
 
 from engage.api import deps, errors
 from engage.api.fields import Id
+from engage.api.params import Now, Sessions
 from engage.consent import service
 from engage.consent import unsubscribe_tokens as links
 from engage.logs import get_logger
@@ -24,8 +24,6 @@ from engage.store.messages import Message
 
 log = get_logger("engage.consent.unsubscribe_tokens")
 router = APIRouter(tags=["unsubscribe"], responses=errors.responses(400))
-Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
-Now = Annotated[Any, Depends(deps.now)]
 _PAGES: dict[int | str, dict[str, Any]] = {
     code: {"description": what, "content": {"text/html": {}}}
     for code, what in (

@@ -17,14 +17,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sendgrid.helpers.eventwebhook import EventWebhook
-from sqlalchemy.orm import Session, sessionmaker
 
 from engage.api import deps, errors
+from engage.api.params import Now, Sessions
 from engage.inbound import sendgrid_events as email_events
 
 router = APIRouter(tags=["webhooks"])
-Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
-Now = Annotated[Any, Depends(deps.now)]
 SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
 JSON_BODY = {

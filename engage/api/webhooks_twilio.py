@@ -10,18 +10,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy.orm import Session, sessionmaker
 from twilio.twiml.messaging_response import MessagingResponse
 
 from engage.api import deps, errors
 from engage.api.fields import Id
+from engage.api.params import Now, Sessions
 from engage.api.twilio_signature import FORM_BODY, twilio_form
 from engage.inbound import sms, twilio_status
 
 router = APIRouter(tags=["webhooks"], responses=errors.responses(400))
 Form = Annotated[dict[str, str], Depends(twilio_form)]
-Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
-Now = Annotated[Any, Depends(deps.now)]
 TWIML: dict[int | str, dict[str, Any]] = {
     200: {"description": "TwiML (a reply, or none)", "content": {"application/xml": {}}},
     403: {"description": "missing or invalid X-Twilio-Signature", "model": errors.Problem},

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session, sessionmaker
 
-from engage.api import deps, errors
-from engage.api.auth import Principal, require_role
+from engage.api import errors
 from engage.api.fields import Id
+from engage.api.params import Now, Sessions, Staff
 from engage.ops import worklist
 from engage.ops.worklist import NOTE_MAX
 
 router = APIRouter(tags=["worklist"], responses=errors.responses(400, 401, 403))
-Staff = Annotated[Principal, Depends(require_role("staff"))]
-Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
-Now = Annotated[Any, Depends(deps.now)]
 
 
 class FlaggedOut(BaseModel):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from engage.errors import NotFound, PlanningError
 from engage.schedule.models import Schedule, Sequence
+from engage.store.appointments import Appointment
 from engage.store.enrollments import Enrollment, EnrollmentState
 from engage.store.patients import Patient
 
@@ -47,6 +48,13 @@ def get_enrollment(session: Session, enrollment_id: int) -> Enrollment:
     if enrollment is None:
         raise NotFound(f"enrollment {enrollment_id} not found")
     return enrollment
+
+
+def get_appointment(session: Session, appointment_id: int) -> Appointment:
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound(f"appointment {appointment_id} not found")
+    return appointment
 
 
 def get_sequence(schedule: Schedule, name: str) -> Sequence:

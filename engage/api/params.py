@@ -1,0 +1,30 @@
+"""What routes declare, typed once: the caller's role, the sessions, the schedule, the clock.
+
+One `Staff` dependency for every staff route (FastAPI resolves it once per request), and one base
+for request bodies: unknown fields are refused (a typo is a 422, not silently ignored) and
+strings are stripped.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session, sessionmaker
+
+from engage.api import deps, errors
+from engage.api.auth import Principal, require_role
+from engage.schedule.models import Schedule
+
+Staff = Annotated[Principal, Depends(require_role("staff"))]
+Admin = Annotated[Principal, Depends(require_role("admin"))]
+Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
+Plan = Annotated[Schedule, Depends(deps.schedule)]
+Templates = Annotated[Any, Depends(deps.templates)]
+Now = Annotated[Any, Depends(deps.now)]
+WRITE = errors.responses(404, 409, 422)  # what a route that changes a record may answer
+
+
+class RequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
