@@ -35,7 +35,7 @@ class Plan:
     # 1,000,000 ETA tasks would need ~8.6 GB of worker memory: measure two sizes, extrapolate.
     naive_counts: tuple[int, ...] = (10_000, 100_000)
     reschedule_calls: int = 200
-    import_rows: int = 20_000
+    import_rows: tuple[int, ...] = (20_000, 100_000, 500_000)  # the three sizes
     hl7_messages: int = 10_000  # SIU over MLLP to one listener (bench/hl7.py): 100-500 s
     hl7_connections: int = 4
     hl7_paced_seconds: float = 30.0  # at 100 messages/s, for the ACK latency
@@ -67,7 +67,7 @@ QUICK = Plan(
     outbox_counts=(10_000, 50_000),
     naive_counts=(1_000, 3_000),
     reschedule_calls=50,
-    import_rows=2_000,
+    import_rows=(2_000, 10_000),
     hl7_messages=1_000,
     hl7_paced_seconds=10.0,
     bulk_enroll_rows=2_000,

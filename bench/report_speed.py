@@ -43,13 +43,13 @@ def rows(results: Results) -> list[Row]:
             )
         )
     if results.reads:
-        r = results.reads
-        for name, p99 in r.p99_ms.items():
+        reads = results.reads
+        for name, p99 in reads.p99_ms.items():
             target = next(v for k, v in TARGETS_MS.items() if name.startswith(k))
             out.append(
                 Row(
-                    f"{name}, {r.patients:,} patients / {r.messages:,} messages",
-                    f"p99 {p99:.1f} ms (p50 {r.p50_ms[name]:.1f} ms)",
+                    f"{name}, {reads.patients:,} patients / {reads.messages:,} messages",
+                    f"p99 {p99:.1f} ms (p50 {reads.p50_ms[name]:.1f} ms)",
                     f"p99 <= {target:.0f} ms",
                     p99 <= target,
                 )

@@ -126,8 +126,12 @@ def _meaning(results: Results) -> str:
 - **Reschedule**: one patient enrolled in pre-infusion and post-infusion with three infusions
   (the repository's schedules.yaml), the outbox holding the memory phase's messages; each
   timed call is one `move_appointment` transaction, committed.
-- **Bulk import**: `import_csv` of a generated CSV of valid, distinct patients into an empty
-  PostgreSQL database, validation included.
+- **Streaming import**: `import_csv` of a generated CSV of valid, distinct patients into an
+  empty PostgreSQL database, validation included, at 20,000, 100,000 and 500,000 rows; each size
+  in a child process of its own, whose peak RSS (`ru_maxrss`, interpreter and libraries
+  included) is the memory figure and whose CPU time per patient does not move with the load.
+- **Bulk enrollment**: `enroll_csv` of N generated patients into pre-infusion (one infusion
+  each); CPU per enrollment is the bench process's plus its PostgreSQL backends'.
 """
 
 

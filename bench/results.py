@@ -36,7 +36,7 @@ class Results:
     naive_memory: list[MemoryResult] = field(default_factory=list)
     redelivery: RedeliveryResult | None = None
     reschedule: RescheduleResult | None = None
-    bulk_import: ImportResult | None = None
+    imports: list[ImportResult] = field(default_factory=list)  # one per size, smallest first
     hl7: Hl7Result | None = None
     cli_start: list[StartResult] = field(default_factory=list)
     bulk_enroll: BulkResult | None = None

@@ -112,9 +112,9 @@ def _run_phases(plan: Plan, results: Results, phases: _Phases) -> None:
     if any(plan.runs(p) for p in ("pools", "bursts", "email", "peer", "steady")):
         _delivery_phases(plan, results, phases)
     _memory_phases(plan, results, phases)
-    if plan.runs("import"):
-        with phases.phase(f"import {plan.import_rows:,} patients", plan.import_rows) as done:
-            results.bulk_import = importing.measure(_work("import"), done, plan.import_rows)
+    for rows in plan.import_rows if plan.runs("import") else ():
+        with phases.phase(f"import {rows:,} patients", rows) as done:
+            results.imports.append(importing.measure(_work("import"), done, rows))
     if plan.runs("hl7"):
         with phases.phase(f"hl7 SIU x {plan.hl7_messages:,}", plan.hl7_messages) as done:
             results.hl7 = hl7.measure(
