@@ -17,9 +17,15 @@ from engage.store.base import Base, UTCDateTime, utcnow
 
 
 class ImportState(StrEnum):
-    RUNNING = "running"
+    CHECKING = "checking"  # every row being validated; nothing stored yet
+    CHECKED = "checked"  # the check page is ready; staff confirm (or upload again)
+    IMPORTING = "importing"  # rows being written in batches; rows_done counts them
     DONE = "done"
-    FAILED = "failed"  # the file could not be read (bad header), or the import stopped
+    FAILED = "failed"  # the file could not be read (bad header), or the job stopped
+
+    @property
+    def running(self) -> bool:
+        return self in (ImportState.CHECKING, ImportState.IMPORTING)
 
 
 class ImportJob(Base):
@@ -28,10 +34,10 @@ class ImportJob(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     actor: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(100))
-    state: Mapped[str] = mapped_column(String(16), default=ImportState.RUNNING.value)
+    state: Mapped[str] = mapped_column(String(16), default=ImportState.CHECKING.value)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)
     rows_total: Mapped[int] = mapped_column(Integer, default=0)
-    # ImportReport's counts and its first problems (`FILE.csv:LINE: field: problem`).
+    # The check's counts and first problems, then the import's (`FILE.csv:LINE: field: problem`).
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

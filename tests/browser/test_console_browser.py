@@ -412,3 +412,32 @@ def test_a_reply_is_read_and_marked_handled_by_keyboard(page, server: Server) ->
     check_page(page, "inbox-handled")
     page.get_by_role("link", name="Today").click()
     assert "my sister" not in page.locator("section[aria-labelledby=h-replies]").inner_text()
+
+
+def test_a_large_import_runs_in_the_background_with_its_progress(page, server: Server) -> None:
+    rows = "".join(
+        f"Big{i},Import{i},+1646{i + 3000000:07d},,America/New_York,yes,BIG-{i}\n"
+        for i in range(LARGE_IMPORT_ROWS)
+    )
+    data = ("first_name,last_name,phone,email,timezone,sms_consent,external_ref\n" + rows).encode()
+    sign_in(page)
+    page.get_by_role("link", name="Import").click()
+    page.set_input_files(
+        "#file", files=[{"name": "large.csv", "mimeType": "text/csv", "buffer": data}]
+    )
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page).to_have_url(re.compile(r"/console/import/jobs/\d+$"))
+    # Checking takes longer than the request waits: the page polls until the check is shown.
+    expect(page.locator("text=Every row is valid")).to_be_visible(timeout=120_000)
+    page.get_by_role("button", name=f"Import {LARGE_IMPORT_ROWS} patients").click()
+    progress = page.locator("progress")
+    expect(progress).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("% done")
+    shoot(page, "import-progress")
+    expect(page.get_by_role("heading", name=re.compile("^Done: "))).to_contain_text(
+        f"{LARGE_IMPORT_ROWS} created", timeout=240_000
+    )
+    check_page(page, "import-large-done")
+
+
+LARGE_IMPORT_ROWS = 30_000  # about 4 s to check and 10 s to import here: both outlast a request

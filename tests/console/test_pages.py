@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.console_kit import Console
 
 
@@ -93,28 +95,46 @@ def test_an_unknown_console_address_is_a_page(staff: Console) -> None:
     assert page.status_code == 404 and "use the menu" in page.text
 
 
+def _job_page(console: Console, answer) -> str:
+    """The import job's page once its step has finished (it runs in a background thread)."""
+    assert answer.status_code == 303, answer.text
+    location = answer.headers["location"]
+    for _ in range(100):
+        page = console.client.get(location).text
+        if 'hx-trigger="every 1s"' not in page:
+            return page
+        time.sleep(0.1)
+    raise AssertionError("the import job did not finish")
+
+
 def test_import_checks_rows_at_their_line_then_imports_the_fixed_file(staff: Console) -> None:
     header = "first_name,last_name,phone,email,timezone,sms_consent\n"
     bad = (
         header
         + "Ana,Ruiz,4155550101,,America/Chicago,yes\nBo,Li,12,,America/Chicago,yes\nCy,Ng,,,Mars/Base,no\n"
     )
-    check = staff.post("/console/import", files={"file": ("clinic.csv", bad.encode(), "text/csv")})
-    assert check.status_code == 200
-    assert "<td>3</td><td>phone: not a valid phone number for its country</td>" in check.text
-    assert "Mars/Base" in check.text and "<dd><strong>1</strong></dd>" in check.text
+    upload = staff.post("/console/import", files={"file": ("clinic.csv", bad.encode(), "text/csv")})
+    check = _job_page(staff, upload)
+    assert "<td>3</td><td>phone: not a valid phone number for its country</td>" in check
+    assert "Mars/Base" in check and "<dd><strong>1</strong></dd>" in check
     assert (
         "No patient matches" in staff.client.get("/console/patients?q=ruiz").text
     )  # nothing stored
     good = (
         header + "Ana,Ruiz,4155550101,,America/Chicago,yes\nBo,Li,4155550102,,America/Chicago,yes\n"
     )
-    check = staff.post("/console/import", files={"file": ("clinic.csv", good.encode(), "text/csv")})
-    assert "Every row is valid" in check.text
-    token = check.text.split('name="token" value="')[1].split('"')[0]
-    done = staff.post("/console/import/confirm", {"token": token, "filename": "clinic.csv"})
-    assert "2 created" in done.text
+    upload = staff.post(
+        "/console/import", files={"file": ("clinic.csv", good.encode(), "text/csv")}
+    )
+    check = _job_page(staff, upload)
+    assert "Every row is valid" in check
+    confirm = check.split('<form method="post" action="')[1].split('"')[0]
+    assert confirm.endswith("/confirm")
+    done = _job_page(staff, staff.post(confirm))
+    assert "2 created" in done and "imported by console:staff" in done
     assert "Ruiz, Ana" in staff.client.get("/console/patients?q=ruiz").text
+    again = staff.post(confirm)
+    assert again.status_code == 409 and "is done, not waiting to be confirmed" in again.text
 
 
 def test_templates_show_segments_encoding_and_review_state(staff: Console) -> None:
