@@ -105,8 +105,11 @@ def sign_in(
     return SignedIn(token, csrf, user)
 
 
-def current(session: Session, token: str, *, now: datetime, limits: Limits) -> UserSession | None:
-    """The live session behind a cookie (its idle clock restarted), or None when it is over."""
+def current(
+    session: Session, token: str, *, now: datetime, limits: Limits, touch: bool = True
+) -> UserSession | None:
+    """The live session behind a cookie (its idle clock restarted unless `touch` is False: a
+    page refreshing itself is not the user at the screen), or None when it is over."""
     if not token:
         return None
     found = session.scalar(select(UserSession).where(UserSession.token_hash == _digest(token)))
@@ -115,7 +118,8 @@ def current(session: Session, token: str, *, now: datetime, limits: Limits) -> U
     if now - found.last_seen_at > limits.idle or now - found.created_at > limits.absolute:
         found.ended_at = now
         return None
-    found.last_seen_at = now
+    if touch:
+        found.last_seen_at = now
     return found
 
 

@@ -113,11 +113,30 @@ class Viewer:
         return self.role == Role.ADMIN or self.role == Role(role)
 
 
+POLL_HEADER = "x-engage-poll"
+
+
+def polled(request: Request) -> bool:
+    """A page refreshing itself (htmx `every`, marked with POLL_HEADER): it neither restarts the
+    idle clock (screens show PHI: a page left open must still time out) nor writes at all."""
+    return request.headers.get(POLL_HEADER) == "1"
+
+
 def viewer(request: Request) -> Viewer:
     """The user behind the session cookie, or NeedSignIn (the idle clock restarts here)."""
+    return _viewer(request, touch=not polled(request))
+
+
+def watcher(request: Request) -> Viewer:
+    """The viewer of a status page (a running job's): it reads only, never restarting the idle
+    clock, so it still answers while a long import holds SQLite's one writer."""
+    return _viewer(request, touch=False)
+
+
+def _viewer(request: Request, *, touch: bool) -> Viewer:
     token = request.cookies.get(COOKIE, "")
     with sessions(request).begin() as session:
-        found = current(session, token, now=now(request), limits=limits(request))
+        found = current(session, token, now=now(request), limits=limits(request), touch=touch)
         if found is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise NeedSignIn(target, expired=bool(token))
@@ -125,10 +144,11 @@ def viewer(request: Request) -> Viewer:
         return Viewer(user.id, user.username, user.display_name, user.role, found.csrf_token)
 
 
-def require(role: str) -> Callable[..., Viewer]:
-    """A dependency: the viewer, if their role may open this page (admin may open all)."""
+def require(role: str, *, watching: bool = False) -> Callable[..., Viewer]:
+    """A dependency: the viewer, if their role may open this page (admin may open all);
+    `watching`: a status page, read without restarting the idle clock (see `watcher`)."""
 
-    def dependency(who: Annotated[Viewer, Depends(viewer)]) -> Viewer:
+    def allowed(who: Viewer) -> Viewer:
         if not who.may(role):
             raise Refused(
                 403,
@@ -138,7 +158,14 @@ def require(role: str) -> Callable[..., Viewer]:
             )
         return who
 
-    return dependency
+    # Annotations name module-level dependencies: FastAPI resolves them from the globals.
+    def watched(who: Annotated[Viewer, Depends(watcher)]) -> Viewer:
+        return allowed(who)
+
+    def seen(who: Annotated[Viewer, Depends(viewer)]) -> Viewer:
+        return allowed(who)
+
+    return watched if watching else seen
 
 
 async def checked(request: Request, who: Viewer) -> dict[str, Any]:
@@ -173,6 +200,7 @@ def signin_url(next_url: str, expired: bool = False) -> str:
 
 
 Staff = Annotated[Viewer, Depends(require("staff"))]
+StaffWatching = Annotated[Viewer, Depends(require("staff", watching=True))]
 Ops = Annotated[Viewer, Depends(require("ops"))]
 Admin = Annotated[Viewer, Depends(require("admin"))]
 Anyone = Annotated[Viewer, Depends(viewer)]

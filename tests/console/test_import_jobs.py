@@ -90,3 +90,13 @@ def test_the_check_names_each_field_an_import_would_change(staff: Console) -> No
     page = staff.client.get(f"/console/import/jobs/{job_id}").text
     assert "What the import changes" in page
     assert "<td>email</td><td>—</td><td>ana@example.org</td>" in page
+
+
+def test_a_page_polling_itself_does_not_keep_the_session_alive(staff: Console) -> None:
+    job_id = importjobs.create(staff.sessions, _rows(3), "p.csv", actor="x", now=NOW)
+    poll = {"HX-Request": "true", "X-Engage-Poll": "1"}
+    staff.clock.advance(minutes=10)
+    assert staff.client.get(f"/console/import/jobs/{job_id}", headers=poll).status_code == 200
+    staff.clock.advance(minutes=6)  # 16 minutes since the user last did anything
+    answer = staff.client.get(f"/console/import/jobs/{job_id}", follow_redirects=False)
+    assert answer.status_code == 303 and "/console/signin" in answer.headers["location"]

@@ -50,7 +50,7 @@ async def upload(
 
 @router.get("/import/jobs/{job_id}")
 def job_page(
-    request: Request, job_id: int, who: web.Staff, sessions: web.Sessions, now: web.Now
+    request: Request, job_id: int, who: web.StaffWatching, sessions: web.Sessions, now: web.Now
 ) -> Response:
     """The job's state; htmx polls this (the fragment alone) while the job runs."""
     with sessions() as session:
