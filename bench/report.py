@@ -237,10 +237,12 @@ def print_table(console: Console, results: Results) -> None:
     console.print(table)
 
 
-def write_markdown(path: Path, results: Results, quick: bool) -> None:
+def write_markdown(
+    path: Path, results: Results, quick: bool, only: frozenset[str] = frozenset()
+) -> None:
     from bench.report_text import page
 
-    path.write_text(page(results, headline(results), quick))
+    path.write_text(page(results, headline(results), quick, only))
 
 
 def cpu_per_message(run: DeliveryResult) -> dict[str, float]:

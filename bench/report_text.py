@@ -15,9 +15,9 @@ from engage.delivery.batching import SPREAD
 from engage.settings import Settings
 
 
-def page(results: Results, rows: list[Row], quick: bool) -> str:
+def page(results: Results, rows: list[Row], quick: bool, only: frozenset[str] = frozenset()) -> str:
     parts = [
-        _intro(results, quick),
+        _intro(results, quick, only),
         _table(rows),
         _machine(results),
         _meaning(results),
@@ -31,12 +31,18 @@ def page(results: Results, rows: list[Row], quick: bool) -> str:
     return "\n".join(part for part in parts if part)
 
 
-def _intro(results: Results, quick: bool) -> str:
+def _intro(results: Results, quick: bool, only: frozenset[str]) -> str:
     warning = (
-        "\n> **Smoke run (BENCH_QUICK=1): sizes are far below the issue's; do not quote these.**\n"
+        "\n> **Smoke run (BENCH_QUICK=1 or BENCH_SCALE): sizes are below the issue's; do not quote "
+        "these.**\n"
         if quick
         else ""
     )
+    if only:
+        warning += (
+            f"\n> **Partial run (BENCH_ONLY={','.join(sorted(only))})**: the other phases did not "
+            "run; their last figures are in this file's history (`git log -p docs/benchmarks.md`).\n"
+        )
     code = f"commit `{results.commit}`" + (
         f", with uncommitted changes in {', '.join(line[3:] for line in results.uncommitted)}"
         if results.uncommitted

@@ -12,7 +12,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,7 +80,7 @@ def _main(plan: Plan) -> None:
     results.commit_at_end = _git("rev-parse", "--short", "HEAD")
     (WORK / "results.json").write_text(json.dumps(asdict(results), indent=1, default=str))
     print_table(console, results)
-    write_markdown(DOC, results, quick=plan != Plan())
+    write_markdown(DOC, results, quick=replace(plan, only=frozenset()) != Plan(), only=plan.only)
     console.print(f"wrote {DOC.relative_to(ROOT)} ({results.seconds / 60:.1f} min)")
 
 
