@@ -20,6 +20,7 @@ from engage.console.pages import (
     audit,
     consent,
     enroll,
+    hl7,
     imports,
     inbox,
     operations,
@@ -46,6 +47,7 @@ PAGES = (
     imports.router,
     templates.router,
     operations.router,
+    hl7.router,
     audit.router,
     users.router,
 )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from engage.ops import worklist
 from engage.store.appointments import Appointment, AppointmentState
 from engage.store.audit import AuditLog
+from engage.store.hl7 import Hl7Message, Hl7State
 from engage.store.inbound import InboundMessage
 from engage.store.messages import Message, MessageState
 from engage.store.patients import Patient
@@ -170,3 +171,41 @@ def audit_of(session: Session, entity: str, entity_id: int, limit: int = 50) -> 
 
 def count_state(session: Session, state: MessageState) -> int:
     return int(session.scalar(select(func.count(Message.id)).where(Message.state == state)) or 0)
+
+
+@dataclass(frozen=True)
+class Feed:
+    """The HL7 feed as staff need it: its newest message, and how many dead letters wait."""
+
+    last_received_at: datetime | None
+    dead_letters: int
+
+
+def hl7_feed(session: Session) -> Feed:
+    """Read from the journal (hl7_message) as engage.hl7.journal does; the console may not
+    import engage.hl7 (front doors are independent), so it reads the table."""
+    newest = session.scalar(select(func.max(Hl7Message.received_at)))
+    dead = session.scalar(
+        select(func.count(Hl7Message.id)).where(Hl7Message.state == Hl7State.FAILED)
+    )
+    return Feed(newest, int(dead or 0))
+
+
+def hl7_dead_letters(session: Session, page: int) -> Page:
+    """Messages answered AE and not re-applied, oldest first (the order to fix them in). The
+    columns name fields and reasons, never the message's content (PHI)."""
+    query = (
+        select(
+            Hl7Message.id,
+            Hl7Message.message_type,
+            Hl7Message.control_id,
+            Hl7Message.sender,
+            Hl7Message.received_at,
+            Hl7Message.error_field,
+            Hl7Message.reason,
+            Hl7Message.attempts,
+        )
+        .where(Hl7Message.state == Hl7State.FAILED)
+        .order_by(Hl7Message.id)
+    )
+    return paged(session, query, page)

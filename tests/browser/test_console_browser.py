@@ -441,3 +441,30 @@ def test_a_large_import_runs_in_the_background_with_its_progress(page, server: S
 
 
 LARGE_IMPORT_ROWS = 30_000  # about 4 s to check and 10 s to import here: both outlast a request
+
+
+def test_an_operator_sees_the_hl7_dead_letters(page, server: Server) -> None:
+    from engage.store import Hl7Message, Hl7State
+
+    with server.sessions().begin() as session:
+        row = Hl7Message(
+            sender="EPIC^CLINIC",
+            control_id="BROWSER-1",
+            message_type="SIU^S12",
+            received_at=utcnow(),
+            raw="MSH|^~\\&|EPIC|CLINIC|||20270310||SIU^S12|BROWSER-1|P|2.5\rPID|1||MRN-PHI",
+            state=Hl7State.FAILED,
+            ack_code="AE",
+            reason="PID-3: no patient with this MRN",
+            error_field="PID-3",
+            attempts=1,
+            updated_at=utcnow(),
+        )
+        session.add(row)
+    sign_in(page, "ops")
+    page.get_by_role("link", name="HL7 feed").click()
+    table = page.locator("section[aria-labelledby=h-dead] table")
+    expect(table).to_contain_text("BROWSER-1")
+    expect(table).to_contain_text("PID-3: no patient with this MRN")
+    assert "MRN-PHI" not in page.content()
+    check_page(page, "hl7-dead-letters")
