@@ -5,6 +5,13 @@ a spam report) is reversed only by the patient (START / UNSTOP, re-subscribing) 
 recording new express consent with its source, reason and who. An import, a PATCH, the HL7 feed
 or any other writer never re-opens it. A change carried by an inbound event older than the
 latest decision on that channel never overrides it (a replayed or late webhook).
+
+Ordering, when an event carries no time of its own: Twilio's inbound SMS webhook has no event
+timestamp, so STOP / START / HELP are ordered by their receipt (the last received wins; a
+replay of a MessageSid already recorded changes nothing; a delivery first received late, say
+after our 5xx, counts when received). A 21610 status callback is dated by the send it answers
+(the message's sending time): a START received after that send stands. SendGrid events carry a
+signed timestamp and are judged by it.
 """
 
 from __future__ import annotations

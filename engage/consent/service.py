@@ -3,6 +3,10 @@
 Every change is judged by `engage.consent.precedence` against the stored decision, then written
 to the current row and the audit log in the caller's transaction. No other module writes the
 consent table (tests/unit/test_consent_owner.py scans for it).
+
+A phone may be shared (a family): a number's own STOP (texted, or Twilio 21610) closes SMS for
+every patient on that number, and its START re-opens SMS for each patient that a STOP from the
+number closed (and for the patient it was attributed to), whoever the text was attributed to.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from sqlalchemy.orm import Session
 
 from engage.consent.precedence import Current, Origin, Verdict, judge
 from engage.store.audit import audit
-from engage.store.patients import Consent, ConsentEvent
+from engage.store.patients import Consent, ConsentEvent, Patient
+
+NUMBER_STOPS = frozenset({"sms-stop", "twilio-21610"})  # the number's own "no"
+NUMBER_STARTS = frozenset({"sms-start"})  # the number's own "yes again"
 
 __all__ = ["Imported", "Origin", "Outcome", "change", "current", "record_imported"]
 
@@ -57,7 +64,55 @@ def change(
     reason: str = "",
     occurred_at: datetime | None = None,
 ) -> Outcome:
-    """Record one consent decision if the precedence rules allow it."""
+    """Record one consent decision if the precedence rules allow it.
+
+    A number's STOP or START (see NUMBER_STOPS) applies to each patient sharing the phone;
+    `changed` is then True if it changed any of them.
+    """
+    decision = _Decision(granted, source, actor, now, origin, notice, reason, occurred_at)
+    outcome = _change_one(session, patient_id, channel, decision)
+    if channel != "sms" or source not in NUMBER_STOPS | NUMBER_STARTS:
+        return outcome
+    changed = outcome.changed
+    for other in _sharing_phone(session, patient_id):
+        if granted and not _closed_by_number(session, other):
+            continue  # START re-opens what the number's STOP closed, not what staff closed
+        changed = _change_one(session, other, channel, decision).changed or changed
+    return Outcome(changed, outcome.refused)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    granted: bool
+    source: str
+    actor: str
+    now: datetime
+    origin: Origin
+    notice: str
+    reason: str
+    occurred_at: datetime | None
+
+
+def _sharing_phone(session: Session, patient_id: int) -> list[int]:
+    """The other patients on this patient's phone, by id."""
+    phone = select(Patient.phone).where(Patient.id == patient_id).scalar_subquery()
+    return list(
+        session.scalars(
+            select(Patient.id)
+            .where(Patient.phone == phone, Patient.id != patient_id)
+            .order_by(Patient.id)
+        )
+    )
+
+
+def _closed_by_number(session: Session, patient_id: int) -> bool:
+    consent = _row(session, patient_id, "sms")
+    return consent is not None and not consent.granted and consent.source in NUMBER_STOPS
+
+
+def _change_one(session: Session, patient_id: int, channel: str, d: _Decision) -> Outcome:
+    granted, source, actor, now, origin = d.granted, d.source, d.actor, d.now, d.origin
+    notice, reason, occurred_at = d.notice, d.reason, d.occurred_at
     consent = _row(session, patient_id, channel)
     verdict: Verdict = judge(
         None if consent is None else _as_current(consent),

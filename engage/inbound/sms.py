@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engage.consent.keywords import Keyword, classify
@@ -23,6 +22,7 @@ from engage.inbound.dedupe import first_delivery
 from engage.inbound.replies import local_when, reply
 from engage.logs import get_logger
 from engage.ops import metrics
+from engage.patients.records import reply_owner
 from engage.schedule.models import Clinic
 from engage.store.inbound import InboundMessage
 from engage.store.patients import Patient
@@ -70,7 +70,7 @@ def receive(
         return None
     metrics.count_webhook("twilio", "inbound")
     keyword = classify(texted.body)
-    patient = session.execute(select(Patient).where(Patient.phone == texted.phone)).scalar()
+    patient = reply_owner(session, texted.phone)  # a shared phone: whose message it answers
     inbound = InboundMessage(
         patient_id=patient.id if patient else None,
         provider_id=texted.provider_id[:64],

@@ -63,6 +63,9 @@ def apply(session: Session, callback: Status, now: datetime) -> bool:
             actor=ACTOR,
             now=now,
             origin=service.Origin.PATIENT,
+            # Twilio sends no event time: the block is as old as the send it answers, so a
+            # START received since then stands (consent/precedence.py, "ordering").
+            occurred_at=message.sending_at or message.sent_at,
         )
     log.info(
         "sms.status",

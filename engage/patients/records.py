@@ -21,6 +21,7 @@ from engage.errors import DuplicateError, InvalidInput, NotFound
 from engage.patients.matching import name_key
 from engage.patients.rows import normalize_email, normalize_phone
 from engage.store.audit import audit
+from engage.store.messages import Message
 from engage.store.patients import Patient
 
 KEYS = ("external_ref", "phone", "email")
@@ -167,6 +168,24 @@ def _exact_matches(session: Session, text: str) -> list[Patient]:
         if found:
             return found
     return []
+
+
+def reply_owner(session: Session, phone: str) -> Patient | None:
+    """Whose reply a text from `phone` is: the patient of the latest SMS sent to that number.
+
+    A family may share the number; a reply (C, HELP, free text) answers the last message the
+    number got. When none was ever sent, the number's first patient (by id), if any.
+    """
+    latest = session.scalar(
+        select(Patient)
+        .join(Message, Message.patient_id == Patient.id)
+        .where(Patient.phone == phone, Message.channel == "sms", Message.sent_at.is_not(None))
+        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .limit(1)
+    )
+    if latest is not None:
+        return latest
+    return session.scalar(select(Patient).where(Patient.phone == phone).order_by(Patient.id))
 
 
 def check_reachable(values: dict[str, Any]) -> None:

@@ -44,7 +44,9 @@ def sent_message(api: Api, patient: dict[str, Any], channel: str, provider_id: s
         assert message is not None
         message.channel = channel
         for state in (S.QUEUED, S.SENDING, S.SENT):
-            transition(s, message, state, "test", "worker")
+            transition(s, message, state, "test", "worker", at=api.clock())
+        # Sent now by the app's clock (a 21610 is dated by its send).
+        message.sending_at = message.sent_at = api.clock()
         message.provider = "twilio" if channel == "sms" else "sendgrid"
         message.provider_id = provider_id
         return message.id
