@@ -8,7 +8,12 @@ happen in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+# DeliveryError codes meaning the request went out and no answer came back: the provider may
+# have accepted it. Such an outcome is `uncertain`, never resent without asking the provider.
+AMBIGUOUS = frozenset({"timeout", "reset"})
 
 
 @dataclass(frozen=True)
@@ -46,4 +51,14 @@ class Channel(Protocol):
 
     def send(self, message: Outgoing) -> Receipt:
         """Make exactly one attempt; raise engage.errors.DeliveryError when it fails."""
+        ...
+
+
+@runtime_checkable
+class Lookup(Protocol):
+    """A channel whose provider can say whether it already has a message (Twilio's list)."""
+
+    def find(self, message: Outgoing, since: datetime, until: datetime) -> tuple[Receipt, ...]:
+        """The provider's records matching `message` created in [since, until], oldest first
+        (none: it never took it); raise engage.errors.DeliveryError when it cannot be asked."""
         ...

@@ -29,6 +29,7 @@ from sendgrid.helpers.mail import (
 from engage.channels.base import Outgoing, Receipt
 from engage.channels.retry_after import parse_reset_epoch, parse_retry_after
 from engage.channels.sendgrid_http import pooled_client
+from engage.channels.transport import transport_error
 from engage.errors import ConfigError, DeliveryError
 from engage.settings import Settings
 
@@ -93,12 +94,8 @@ class SendGridChannel:
             response = self._client.send(body)
         except HTTPError as exc:
             raise classify(exc.status_code, exc.headers) from None
-        except urllib3.exceptions.NewConnectionError as exc:  # urllib3 files it under timeouts
-            raise _transport_error(exc) from None
-        except urllib3.exceptions.TimeoutError:
-            raise DeliveryError("sendgrid: timed out", permanent=False, code="timeout") from None
         except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
-            raise _transport_error(exc) from None
+            raise transport_error("sendgrid", exc) from None
         return Receipt(provider=self.name, provider_id=response.headers.get("X-Message-Id", ""))
 
 
@@ -126,13 +123,3 @@ def build_mail(sender: str, message: Outgoing) -> Mail:
             )
         )
     return mail
-
-
-def _transport_error(exc: BaseException) -> DeliveryError:
-    timed_out = isinstance(exc, TimeoutError) or isinstance(
-        getattr(exc, "reason", None), TimeoutError
-    )
-    if timed_out:
-        return DeliveryError("sendgrid: timed out", permanent=False, code="timeout")
-    reason = f"sendgrid: connection failed ({type(exc).__name__})"
-    return DeliveryError(reason, permanent=False, code="connection")

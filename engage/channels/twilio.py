@@ -8,12 +8,15 @@ echoes the phone number.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import urllib3
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.rest import Client
 
 from engage.channels.base import Outgoing, Receipt
 from engage.channels.retry_after import parse_retry_after
+from engage.channels.transport import transport_error
 from engage.channels.twilio_http import UrllibHttpClient
 from engage.errors import ConfigError, DeliveryError
 from engage.settings import Settings
@@ -37,6 +40,8 @@ PERMANENT_CODES: dict[int, str] = {
     30006: "landline or unreachable carrier",
     30007: "filtered by the carrier",
 }
+LOOKUP_LIMIT = 50  # the recipient's latest messages: a patient gets a few a day
+CLOCK_SKEW = timedelta(seconds=5)  # between our clock and Twilio's date_created (whole seconds)
 # Codes that say "not now": the same message may go through later.
 RETRYABLE: dict[int, str] = {
     20429: "too many requests",
@@ -96,15 +101,36 @@ class TwilioChannel:
         except (TwilioRestException, TwilioServiceException) as exc:
             wait = parse_retry_after(self._http.last_retry_after)
             raise classify(exc.status, exc.code, wait) from None
-        except urllib3.exceptions.NewConnectionError as exc:  # urllib3 files it under timeouts
-            raise _connection_failed(exc) from None
-        except urllib3.exceptions.TimeoutError:
-            raise DeliveryError("twilio: timed out", permanent=False, code="timeout") from None
         except urllib3.exceptions.HTTPError as exc:
-            raise _connection_failed(exc) from None
+            raise transport_error("twilio", exc) from None
         return Receipt(provider=self.name, provider_id=str(created.sid))
 
+    def find(self, message: Outgoing, since: datetime, until: datetime) -> tuple[Receipt, ...]:
+        """Twilio's Messages list for the recipient, matched by creation time and our body.
 
-def _connection_failed(exc: Exception) -> DeliveryError:
-    reason = f"twilio: connection failed ({type(exc).__name__})"
-    return DeliveryError(reason, permanent=False, code="connection")
+        The Message resource carries no callback URL, so the body we rendered is the match. No
+        `DateSent` filter: a message Twilio accepted but has not sent yet has no DateSent.
+        """
+        try:
+            listed = self._client.messages.list(to=message.to, limit=LOOKUP_LIMIT)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise DeliveryError(
+                f"twilio {exc.status}: the Messages list failed", permanent=False, code="lookup"
+            ) from None
+        except urllib3.exceptions.HTTPError as exc:
+            error = transport_error("twilio", exc)
+            raise DeliveryError(
+                f"{error.reason} (lookup)", permanent=False, code="lookup"
+            ) from None
+        # date_created has whole seconds: one more second of slack on top of the clocks' skew.
+        earliest, latest = since - CLOCK_SKEW, until + CLOCK_SKEW
+        matches = sorted(
+            (m for m in listed if m.body == message.body and _created(m, earliest, latest)),
+            key=lambda m: m.date_created,
+        )
+        return tuple(Receipt(self.name, str(m.sid), "sent") for m in matches)
+
+
+def _created(message: object, earliest: datetime, latest: datetime) -> bool:
+    created = getattr(message, "date_created", None)
+    return isinstance(created, datetime) and earliest <= created <= latest

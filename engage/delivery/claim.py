@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Row, ScalarSelect, and_, or_, select
+from sqlalchemy import ColumnElement, Row, ScalarSelect, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from engage.store.message_states import move_many
 from engage.store.messages import Message, MessageState
 
 DISPATCHER = "dispatcher"
+SETTLE_RECOVERED = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,33 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
     moved = move_many(
         session, ids, MessageState.SCHEDULED, MessageState.QUEUED, "due", DISPATCHER, now
     )
+    if len(moved) < limit:
+        moved += _claim_uncertain(session, now, limit - len(moved))
     if not moved:
         return []
     rows = session.execute(select(Message.id, Message.channel).where(Message.id.in_(moved)))
     channels: dict[int, str] = {row.id: row.channel for row in rows}
     return [Claimed(i, channels[i]) for i in moved]
+
+
+def _claim_uncertain(session: Session, now: datetime, limit: int) -> list[int]:
+    """`uncertain` rows whose wait is over: a worker asks the provider before any resend."""
+    due = (
+        select(Message.id)
+        .where(Message.state == MessageState.UNCERTAIN, Message.due_at <= now)
+        .order_by(Message.due_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        ids: list[int] | ScalarSelect[int] = list(
+            session.scalars(due.with_for_update(skip_locked=True))
+        )
+    else:
+        ids = due.scalar_subquery()
+    reason = "settling: asking the provider before any resend"
+    return move_many(
+        session, ids, MessageState.UNCERTAIN, MessageState.QUEUED, reason, DISPATCHER, now
+    )
 
 
 def recover_stuck(session: Session, now: datetime, older_than: timedelta) -> dict[str, int]:
@@ -57,7 +80,7 @@ def recover_stuck(session: Session, now: datetime, older_than: timedelta) -> dic
     `queued` too long: the task was lost before it started; the message is safely due again.
     `sending` whose lease ran out: its worker died around the provider call. If the provider id
     arrived (stored by the sender or a status callback), it was sent; otherwise the outcome is
-    unknown and it is sent again: the residual duplicate window documented in docs/delivery.md.
+    unknown: `uncertain`, due now, so a worker asks the provider's records before any resend.
     """
     cutoff = now - older_than
     queued = _stuck(session, MessageState.QUEUED, Message.queued_at < cutoff)
@@ -90,10 +113,16 @@ def recover_stuck(session: Session, now: datetime, older_than: timedelta) -> dic
         session,
         [r.id for r in sending if not r.provider_id],
         MessageState.SENDING,
-        MessageState.SCHEDULED,
-        "recovered: worker lost during send, outcome unknown, resending",
+        MessageState.UNCERTAIN,
+        "recovered: worker lost during send, outcome unknown, asking the provider",
         DISPATCHER,
         now,
+        # Asked once what was in flight then has been recorded; the call was before the lapse.
+        due_at=now + SETTLE_RECOVERED,
+        uncertain_since=func.coalesce(Message.uncertain_since, Message.sending_at, now),
+        uncertain_until=func.coalesce(Message.lease_until, now),
+        holder=None,
+        lease_until=None,
     )
     return {"queued": len(queued), "sending": len(sending)}
 

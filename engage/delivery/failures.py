@@ -32,6 +32,9 @@ S = MessageState
 # Provider codes that mean the recipient closed the channel themselves.
 _CLOSES_CONSENT = {"21610": ("sms", "twilio-21610")}
 DEFAULT_ALERT_AFTER = timedelta(minutes=15)
+# How long an ambiguous outcome waits before a worker asks the provider: time for a status
+# callback (Twilio, seconds) or SendGrid's `processed` event (seconds to a minute) to settle it.
+SETTLE_AFTER = {"sms": timedelta(seconds=10), "email": timedelta(seconds=60)}
 
 
 @dataclass(frozen=True)
@@ -143,3 +146,53 @@ def _close_consent(
         now=now,
         origin=consent_service.Origin.PATIENT,
     )
+
+
+def record_uncertain(
+    session: Session,
+    message: Message,
+    error: DeliveryError,
+    facts: SendFacts,
+    rules: FailureRules,
+    rng: random.Random,
+    now: datetime,
+) -> str:
+    """The request may have reached the provider: `uncertain` until it is settled (a callback,
+    or a worker asking the provider's records once the row is due again); never resent blindly.
+
+    A failed look-up (the provider still down) waits by the retry policy's backoff. Past the
+    message's deadline it is `failed`, saying the outcome stayed unknown.
+    """
+    since = message.failing_since or now
+    event_at = facts.event_at if facts.before_event else None
+    remaining = (rules.policy.deadline(since, event_at) - now).total_seconds()
+    if error.code == "lookup":
+        wait = rules.policy.next_delay(message.attempts, error, rng, remaining=remaining)
+    else:
+        settle = SETTLE_AFTER.get(message.channel, SETTLE_AFTER["sms"]).total_seconds()
+        wait = min(settle, remaining) if remaining > 0 else None
+    code = error.code or None
+    if wait is None:
+        why = f"gave up: the outcome stayed unknown for {outage((now - since).total_seconds())}"
+        transition(
+            session, message, S.FAILED, f"{why}: {error.reason}", WORKER, at=now,
+            last_error_code=code, failing_since=since,
+        )  # fmt: skip
+        return "failed"
+    transition(
+        session,
+        message,
+        S.UNCERTAIN,
+        f"uncertain: {error.reason}; asking the provider in {wait:.0f}s",
+        WORKER,
+        at=now,
+        last_error_code=code,
+        due_at=now + timedelta(seconds=wait),
+        failing_since=since,
+        uncertain_since=message.uncertain_since or message.sending_at or now,
+        # A failed look-up sent nothing: the window of what may have gone out stays as it was.
+        uncertain_until=(message.uncertain_until or now) if error.code == "lookup" else now,
+        holder=None,
+        lease_until=None,
+    )
+    return "uncertain"

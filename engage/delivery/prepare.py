@@ -50,6 +50,9 @@ class Ready:
     patient_id: int
     enrollment_id: int
     facts: SendFacts  # what the gate decided on; its time checks run again at the call
+    # An earlier attempt's outcome is unknown since then: ask the provider before sending.
+    uncertain_since: datetime | None = None
+    uncertain_until: datetime | None = None  # the end of that window
 
     @property
     def ids(self) -> dict[str, int]:
@@ -155,7 +158,14 @@ class Preparer:
             return "failed"
         provider = self.channels[verdict.channel].name
         item = Ready(
-            outgoing, provider, message.due_at, message.patient_id, message.enrollment_id, facts
+            outgoing,
+            provider,
+            message.due_at,
+            message.patient_id,
+            message.enrollment_id,
+            facts,
+            message.uncertain_since,
+            message.uncertain_until,
         )
         return item, verdict
 

@@ -20,8 +20,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from structlog.contextvars import bound_contextvars
 
-from engage.channels.base import Receipt
-from engage.delivery.failures import FailureRules, record_failure
+from engage.channels.base import AMBIGUOUS, Receipt
+from engage.delivery.failures import FailureRules, record_failure, record_uncertain
 from engage.delivery.gate import Action, Verdict
 from engage.errors import DeliveryError
 from engage.logs import get_logger
@@ -132,9 +132,13 @@ class Recorder:
             message = session.get_one(Message, message_id)
             if message.state != S.SENDING:
                 return f"skipped: {message.state}"
-            outcome = record_failure(session, message, error, item.facts, self.rules, self.rng, now)
+            unknown = error.code in AMBIGUOUS or error.code == "lookup"
+            record = record_uncertain if unknown else record_failure
+            outcome = record(session, message, error, item.facts, self.rules, self.rng, now)
         if outcome == "retry":
             metrics.count_retry(item.provider)
+        if error.code in AMBIGUOUS:
+            metrics.count_uncertain(item.provider)
         log.warning(
             "send.error",
             message_id=message_id,

@@ -77,7 +77,7 @@ class Sender:
             self.signing_secret,
             self.leases,
         )
-        caller = Caller(self.channels, self.limiter, self.clock)
+        caller = Caller(self.channels, self.limiter, self.clock, self.sessions)
         recorder = Recorder(
             self.sessions, self.clock, FailureRules(self.policy, self.alert_after), self.rng
         )

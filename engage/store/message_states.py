@@ -15,13 +15,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, case, insert, update
+from sqlalchemy import ScalarSelect, case, insert, select, update
 from sqlalchemy.orm import Session
 
 from engage.errors import Conflict
 from engage.store.base import utcnow
 from engage.store.bulk_insert import insert_returning_ids, insert_rows
 from engage.store.messages import ALLOWED_TRANSITIONS, Message, MessageEvent, MessageState
+from engage.store.patients import Patient
 
 S = MessageState
 # The timestamp a message records on entering each state.
@@ -46,6 +47,7 @@ _CHANGEABLE = frozenset(
         "failing_since",
         "staff_alerted_at",
         "uncertain_since",
+        "uncertain_until",
     }
 )
 
@@ -282,3 +284,32 @@ def renew_leases(session: Session, holder: str, until: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def claim_provider_record(
+    session: Session, message_id: int, patient_id: int, provider: str, candidates: Sequence[str]
+) -> str | None:
+    """Pair a `sending` message with the first provider record no other message holds (the
+    settlement of an uncertain attempt); return it, or None when every candidate is taken.
+
+    The patient's row lock serializes the settlements of one recipient's messages, so two
+    identical messages settled at once never take the same record.
+    """
+    if not candidates:
+        return None
+    session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
+    taken = set(
+        session.scalars(
+            select(Message.provider_id).where(
+                Message.provider == provider, Message.provider_id.in_(list(candidates))
+            )
+        )
+    )
+    free = next((sid for sid in candidates if sid not in taken), None)
+    if free is not None:
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.state == S.SENDING)
+            .values(provider=provider, provider_id=free)
+        )
+    return free

@@ -113,6 +113,7 @@ class Message(Base):
     # Since when an attempt's outcome is unknown: every later attempt first asks the provider
     # whether it has the message (engage/delivery/settle.py), never resending blindly.
     uncertain_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    uncertain_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # that window's end
 
 
 class MessageEvent(Base):

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from tests.brokers import own_redis, own_vhost
 from tests.chaos.report import Result, record
 from tests.chaos.stack import IN_FLIGHT, Stack, due_later, migrated, stack
-from tests.fakes.provider_server import TWILIO, ProviderServer, hang, twilio_error
+from tests.fakes.provider_server import TWILIO, ProviderServer, hang, reset, twilio_error
 from tests.processes import wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.postgres, pytest.mark.slow]
@@ -93,6 +93,11 @@ def slow_fifth(st: Stack) -> None:
     st.fake.script(TWILIO, *([hang(5.0)] + [hang(0.0)] * 4) * (DAY // 5))
 
 
+def accept_then_reset(st: Stack) -> None:
+    # A fifth of the sends: Twilio accepts the message, then the connection resets unanswered.
+    st.fake.script(TWILIO, *([reset()] + [hang(0.0)] * 4) * (DAY // 5))
+
+
 def provider_down(st: Stack) -> None:
     # Longer than the old retry budget (six attempts from a 2 s base: ~62 s at most).
     _after_sent(st, 20)
@@ -122,6 +127,11 @@ SCENARIOS = [
         "provider down 75 s (longer than the old retry budget)",
         "retried until it is back; nothing failed",
         provider_down,
+    ),
+    Scenario(
+        "accepted, then the connection reset (a fifth of sends)",
+        "uncertain, settled from Twilio's Messages list: no resend, no loss",
+        accept_then_reset,
     ),
     Scenario(
         "rate limit (5/s) far below the drain rate",

@@ -1,8 +1,10 @@
 """A fake Twilio + SendGrid HTTP server: enough of each API for the real SDKs, scriptable per test.
 
-It answers `POST /2010-04-01/Accounts/{sid}/Messages.json` (201 + a message resource) and
-`POST /v3/mail/send` (202 + X-Message-Id), records every request, and can be told what to answer
-next: a 429 with Retry-After, a 500 storm, a reply slower than the client's timeout, a vendor error.
+It answers `POST /2010-04-01/Accounts/{sid}/Messages.json` (201 + a message resource),
+`GET` of the same path (the Messages list, `To` filter, newest first, over every message it
+created) and `POST /v3/mail/send` (202 + X-Message-Id), records every request, and can be told
+what to answer next: a 429 with Retry-After, a 500 storm, a reply slower than the client's
+timeout, a vendor error, or `reset()`: accept the message, then reset the connection unanswered.
 
 In a test:   with ProviderServer() as fake: fake.script(TWILIO, twilio_error(400, 21211)); ...
 As a process (benchmarks, multi-process tests):
@@ -19,6 +21,7 @@ import json
 import re
 import signal
 import socket
+import struct
 import threading
 import uuid
 from collections import deque
@@ -30,7 +33,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 TWILIO = "twilio"
+TWILIO_LIST = "twilio-list"  # GET Messages.json: recorded apart, so sends are counted alone
 SENDGRID = "sendgrid"
+RESET = -1  # a Reply status: accepted, then the connection reset before any answer
 _TWILIO_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
 _SENDGRID_PATH = "/v3/mail/send"
 
@@ -89,6 +94,11 @@ def sendgrid_error(status: int, message: str = "", **headers: str) -> Reply:
     return Reply(status, body, {"Content-Type": "application/json", **_dashed(headers)})
 
 
+def reset() -> Reply:
+    """Accept the message (it is created, and listed), then reset the connection unanswered."""
+    return Reply(RESET)
+
+
 def hang(seconds: float) -> Reply:
     """Answer success, but only after `seconds`: longer than the client timeout means a timeout."""
     return Reply(0, delay=seconds)
@@ -137,6 +147,7 @@ class ProviderServer:
         self._lock = threading.Lock()
         self._records: list[Recorded] = []
         self._scripts: dict[str, deque[Reply]] = {TWILIO: deque(), SENDGRID: deque()}
+        self._created: list[dict[str, Any]] = []  # Twilio message resources, oldest first
         self._stopping = threading.Event()
         self._httpd = _Server((host, port), _handler_for(self))
         self._thread: threading.Thread | None = None
@@ -195,6 +206,7 @@ class ProviderServer:
             self._records.clear()
             for queue in self._scripts.values():
                 queue.clear()
+            self._created.clear()
 
     def answer(self, recorded: Recorded, match: re.Match[str] | None) -> Reply:
         """Record the request and pick its reply: the script's next one, else success."""
@@ -202,12 +214,35 @@ class ProviderServer:
             self._records.append(recorded)
             queue = self._scripts[recorded.route]
             scripted = queue.popleft() if queue else None
-        if scripted is not None and scripted.status:
+        if scripted is not None and scripted.status not in (0, RESET):
             return scripted
         success = _twilio_created(recorded, match) if recorded.route == TWILIO else _sendgrid_ok()
-        if scripted is not None:  # a hang(): success, late
-            return Reply(success.status, success.body, success.headers, scripted.delay)
+        if recorded.route == TWILIO:
+            with self._lock:
+                self._created.append(success.body)
+        if scripted is not None:  # a hang(): success, late; a reset(): accepted, unanswered
+            status = RESET if scripted.status == RESET else success.status
+            return Reply(status, success.body, success.headers, scripted.delay)
         return success
+
+    def listed(self, recorded: Recorded, to: str | None) -> Reply:
+        """Twilio's Messages list: those sent to `to` (every one without it), newest first."""
+        with self._lock:
+            self._records.append(recorded)
+            found = [m for m in reversed(self._created) if to is None or m["to"] == to]
+        uri = recorded.path
+        page = {
+            "messages": found,
+            "end": max(0, len(found) - 1),
+            "first_page_uri": uri,
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": 50,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": uri,
+        }
+        return Reply(200, page, {"Content-Type": "application/json"})
 
     def pause(self, seconds: float) -> None:
         self._stopping.wait(seconds)
@@ -289,9 +324,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.forget(recorded)
             self.close_connection = True
             return
+        if reply.status == RESET:
+            return self._reset()
         self._send(reply)
 
+    def _reset(self) -> None:
+        """Close with an RST (linger 0) and no answer: the client cannot know it was accepted."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+
     def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        if _TWILIO_PATH.match(path):
+            recorded = Recorded(TWILIO_LIST, "GET", self.path, dict(self.headers.items()), b"")
+            to = parse_qs(query).get("To", [None])[0]
+            return self._send(self.fake.listed(recorded, to))
         if self.path != "/_fake/requests":
             return self._send(Reply(404, {"message": f"no route {self.path}"}))
         records = [

@@ -158,7 +158,7 @@ def test_provider_says_unsubscribed_closes_sms_consent(kit: Kit, fake: ProviderS
     assert consent.granted is False and consent.source == "twilio-21610"
 
 
-def test_recovery_resends_a_message_stuck_in_sending_without_provider_id(
+def test_recovery_settles_a_message_stuck_in_sending_without_provider_id(
     kit: Kit, fake: ProviderServer
 ) -> None:
     from engage.store import Message
@@ -172,7 +172,12 @@ def test_recovery_resends_a_message_stuck_in_sending_without_provider_id(
     kit.clock.advance(minutes=6)
     assert kit.dispatcher.recover() == {"queued": 0, "sending": 2}
     assert kit.get(accepted).state == S.SENT
-    assert kit.get(lost).state == S.SCHEDULED and "outcome unknown" in kit.get(lost).reason
+    assert kit.get(lost).state == S.UNCERTAIN and "outcome unknown" in kit.get(lost).reason
+    # Ten seconds on, a worker asks Twilio's list, finds no trace, and sends it.
+    kit.clock.advance(seconds=11)
+    kit.run_due()
+    assert kit.get(lost).state == S.SENT
+    assert [r.route for r in fake.requests] == ["twilio-list", "twilio"]
 
 
 def test_file_channel_writes_the_rendered_message(db_url: str, tmp_path: Path) -> None:

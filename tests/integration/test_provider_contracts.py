@@ -209,3 +209,17 @@ def test_the_spec_rejects_top_level_custom_args_which_is_why_ours_go_per_persona
     assert [v["location"] for v in request_violations(exchange)] == [
         ["request", "body", "custom_args"]
     ]
+
+
+def test_twilio_messages_list_used_to_settle_an_uncertain_send_conforms(twilio_proxy):
+    """The look-up behind an `uncertain` outcome: GET Messages.json filtered by To."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    TwilioChannel(settings_for(twilio_proxy.url)).find(SMS, now - timedelta(minutes=1), now)
+    first, *pages = twilio_proxy.exchanges  # Prism's example may name a next page: followed
+    assert first.method == "GET"
+    assert first.path.startswith(f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json?")
+    assert "To=%2B15558675310" in first.path
+    for exchange in (first, *pages):
+        assert (exchange.status, request_violations(exchange)) == (200, [])

@@ -114,7 +114,7 @@ def test_a_lapsed_lease_is_recovered_without_waiting_for_the_stuck_timeout(kit: 
         )
     kit.clock.advance(seconds=31)  # far less than stuck_after (5 minutes)
     assert kit.dispatcher.recover() == {"queued": 0, "sending": 1}
-    assert kit.get(mid).state == S.SCHEDULED
+    assert kit.get(mid).state == S.UNCERTAIN  # settled from the provider's records next
 
 
 @pytest.mark.parametrize("lease_seconds", [30.0])
