@@ -163,9 +163,7 @@ def move(
 ) -> AppointmentOut:
     """Move it: its scheduled messages move with it (same ids, new due times, the reason)."""
     with sessions() as session:
-        zone = load_patient(
-            session, common.get_appointment(session, appointment_id).patient_id
-        ).timezone
+        zone = common.appointment_and_patient(session, appointment_id)[1].timezone
         starts_at, ends_at = times(body, zone)
         appointment = service.move_appointment(
             session, plan, appointment_id, starts_at, ends_at, now=now, actor=who.actor

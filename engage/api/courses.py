@@ -129,9 +129,7 @@ def course_preview(
 
 
 def _zone_of(session: Session, appointment_id: int) -> str:
-    return load_patient(
-        session, common.get_appointment(session, appointment_id).patient_id
-    ).timezone
+    return common.appointment_and_patient(session, appointment_id)[1].timezone
 
 
 def _changes(changes: list[MessageChange], zone: str) -> list[ChangeOut]:

@@ -18,7 +18,7 @@ from engage.api import deps
 from engage.api.auth import Principal, require_role
 from engage.api.errors import responses
 from engage.errors import InvalidInput
-from engage.ops.failed import FailedFilter, list_failed, requeue, requeue_matching
+from engage.ops.failed import FailedFilter, FailedMessage, list_failed, requeue, requeue_matching
 from engage.ops.metrics import exposition, scrape_registry
 from engage.ops.metrics_scrape import BrokerCollector, HeartbeatCollector, OutboxCollector
 from engage.ops.since import parse_since
@@ -29,24 +29,6 @@ MessageId = Annotated[int, Field(strict=True, ge=1, le=2_147_483_647)]
 router = APIRouter(prefix="/ops", tags=["ops"], responses=responses(400, 401, 403, 422))
 metrics_router = APIRouter(tags=["health"])
 ops_role = require_role("ops")
-
-
-class FailedOut(BaseModel):
-    id: int
-    patient_id: int
-    enrollment_id: int
-    sequence: str
-    step_id: str
-    channel: str
-    critical: bool
-    state: str
-    reason: str
-    error_code: str | None
-    attempts: int
-    provider: str | None
-    provider_status: str | None
-    due_at: datetime
-    updated_at: datetime
 
 
 class RequeueIn(BaseModel):
@@ -87,7 +69,7 @@ def _since(text: str | None, now: datetime, where: str) -> datetime | None:
         raise HTTPException(422, [problem]) from None
 
 
-@router.get("/failed", response_model=list[FailedOut])
+@router.get("/failed", response_model=list[FailedMessage])
 def failed_list(
     request: Request,
     since: str | None = Query(None, description="24h, 7d, or an ISO 8601 time.", max_length=64),
@@ -96,12 +78,12 @@ def failed_list(
     ),
     limit: int = Query(200, ge=1, le=5000),
     _: Principal = Depends(ops_role),
-) -> list[FailedOut]:
+) -> list[FailedMessage]:
     """Failed, undelivered and flagged messages with their reasons, most recent first."""
     flt = FailedFilter(_since(since, deps.now(request), "query"), reason or None, limit)
     with deps.sessions(request)() as session:
         rows = list_failed(session, flt)
-    return [FailedOut.model_validate(row, from_attributes=True) for row in rows]
+    return rows
 
 
 @router.post("/failed/requeue", response_model=RequeueOut)

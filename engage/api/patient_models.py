@@ -8,14 +8,13 @@ changes only through the explicit consent route, with its source and notice.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from engage.api.params import RequestBody
 from engage.patients.rows import normalize_email, normalize_phone
 from engage.schedule.models import check_zone
-from engage.store.patients import Consent, ConsentEvent, Patient
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Phone = Annotated[str, Field(max_length=32), AfterValidator(normalize_phone)]
@@ -72,25 +71,25 @@ class ConsentChange(RequestBody):
     )
 
 
-class ConsentOut(BaseModel):
+class RowAnswer(BaseModel):
+    """An answer read field by field from a stored row (and its related rows)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, row: object) -> Self:
+        return cls.model_validate(row)
+
+
+class ConsentOut(RowAnswer):
     channel: str
     granted: bool
     changed_at: datetime
     source: str
     notice: str
 
-    @classmethod
-    def of(cls, consent: Consent) -> ConsentOut:
-        return cls(
-            channel=consent.channel,
-            granted=consent.granted,
-            changed_at=consent.changed_at,
-            source=consent.source,
-            notice=consent.notice,
-        )
 
-
-class ConsentEventOut(BaseModel):
+class ConsentEventOut(RowAnswer):
     """One entry of the append-only consent ledger."""
 
     channel: str
@@ -102,21 +101,8 @@ class ConsentEventOut(BaseModel):
     notice: str
     reason: str
 
-    @classmethod
-    def of(cls, event: ConsentEvent) -> ConsentEventOut:
-        return cls(
-            channel=event.channel,
-            granted=event.granted,
-            at=event.at,
-            source=event.source,
-            actor=event.actor,
-            origin=event.origin,
-            notice=event.notice,
-            reason=event.reason,
-        )
 
-
-class PatientOut(BaseModel):
+class PatientOut(RowAnswer):
     id: int
     external_ref: str | None
     first_name: str
@@ -130,21 +116,3 @@ class PatientOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     consents: list[ConsentOut]
-
-    @classmethod
-    def of(cls, patient: Patient) -> PatientOut:
-        return cls(
-            id=patient.id,
-            external_ref=patient.external_ref,
-            first_name=patient.first_name,
-            last_name=patient.last_name,
-            phone=patient.phone,
-            email=patient.email,
-            timezone=patient.timezone,
-            locale=patient.locale,
-            preferred_channel=patient.preferred_channel,
-            course_completed_at=patient.course_completed_at,
-            created_at=patient.created_at,
-            updated_at=patient.updated_at,
-            consents=[ConsentOut.of(c) for c in patient.consents],
-        )

@@ -57,6 +57,12 @@ def get_appointment(session: Session, appointment_id: int) -> Appointment:
     return appointment
 
 
+def appointment_and_patient(session: Session, appointment_id: int) -> tuple[Appointment, Patient]:
+    """The appointment and whose it is (every move or cancel reads times in the patient's zone)."""
+    appointment = get_appointment(session, appointment_id)
+    return appointment, get_patient(session, appointment.patient_id)
+
+
 def get_sequence(schedule: Schedule, name: str) -> Sequence:
     try:
         return schedule.sequence(name)

@@ -8,78 +8,44 @@ fails this test. The scanner's own cases prove it catches each form.
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2] / "engage"
+from tests.write_scan import ROOT, Table, assigned, name, offenders
+from tests.write_scan import problems as scan
+
 OWNER = ROOT / "consent" / "service.py"
 MODEL = ROOT / "store" / "patients.py"
-MIGRATIONS = ROOT / "store" / "migrations"
-_TABLE_CALLS = frozenset({"update", "insert", "delete"})
-_CONSENT_CLASSES = frozenset({"Consent", "ConsentEvent"})
-_RAW_SQL = ("update consent", "insert into consent", "delete from consent")
-_CONSENT_ATTRS = frozenset({"granted"})
+CONSENT = Table(
+    classes=frozenset({"Consent", "ConsentEvent"}),
+    raw_sql=("update consent", "insert into consent", "delete from consent"),
+    what="the consent table",
+)
+_LIST_WRITES = frozenset({"append", "extend", "remove", "insert", "clear", "pop"})
 
 
-def _name(node: ast.AST) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return ""
-
-
-def _call_problem(node: ast.Call) -> str | None:
-    func = _name(node.func)
-    first = _name(node.args[0]) if node.args else ""
-    if func in _TABLE_CALLS and first in _CONSENT_CLASSES:
-        return f"{func}({first})"
-    if func in _CONSENT_CLASSES:
-        return f"{func}(...) constructed"
-    if (
-        isinstance(node.func, ast.Attribute)
-        and _name(node.func.value) == "consents"
-        and node.func.attr in {"append", "extend", "remove", "insert", "clear", "pop"}
-    ):
+def _list_write(node: ast.AST) -> str | None:
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        return None
+    if name(node.func.value) == "consents" and node.func.attr in _LIST_WRITES:
         return f".consents.{node.func.attr}(...)"
     return None
 
 
-def _assign_problem(target: ast.expr) -> str | None:
-    if isinstance(target, ast.Attribute) and target.attr in _CONSENT_ATTRS:
-        return f"{ast.unparse(target)} = ..."
+def _granted_set(node: ast.AST) -> str | None:
+    for target in assigned(node):
+        if isinstance(target, ast.Attribute) and target.attr == "granted":
+            return f"{ast.unparse(target)} = ..."
     return None
 
 
 def problems(source: str) -> list[str]:
     """Each consent write in `source`, as `line: what`."""
-    found = []
-    for node in ast.walk(ast.parse(source)):
-        problem = None
-        if isinstance(node, ast.Call):
-            problem = _call_problem(node)
-        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            problem = next(filter(None, map(_assign_problem, targets)), None)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            text = " ".join(node.value.lower().split())
-            if any(sql in text for sql in _RAW_SQL):
-                problem = "raw SQL writing the consent table"
-        if problem:
-            found.append(f"{getattr(node, 'lineno', 0)}: {problem}")
-    return found
+    return scan(ast.parse(source), CONSENT, _list_write, _granted_set)
 
 
 def test_no_module_but_the_consent_service_writes_consent() -> None:
-    offenders = {}
-    for path in sorted(ROOT.rglob("*.py")):
-        if path in (OWNER, MODEL) or MIGRATIONS in path.parents:
-            continue
-        found = problems(path.read_text())
-        if found:
-            offenders[str(path.relative_to(ROOT.parent))] = found
-    assert offenders == {}
+    assert offenders((OWNER, MODEL), problems) == {}
 
 
 def test_the_owner_is_where_the_writes_are() -> None:

@@ -8,48 +8,37 @@ message tables anywhere else fails this test. The scanner's own cases prove it c
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2] / "engage"
+from tests.write_scan import ROOT, Table, assigned, name, offenders
+from tests.write_scan import problems as scan
+
 OWNER = ROOT / "store" / "message_states.py"
 MODEL = ROOT / "store" / "messages.py"
-MIGRATIONS = ROOT / "store" / "migrations"
 # Records other than messages that have a `state` of their own (their owners set it).
 OTHER_RECORDS = frozenset({"enrollment", "appointment", "consent", "user", "session"})
-_TABLE_CALLS = frozenset({"update", "insert", "delete"})
-_MESSAGE_CLASSES = frozenset({"Message", "MessageEvent"})
-_MESSAGE_NAMES = _MESSAGE_CLASSES | {"MessageState", "messages"}
-_RAW_SQL = ("update message", "insert into message", "delete from message")
+MESSAGES = Table(
+    classes=frozenset({"Message", "MessageEvent"}),
+    raw_sql=("update message", "insert into message", "delete from message"),
+    what="the message tables",
+)
+_MESSAGE_NAMES = MESSAGES.classes | {"MessageState", "messages"}
 
 
-def _name(node: ast.AST) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return ""
-
-
-def _call_problem(node: ast.Call) -> str | None:
-    func = _name(node.func)
-    first = _name(node.args[0]) if node.args else ""
-    if func in _TABLE_CALLS and first in _MESSAGE_CLASSES:
-        return f"{func}({first})"
-    if func in _MESSAGE_CLASSES:
-        return f"{func}(...) constructed"
-    if func == "setattr" and len(node.args) > 1:
+def _setattr_state(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Call) and name(node.func) == "setattr" and len(node.args) > 1:
         attr = node.args[1]
         if isinstance(attr, ast.Constant) and attr.value == "state":
             return "setattr(..., 'state', ...)"
     return None
 
 
-def _assign_problem(target: ast.expr) -> str | None:
-    if isinstance(target, ast.Attribute) and target.attr == "state":
-        owner = _name(target.value)
-        if owner.lower() not in OTHER_RECORDS:
+def _state_set(node: ast.AST) -> str | None:
+    for target in assigned(node):
+        if not isinstance(target, ast.Attribute) or target.attr != "state":
+            continue
+        if name(target.value).lower() not in OTHER_RECORDS:
             return f"{ast.unparse(target)} = ..."
     return None
 
@@ -71,33 +60,13 @@ def problems(source: str, *, assume_messages: bool = True) -> list[str]:
     snippets below, always); other modules' `.state` belongs to their own records.
     """
     tree = ast.parse(source)
-    check_assignments = assume_messages or _knows_messages(tree)
-    found = []
-    for node in ast.walk(tree):
-        problem = None
-        if isinstance(node, ast.Call):
-            problem = _call_problem(node)
-        elif check_assignments and isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            problem = next(filter(None, map(_assign_problem, targets)), None)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            text = " ".join(node.value.lower().split())
-            if any(sql in text for sql in _RAW_SQL):
-                problem = "raw SQL writing the message tables"
-        if problem:
-            found.append(f"{getattr(node, 'lineno', 0)}: {problem}")
-    return found
+    if assume_messages or _knows_messages(tree):
+        return scan(tree, MESSAGES, _setattr_state, _state_set)
+    return scan(tree, MESSAGES, _setattr_state)
 
 
 def test_no_module_but_the_owner_writes_message_state() -> None:
-    offenders = {}
-    for path in sorted(ROOT.rglob("*.py")):
-        if path in (OWNER, MODEL) or MIGRATIONS in path.parents:
-            continue
-        found = problems(path.read_text(), assume_messages=False)
-        if found:
-            offenders[str(path.relative_to(ROOT.parent))] = found
-    assert offenders == {}
+    assert offenders((OWNER, MODEL), lambda source: problems(source, assume_messages=False)) == {}
 
 
 def test_the_owner_is_where_the_writes_are() -> None:
