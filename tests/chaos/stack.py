@@ -30,7 +30,8 @@ from tests.processes import Processes, processes, write_project
 DAY_PHONE = "+14155550111"
 QUIET_PHONE = "+14155550122"
 FINAL = {"sent", "delivered", "failed", "undelivered", "cancelled", "suppressed", "flagged"}
-IN_FLIGHT = {"queued", "sending"}
+IN_FLIGHT = {"queued", "sending", "uncertain"}
+CHAOS_TOKEN = "t" * 32
 
 SCHEDULE = {
     "clinic": {
@@ -174,7 +175,7 @@ def env(db: str, broker_url: str, fake: ProviderServer, project: Path, **extra: 
         "ENGAGE_SCHEDULE_PATH": str(schedule),
         "ENGAGE_TEMPLATES_DIR": str(templates),
         "ENGAGE_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-        "ENGAGE_TWILIO_AUTH_TOKEN": "t" * 32,  # refused if shorter (engage.secret_checks)
+        "ENGAGE_TWILIO_AUTH_TOKEN": CHAOS_TOKEN,  # refused if shorter (engage.secret_checks)
         "ENGAGE_SIGNING_SECRET": "s" * 32,
         "ENGAGE_TWILIO_FROM": "+15005550006",
         "ENGAGE_TWILIO_BASE_URL": fake.url,

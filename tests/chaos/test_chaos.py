@@ -12,6 +12,8 @@ import contextlib
 import signal
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,10 +22,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.brokers import own_redis, own_vhost
+from engage.store import Message, MessageEvent
+from tests.brokers import free_port, own_redis, own_vhost
 from tests.chaos.report import Result, record
-from tests.chaos.stack import IN_FLIGHT, Stack, due_later, migrated, stack
+from tests.chaos.stack import CHAOS_TOKEN, IN_FLIGHT, Stack, due_later, migrated, stack
 from tests.fakes.provider_server import TWILIO, ProviderServer, hang, reset, twilio_error
+from tests.hl7_kit import wait_for_port
 from tests.processes import wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.postgres, pytest.mark.slow]
@@ -247,3 +251,95 @@ def test_chaos_rabbitmq_connections_closed(postgres_server_url: str, tmp_path: P
         _drain(st)
         result = _measure(st, scenario, time.monotonic() - started)
     _check(result)
+
+
+def _callbacks(st: Stack, api: str, stop: threading.Event, posted: list[int]) -> None:
+    """For each sent message: `delivered`, then the older `sent` (out of order), then the same
+    signed `delivered` again (a replay), all signed exactly as Twilio signs them."""
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(CHAOS_TOKEN)
+    done: set[int] = set()
+    engine = sa.create_engine(st.db)
+    try:
+        while not stop.is_set():
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(Message.id, Message.provider_id).where(
+                        Message.provider_id.is_not(None), Message.id.in_(st.day_ids)
+                    )
+                ).all()
+            for mid, sid in rows:
+                if mid in done:
+                    continue
+                done.add(mid)
+                url = f"{api}/webhooks/twilio/status/{mid}"
+                for value in ("delivered", "sent", "delivered"):
+                    params = {
+                        "MessageSid": sid,
+                        "MessageStatus": value,
+                        "AccountSid": "AC" + "0" * 32,
+                    }
+                    body = urllib.parse.urlencode(params).encode()
+                    signature = validator.compute_signature(url, params)
+                    request = urllib.request.Request(
+                        url, body, {"X-Twilio-Signature": signature}, method="POST"
+                    )
+                    with urllib.request.urlopen(request, timeout=10) as answer:
+                        posted.append(answer.status)
+            stop.wait(0.3)
+    finally:
+        engine.dispose()
+
+
+def test_chaos_signed_callbacks_replayed_and_out_of_order(
+    postgres_server_url: str, tmp_path: Path
+) -> None:
+    scenario = Scenario(
+        "signed status callbacks replayed and out of order",
+        "each message delivered once; an older status never overrides",
+        lambda _: None,
+    )
+    db = migrated(postgres_server_url)
+    port = free_port()
+    api = f"http://127.0.0.1:{port}"
+    with (
+        own_redis() as broker,
+        ProviderServer(latency_ms=20) as fake,
+        stack(db, broker.url, fake, tmp_path, ENGAGE_PUBLIC_URL=api) as st,
+    ):
+        st.procs.start("api", "api", "--host", "127.0.0.1", "--port", str(port))
+        wait_for_port(port, 60)
+        st.fill(DAY, QUIET)
+        started = time.monotonic()
+        stop, posted = threading.Event(), []
+        poster = threading.Thread(target=_callbacks, args=(st, api, stop, posted))
+        poster.start()
+        st.start_dispatchers()
+        st.start_workers()
+        try:
+            wait_until(lambda: st.states()["delivered"] >= DAY, SETTLE, "every message delivered")
+        except AssertionError:
+            pass  # measured below
+        finally:
+            time.sleep(1.0)
+            stop.set()
+            poster.join(30)
+        _drain(st)
+        result = _measure(st, scenario, time.monotonic() - started)
+        events = _delivered_events(st.db, st.day_ids)
+    _check(result)
+    assert set(posted) == {200}
+    assert sorted(events.values()) == [1] * DAY, "a message delivered twice, or never"
+
+
+def _delivered_events(db: str, ids: list[int]) -> dict[int, int]:
+    engine = sa.create_engine(db)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(MessageEvent.message_id, sa.func.count())
+            .where(MessageEvent.to_state == "delivered", MessageEvent.message_id.in_(ids))
+            .group_by(MessageEvent.message_id)
+        ).all()
+    engine.dispose()
+    return {mid: n for mid, n in rows}

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 
 from engage.store import Message, MessageState
 from tests.delivery_kit import Kit
-from tests.fakes.provider_server import TWILIO, TWILIO_LIST, ProviderServer, reset
+from tests.fakes.provider_server import SENDGRID, TWILIO, TWILIO_LIST, ProviderServer, reset
 
 S = MessageState
 
@@ -81,3 +81,22 @@ def test_a_failed_lookup_leaves_it_uncertain_and_sends_nothing(
     message = kit.get(mid)
     assert (message.state, message.last_error_code) == (S.UNCERTAIN, "lookup")
     assert len(fake.requests_to(TWILIO)) == 1
+
+
+def test_an_email_with_no_processed_event_is_resent_and_counted_as_a_possible_duplicate(
+    kit: Kit, fake: ProviderServer
+) -> None:
+    _now(kit)
+    duplicates_before = _count("engage_duplicate_sends_total", "sendgrid")
+    fake.script(SENDGRID, reset())
+    mid = kit.message(kit.patient(sms=False), step="safety", channel="email", critical=True)
+    kit.run_due()
+    assert kit.get(mid).state == S.UNCERTAIN
+    kit.clock.advance(seconds=30)
+    kit.run_due()
+    assert kit.get(mid).state == S.UNCERTAIN  # SendGrid's `processed` event gets a minute
+    kit.clock.advance(seconds=31)
+    kit.run_due()
+    assert kit.get(mid).state == S.SENT
+    assert len(fake.requests_to(SENDGRID)) == 2  # no list to ask: sent again...
+    assert _count("engage_duplicate_sends_total", "sendgrid") == duplicates_before + 1  # ...said
