@@ -10,22 +10,12 @@ from typer.testing import CliRunner
 
 from engage.cli.main import app
 
-ROOT = Path(__file__).resolve().parents[2]
 PATIENTS = (
     "external_ref,first_name,last_name,phone,email,timezone,locale,sms_consent,email_consent\n"
     "P-1,Ana,García,(415) 555-2671,ana@example.org,America/Los_Angeles,es,yes,yes\n"
     "P-2,Ben,Okafor,(212) 555-0143,ben@example.org,America/New_York,en,yes,yes\n"
     "P-3,Cy,Lee,(312) 555-0188,cy@example.org,America/Chicago,en,yes,yes\n"
 )
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "ENGAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'engage.db'}",
-        "ENGAGE_SCHEDULE_PATH": str(ROOT / "schedules.yaml"),
-        "ENGAGE_LOG_JSON": "false",
-    }
 
 
 @pytest.fixture

@@ -11,21 +11,11 @@ from typer.testing import CliRunner
 from engage.cli.main import app
 from engage.store.migrate import head
 
-ROOT = Path(__file__).resolve().parents[2]
 CSV = (
     "external_ref,first_name,last_name,phone,email,timezone,locale,sms_consent,email_consent\n"
     "P-1,Ana,García,(415) 555-2671,ana@example.org,America/Los_Angeles,es,yes,yes\n"
     "P-2,Ben,Okafor,not-a-phone,ben@example.org,America/New_York,en,no,yes\n"
 )
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "ENGAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'engage.db'}",
-        "ENGAGE_SCHEDULE_PATH": str(ROOT / "schedules.yaml"),
-        "ENGAGE_LOG_JSON": "false",
-    }
 
 
 @pytest.fixture

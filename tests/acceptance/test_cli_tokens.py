@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -13,17 +11,6 @@ from engage.api.app import create_app
 from engage.cli.main import app
 from engage.settings import Settings
 from engage.store import ApiToken, make_engine, session_factory
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "ENGAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'engage.db'}",
-        "ENGAGE_SCHEDULE_PATH": str(ROOT / "schedules.yaml"),
-        "ENGAGE_LOG_JSON": "false",
-    }
 
 
 @pytest.fixture

@@ -18,15 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "ENGAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'engage.db'}",
-        "ENGAGE_SCHEDULE_PATH": str(ROOT / "schedules.yaml"),
-        "ENGAGE_LOG_JSON": "false",
-    }
-
-
-@pytest.fixture
 def engage(env: dict[str, str]):
     runner = CliRunner()
 
