@@ -74,6 +74,7 @@ def test_operations_is_for_ops_and_shows_status(console: Console) -> None:
         and "Dead letters" in page.text
         and 'hx-trigger="every 10s"' in page.text
     )
+    assert '"X-Engage-Poll": "1"' in page.text  # its refresh does not keep the session alive
     assert console.client.get("/console/audit").status_code == 403
 
 
