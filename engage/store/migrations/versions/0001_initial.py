@@ -4,24 +4,13 @@
 Written by hand against engage.store's models; tests/integration/test_migrations.py proves the two
 agree on SQLite and PostgreSQL. Times are `timestamptz` on PostgreSQL; on SQLite they are naive
 UTC readings (engage.store.base.UTCDateTime converts).
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-25
 """
-
-from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.schema import SchemaItem
 
-revision: str = "0001"
-down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0001", None
 
 MESSAGE_STATES = (
     "scheduled",

@@ -1,22 +1,11 @@
 """Course workflows: a re-planned message's old and new due times (the timeline shows a move as
 old -> new), and a pause with an end (`paused_until`: the enrollment resumes on its own).
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-01
 """
-
-from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0004", "0003"
 
 
 def _instant(name: str) -> sa.Column[object]:

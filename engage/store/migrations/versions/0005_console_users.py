@@ -1,21 +1,9 @@
-"""Console users, their sessions and failed sign-ins.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-01
-"""
-
-from __future__ import annotations
-
-from collections.abc import Sequence
+"""Console users, their sessions and failed sign-ins."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0005", "0004"
 
 ROLES = ("staff", "ops", "admin")
 

@@ -1,22 +1,11 @@
 """Indexes for reads at clinic-group scale (bench/reads.py measures them): patient name search
 by prefix, and the dead-letter list newest first without scanning every message.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-01
 """
-
-from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0007", "0006"
 
 DEAD = sa.text("state IN ('failed', 'undelivered', 'flagged')")
 

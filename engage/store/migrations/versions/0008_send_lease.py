@@ -1,22 +1,11 @@
 """A lease on a message in `sending`: which worker holds it and until when (renewed while held),
 so recovery gives back only what no live worker holds.
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-01
 """
-
-from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0008", "0007"
 
 
 def upgrade() -> None:

@@ -1,21 +1,10 @@
 """Indexes for the console: a day's appointments, a record's audit history, and the inbox
 (names are indexed by 0007).
-
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-12-01
 """
-
-from __future__ import annotations
-
-from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | None = "0008"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0009", "0008"
 
 
 def upgrade() -> None:

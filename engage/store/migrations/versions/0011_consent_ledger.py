@@ -1,23 +1,12 @@
 """The consent ledger: every applied consent decision, append-only (channel, granted, when,
 source, actor, origin, notice version, reason). Existing current rows seed it, so no history
 starts empty.
-
-Revision ID: 0011
-Revises: 0010
-Create Date: 2026-12-01
 """
-
-from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0011", "0010"
 
 
 def upgrade() -> None:

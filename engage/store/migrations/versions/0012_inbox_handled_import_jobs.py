@@ -1,22 +1,11 @@
 """Staff mark a patient's reply handled (who and when; an index of the ones still to read), and
 patients imports run in the background with their progress stored (import_job).
-
-Revision ID: 0012
-Revises: 0011
-Create Date: 2026-12-02
 """
-
-from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0011"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0012", "0011"
 
 UNHANDLED = sa.text("handled_at IS NULL")
 

@@ -1,22 +1,11 @@
 """Patients may share a phone or an email (a family on one number): the unique constraints on
 patient.phone and patient.email become plain indexes, still used to find who a number is.
-
-Revision ID: 0013
-Revises: 0012
-Create Date: 2026-12-02
 """
-
-from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0012"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0013", "0012"
 
 
 def upgrade() -> None:

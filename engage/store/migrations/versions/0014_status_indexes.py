@@ -1,22 +1,11 @@
 """Indexes for `engage status` and /metrics at clinic-group scale: messages by when they were
 sent (lateness over the window) and message events by time and by actor (activity, failure
 reasons and the dispatcher's last change over the window), so none of them scans the outbox.
-
-Revision ID: 0014
-Revises: 0013
-Create Date: 2026-12-02
 """
-
-from __future__ import annotations
-
-from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0013"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0014", "0013"
 
 
 def upgrade() -> None:

@@ -1,22 +1,11 @@
 """Uncertain outcomes: the `uncertain` message state (the request went out, no answer came back)
 and `uncertain_since`, which makes every later attempt ask the provider before sending again.
-
-Revision ID: 0015
-Revises: 0014
-Create Date: 2026-12-02
 """
-
-from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | None = "0014"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0015", "0014"
 
 BEFORE = (
     "scheduled",
