@@ -17,6 +17,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from engage.store.import_jobs import ImportJob, ImportState
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 STALE_AFTER = timedelta(minutes=10)
+KEEP_UPLOADS = timedelta(days=1)  # a checked file nobody confirmed is removed after this
 SHOWN_PROBLEMS = 500  # the page lists this many; the counts cover them all
 WAIT_SECONDS = 2.0  # a small file's check or import finishes within the request
 
@@ -64,6 +66,7 @@ def create(
     sessions: sessionmaker[Session], data: bytes, filename: str, *, actor: str, now: datetime
 ) -> int:
     """Store the upload and its job row (state checking); the caller starts the check."""
+    prune(time.time() - KEEP_UPLOADS.total_seconds())
     with sessions.begin() as session:
         job = ImportJob(
             actor=actor[:64],
@@ -82,6 +85,16 @@ def create(
     path.parent.mkdir(mode=0o700, exist_ok=True)
     path.write_bytes(data)
     return job_id
+
+
+def prune(before: float) -> int:
+    """Remove uploads last written before `before` (epoch seconds): checked, never confirmed."""
+    gone = 0
+    for job_folder in folder().glob("job-*"):
+        if job_folder.is_dir() and job_folder.stat().st_mtime < before:
+            shutil.rmtree(job_folder, ignore_errors=True)
+            gone += 1
+    return gone
 
 
 def load(session: Session, job_id: int) -> ImportJob:

@@ -3,6 +3,9 @@ shows the progress (polled by htmx) and the summary, and a job that stops says s
 
 from __future__ import annotations
 
+import os
+import time
+
 from engage.console import importjobs
 from engage.store.import_jobs import ImportJob, ImportState
 from tests.api_kit import NOW
@@ -100,3 +103,12 @@ def test_a_page_polling_itself_does_not_keep_the_session_alive(staff: Console) -
     staff.clock.advance(minutes=6)  # 16 minutes since the user last did anything
     answer = staff.client.get(f"/console/import/jobs/{job_id}", follow_redirects=False)
     assert answer.status_code == 303 and "/console/signin" in answer.headers["location"]
+
+
+def test_uploads_nobody_confirmed_are_removed_after_a_day(staff: Console) -> None:
+    job_id = importjobs.create(staff.sessions, _rows(3), "old.csv", actor="x", now=NOW)
+    path = importjobs.job_file(_job(staff, job_id))
+    day_ago = time.time() - 2 * 86400
+    os.utime(path.parent, (day_ago, day_ago))
+    importjobs.create(staff.sessions, _rows(3), "new.csv", actor="x", now=NOW)
+    assert not path.exists()
