@@ -17,9 +17,9 @@ from engage import enrollment as service
 from engage.cli import db as db_cli
 from engage.cli.serve import settings_or_exit
 from engage.enrollment.anchors import parse_event
+from engage.enrollment.common import get_patient
 from engage.errors import EngageError
 from engage.schedule.loader import load_schedule
-from engage.store.patients import Patient
 
 enrollments_app = typer.Typer(
     help="Pause (optionally until a date), resume or unenroll a patient's enrollments.",
@@ -54,9 +54,7 @@ def pause_command(
     now = datetime.now(UTC)
     with db_cli.open_store(settings)() as session:
         try:
-            patient = session.get(Patient, patient_id)
-            if patient is None:
-                raise _fail(f"patient {patient_id} not found")
+            patient = get_patient(session, patient_id)
             end = parse_event(f"until={until}", patient.timezone).at if until else None
             if enrollment is None:
                 ids = service.pause_patient(

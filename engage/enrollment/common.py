@@ -17,6 +17,7 @@ from engage.store.patients import Patient
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 OPEN = (EnrollmentState.ACTIVE, EnrollmentState.PAUSED)  # enrollments whose plan is kept current
 
 
@@ -37,24 +38,23 @@ def transaction(fn: Callable[Concatenate[Session, P], R]) -> Callable[Concatenat
 
 
 def get_patient(session: Session, patient_id: int) -> Patient:
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound(f"patient {patient_id} not found")
-    return patient
+    return _load(session, Patient, patient_id, "patient")
 
 
 def get_enrollment(session: Session, enrollment_id: int) -> Enrollment:
-    enrollment = session.get(Enrollment, enrollment_id)
-    if enrollment is None:
-        raise NotFound(f"enrollment {enrollment_id} not found")
-    return enrollment
+    return _load(session, Enrollment, enrollment_id, "enrollment")
 
 
 def get_appointment(session: Session, appointment_id: int) -> Appointment:
-    appointment = session.get(Appointment, appointment_id)
-    if appointment is None:
-        raise NotFound(f"appointment {appointment_id} not found")
-    return appointment
+    return _load(session, Appointment, appointment_id, "appointment")
+
+
+def _load(session: Session, model: type[T], row_id: int, noun: str) -> T:
+    """The row `row_id` of `model`, or NotFound worded the one way every front door shows."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"{noun} {row_id} not found")
+    return row
 
 
 def appointment_and_patient(session: Session, appointment_id: int) -> tuple[Appointment, Patient]:
