@@ -15,11 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engage.consent.precedence import Current, Origin, Verdict, judge
 from engage.store.audit import audit
+from engage.store.bulk_insert import insert_rows
 from engage.store.patients import Consent, ConsentEvent, Patient
 
 NUMBER_STOPS = frozenset({"sms-stop", "twilio-21610"})  # the number's own "no"
@@ -195,13 +196,13 @@ def record_imported(
             new.append(values)
         else:
             changed.append({"id": consent_id, **values})
-    if new:
-        session.execute(insert(Consent), new)
+    insert_rows(session, Consent, new)  # COPY on PostgreSQL: see engage.store.bulk_insert
     if changed:
         session.execute(update(Consent), changed)
     ledger = {"actor": actor[:64], "origin": Origin.IMPORT.value, "reason": ""}
-    session.execute(
-        insert(ConsentEvent),
+    insert_rows(
+        session,
+        ConsentEvent,
         [
             {"at": now, **{k: v for k, v in values.items() if k not in ("changed_at", "id")}}
             | ledger

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import JSON, func, insert, select
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
@@ -56,12 +57,20 @@ def insert_rows(session: Session, model: type[Any], rows: Sequence[dict[str, Any
     raw = session.connection().connection.driver_connection
     if raw is None:  # a pooled connection always has its driver's
         raise RuntimeError("no driver connection to COPY through")
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-        for row in rows:
-            values = [row[n] for n in names]
-            for k, fn in convert:
-                values[k] = fn(values[k])
-            copy.write_row(values)
+    statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
+    dbapi = session.get_bind().dialect.loaded_dbapi
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                values = [row[n] for n in names]
+                for k, fn in convert:
+                    values[k] = fn(values[k])
+                copy.write_row(values)
+    except dbapi.Error as exc:
+        # As SQLAlchemy raises a failed statement (IntegrityError for a unique key, ...): callers
+        # that retry a race, or name a fault, catch the same classes whichever way rows went in.
+        # No parameters: the rows hold contact data.
+        raise DBAPIError.instance(statement, None, exc, dbapi.Error, hide_parameters=True) from exc
 
 
 def _postgres(session: Session) -> bool:

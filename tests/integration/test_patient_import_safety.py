@@ -114,6 +114,48 @@ def test_a_database_error_mid_import_leaves_nothing_written(
     assert counts(failing_postgres) == (0, 0, 0, 0)
 
 
+@pytest.fixture
+def racing_postgres(postgres_db_url: str) -> Iterator[sessionmaker[Session]]:
+    """PostgreSQL where storing a patient named 'Racer' first stores another under ref R9, as a
+    concurrent writer would between the import's look-up and its write."""
+    engine = make_engine(postgres_db_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "CREATE FUNCTION test_race() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF NEW.last_name = 'Racer' THEN INSERT INTO patient (external_ref, first_name, "
+                "last_name, timezone, locale, preferred_channel, created_at, updated_at) VALUES "
+                "('R9', 'Other', 'Writer', 'UTC', 'en', 'sms', now(), now()); END IF; "
+                "RETURN NEW; END $$"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "CREATE TRIGGER test_race BEFORE INSERT ON patient "
+                "FOR EACH ROW EXECUTE FUNCTION test_race()"
+            )
+        )
+    try:
+        yield session_factory(engine)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text("DROP TRIGGER test_race ON patient"))
+            connection.execute(sa.text("DROP FUNCTION test_race()"))
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_ref_stored_by_another_writer_mid_import_is_retried_then_named(
+    racing_postgres: sessionmaker[Session], tmp_path: Path
+) -> None:
+    # Patients go in by COPY on PostgreSQL; its unique violation must still be the
+    # IntegrityError the importer retries on (it was a bare driver error, never retried).
+    text = HEADER + "R8,Pat,Racer,,p8@example.org,UTC,en,no\n" + rows(1, start=9)
+    with pytest.raises(InvalidInput, match="another writer"):
+        import_csv(racing_postgres, write(tmp_path, text))
+    assert counts(racing_postgres) == (0, 0, 0, 0)
+
+
 def test_an_unknown_column_suggests_the_closest(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
