@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engage.store.base import Base, UTCDateTime, utcnow
+from engage.store.base import Base, UTCDateTime, partial_index, utcnow
 
 
 class WebhookEvent(Base):
@@ -35,13 +35,7 @@ class InboundMessage(Base):
     # The inbox: one keyword's texts, newest first; and only those nobody handled yet.
     __table_args__ = (
         Index("ix_inbound_message_keyword_id", "keyword", "id"),
-        Index(
-            "ix_inbound_message_unhandled",
-            "keyword",
-            "id",
-            sqlite_where=text("handled_at IS NULL"),
-            postgresql_where=text("handled_at IS NULL"),
-        ),
+        partial_index("ix_inbound_message_unhandled", "keyword", "id", where="handled_at IS NULL"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

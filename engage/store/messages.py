@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engage.store.base import Base, UTCDateTime, str_enum, utcnow
+from engage.store.base import Base, UTCDateTime, partial_index, str_enum, utcnow
 
 
 class MessageState(StrEnum):
@@ -66,12 +66,11 @@ class Message(Base):
         # Lateness over `engage status`'s window (migration 0014).
         Index("ix_message_sent_at", "sent_at"),
         # The dead-letter list reads the newest failures first (ops/failed.py).
-        Index(
+        partial_index(
             "ix_message_dead_updated_at",
             "updated_at",
             "id",
-            postgresql_where=text("state IN ('failed', 'undelivered', 'flagged')"),
-            sqlite_where=text("state IN ('failed', 'undelivered', 'flagged')"),
+            where="state IN ('failed', 'undelivered', 'flagged')",
         ),
     )
 
