@@ -30,7 +30,7 @@ from engage.errors import InvalidInput
 from engage.patients import writing
 from engage.patients.csvfile import Record, count_lines, open_records
 from engage.patients.matching import FIELDS, Decision, Stored, StoredIndex, decide, name_key
-from engage.patients.rows import PatientRow, problems
+from engage.patients.rows import Normalised, PatientRow, problems
 from engage.store.audit import audit
 from engage.store.base import utcnow
 from engage.store.patients import Consent, Patient
@@ -215,12 +215,12 @@ def _outcome(line: int, decision: Decision) -> RowOutcome:
 
 def _batches(records: Iterator[Record], tally: _Tally) -> Iterator[tuple[int, list[_Valid]]]:
     """(records read, their valid rows not repeating an earlier row), BATCH_SIZE rows at a time."""
-    seen = _FileKeys()
+    seen, normalised = _FileKeys(), Normalised()
     batch: list[_Valid] = []
     consumed = 0
     for record in records:
         consumed += 1
-        item = _validated(record, tally)
+        item = _validated(record, tally, normalised)
         if item is not None and (clash := seen.clash(item)):
             tally.reject(item.line, [clash])
         elif item is not None:
@@ -232,12 +232,12 @@ def _batches(records: Iterator[Record], tally: _Tally) -> Iterator[tuple[int, li
         yield consumed, batch
 
 
-def _validated(record: Record, tally: _Tally) -> _Valid | None:
+def _validated(record: Record, tally: _Tally, normalised: Normalised) -> _Valid | None:
     if record.problem:
         tally.reject(record.line, [record.problem])
         return None
     try:
-        row = PatientRow.model_validate(record.cells)
+        row = PatientRow.model_validate(record.cells, context=normalised)
     except PydanticValidationError as exc:
         tally.reject(record.line, problems(exc))
         return None

@@ -5,6 +5,7 @@ Every problem names its field; `problems(exc)` turns pydantic's errors into `fie
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import phonenumbers
@@ -15,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -87,13 +89,13 @@ class PatientRow(BaseModel):
 
     @field_validator("phone")
     @classmethod
-    def _e164(cls, value: str | None) -> str | None:
-        return None if value is None else normalize_phone(value)
+    def _e164(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _normalised(info, normalize_phone, value)
 
     @field_validator("email")
     @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        return None if value is None else normalize_email(value)
+    def _email(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _normalised(info, normalize_email, value)
 
     @field_validator("timezone")
     @classmethod
@@ -122,6 +124,41 @@ class PatientRow(BaseModel):
     def channel(self) -> str:
         """The preferred channel, or the one the patient can be reached on (SMS first)."""
         return self.preferred_channel or ("sms" if self.phone else "email")
+
+
+class Normalised:
+    """Phones and emails one import already normalised: `model_validate(cells, context=this)`.
+
+    Parsing a phone number is most of a row's validation; a family's shared phone or email is
+    parsed once per import. Per import, not per process (no contact data kept after it), and
+    bounded, so memory stays flat however long the file.
+    """
+
+    LIMIT = 8192
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[Callable[[str], str], str], tuple[str, bool]] = {}
+
+    def get(self, normalize: Callable[[str], str], text: str) -> str:
+        key = (normalize, text)
+        if (known := self.found.get(key)) is None:
+            try:
+                known = (normalize(text), True)
+            except ValueError as exc:
+                known = (str(exc), False)
+            if len(self.found) >= self.LIMIT:
+                self.found.clear()
+            self.found[key] = known
+        value, valid = known
+        if not valid:
+            raise ValueError(value)
+        return value
+
+
+def _normalised(info: ValidationInfo, normalize: Callable[[str], str], text: str) -> str:
+    if isinstance(info.context, Normalised):
+        return info.context.get(normalize, text)
+    return normalize(text)
 
 
 def normalize_phone(text: str, region: str = DEFAULT_REGION) -> str:

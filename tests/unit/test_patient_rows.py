@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from engage.patients.rows import PatientRow, normalize_email, normalize_phone, problems
+from engage.patients.rows import (
+    Normalised,
+    PatientRow,
+    normalize_email,
+    normalize_phone,
+    problems,
+)
 
 BASE = {"first_name": "Ana", "last_name": "Ruiz", "timezone": "America/Chicago"}
 
@@ -112,3 +118,28 @@ def test_an_over_long_external_ref_is_refused() -> None:
     assert problems_of(phone="4155552671", external_ref="x" * 65) == [
         "external_ref: String should have at most 64 characters"
     ]
+
+
+def test_one_imports_remembered_phones_and_emails_give_each_row_what_parsing_would() -> None:
+    # The importer parses a shared phone or email once per file: every repeat, of a valid
+    # value or of a refused one, must get what parsing it afresh gives, past the bound too.
+    normalised = Normalised()
+    normalised.LIMIT = 3
+    cells = [
+        {"phone": "(415) 555-2671"},
+        {"phone": "555-0000"},
+        {"email": "Ana@Example.ORG"},
+        {"email": "not-an-email"},
+    ]
+    for _ in range(3):
+        for given in cells:
+            try:
+                expected: object = PatientRow.model_validate(BASE | given)
+            except ValidationError as exc:
+                expected = problems(exc)
+            try:
+                got: object = PatientRow.model_validate(BASE | given, context=normalised)
+            except ValidationError as exc:
+                got = problems(exc)
+            assert got == expected
+    assert len(normalised.found) <= normalised.LIMIT
