@@ -8,10 +8,13 @@ local time when it has no offset: the pause then ends on its own.
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import typer
+from sqlalchemy.orm import Session
 
 from engage import enrollment as service
 from engage.cli import db as db_cli
@@ -20,6 +23,7 @@ from engage.enrollment.anchors import parse_event
 from engage.enrollment.common import get_patient
 from engage.errors import EngageError
 from engage.schedule.loader import load_schedule
+from engage.settings import Settings
 
 enrollments_app = typer.Typer(
     help="Pause (optionally until a date), resume or unenroll a patient's enrollments.",
@@ -40,6 +44,17 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+@contextmanager
+def _session(settings: Settings, *also: type[Exception]) -> Iterator[Session]:
+    """A store session whose engage errors (and `also`) end the command: exit 1, the message."""
+    caught: tuple[type[Exception], ...] = (EngageError, *also)
+    with db_cli.open_store(settings)() as session:
+        try:
+            yield session
+        except caught as exc:
+            raise _fail(str(exc).replace("--event 'until=", "--until '")) from None
+
+
 @enrollments_app.command("pause")
 def pause_command(
     patient_id: int = PATIENT,
@@ -52,21 +67,16 @@ def pause_command(
     """Hold the messages of the patient's active enrollments until resumed (or --until)."""
     settings = settings_or_exit()
     now = datetime.now(UTC)
-    with db_cli.open_store(settings)() as session:
-        try:
-            patient = get_patient(session, patient_id)
-            end = parse_event(f"until={until}", patient.timezone).at if until else None
-            if enrollment is None:
-                ids = service.pause_patient(
-                    session, patient_id, reason=reason, now=now, actor=_actor(), until=end
-                )
-            else:
-                service.pause(
-                    session, enrollment, reason=reason, now=now, actor=_actor(), until=end
-                )
-                ids = [enrollment]
-        except (ValueError, EngageError) as exc:
-            raise _fail(str(exc).replace("--event 'until=", "--until '")) from None
+    with _session(settings, ValueError) as session:
+        patient = get_patient(session, patient_id)
+        end = parse_event(f"until={until}", patient.timezone).at if until else None
+        if enrollment is None:
+            ids = service.pause_patient(
+                session, patient_id, reason=reason, now=now, actor=_actor(), until=end
+            )
+        else:
+            service.pause(session, enrollment, reason=reason, now=now, actor=_actor(), until=end)
+            ids = [enrollment]
     when = f" until {end.astimezone(ZoneInfo(patient.timezone)):%Y-%m-%d %H:%M %Z}" if end else ""
     typer.echo(f"paused enrollment(s) {', '.join(map(str, ids))}{when}")
 
@@ -77,15 +87,12 @@ def resume_command(patient_id: int = PATIENT, enrollment: int | None = ONE) -> N
     settings = settings_or_exit()
     schedule = load_schedule(settings.schedule_path)
     now = datetime.now(UTC)
-    with db_cli.open_store(settings)() as session:
-        try:
-            if enrollment is None:
-                ids = service.resume_patient(session, schedule, patient_id, now=now, actor=_actor())
-            else:
-                service.resume(session, schedule, enrollment, now=now, actor=_actor())
-                ids = [enrollment]
-        except EngageError as exc:
-            raise _fail(str(exc)) from None
+    with _session(settings) as session:
+        if enrollment is None:
+            ids = service.resume_patient(session, schedule, patient_id, now=now, actor=_actor())
+        else:
+            service.resume(session, schedule, enrollment, now=now, actor=_actor())
+            ids = [enrollment]
     typer.echo(f"resumed enrollment(s) {', '.join(map(str, ids))}")
 
 
@@ -98,19 +105,16 @@ def unenroll_command(
     """Unenroll the patient: every message not yet sent is cancelled with the reason."""
     settings = settings_or_exit()
     now = datetime.now(UTC)
-    with db_cli.open_store(settings)() as session:
-        try:
-            if enrollment is None:
-                done = service.unenroll_patient(
-                    session, patient_id, reason=reason, now=now, actor=_actor()
+    with _session(settings) as session:
+        if enrollment is None:
+            done = service.unenroll_patient(
+                session, patient_id, reason=reason, now=now, actor=_actor()
+            )
+        else:
+            done = {
+                enrollment: service.unenroll(
+                    session, enrollment, reason=reason, now=now, actor=_actor()
                 )
-            else:
-                done = {
-                    enrollment: service.unenroll(
-                        session, enrollment, reason=reason, now=now, actor=_actor()
-                    )
-                }
-        except EngageError as exc:
-            raise _fail(str(exc)) from None
+            }
     for enrollment_id, cancelled in done.items():
         typer.echo(f"unenrolled enrollment {enrollment_id}: {cancelled} message(s) cancelled")
