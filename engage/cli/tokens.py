@@ -9,11 +9,10 @@ from __future__ import annotations
 import getpass
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from engage.cli import db as db_cli
 from engage.cli.serve import settings_or_exit
+from engage.cli.tables import print_table
 from engage.errors import NotFound
 from engage.store.tokens import Role, create_token, list_tokens, revoke_token
 
@@ -48,17 +47,10 @@ def list_command() -> None:
     sessions = db_cli.open_store(settings_or_exit())
     with sessions() as session:
         rows = list_tokens(session)
-    table = Table("id", "name", "role", "created", "revoked")
-    for row in rows:
-        revoked = row.revoked_at.isoformat(timespec="seconds") if row.revoked_at else ""
-        table.add_row(
-            str(row.id),
-            row.name,
-            str(row.role),
-            row.created_at.isoformat(timespec="seconds"),
-            revoked,
-        )
-    Console().print(table)
+    print_table(
+        ("id", "name", "role", "created", "revoked"),
+        ((row.id, row.name, row.role, row.created_at, row.revoked_at) for row in rows),
+    )
 
 
 @tokens_app.command("revoke")

@@ -10,12 +10,11 @@ import getpass
 import os
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from engage.accounts.users import create_user, disable_user, list_users
 from engage.cli import db as db_cli
 from engage.cli.serve import settings_or_exit
+from engage.cli.tables import print_table
 from engage.errors import Conflict, InvalidInput, NotFound
 from engage.store.base import utcnow
 from engage.store.tokens import Role
@@ -71,17 +70,13 @@ def list_command() -> None:
     sessions = db_cli.open_store(settings_or_exit())
     with sessions() as session:
         rows = list_users(session)
-    table = Table("username", "name", "role", "created", "disabled")
-    for row in rows:
-        disabled = row.disabled_at.isoformat(timespec="seconds") if row.disabled_at else ""
-        table.add_row(
-            row.username,
-            row.display_name,
-            str(row.role),
-            row.created_at.isoformat(timespec="seconds"),
-            disabled,
-        )
-    Console().print(table)
+    print_table(
+        ("username", "name", "role", "created", "disabled"),
+        (
+            (row.username, row.display_name, row.role, row.created_at, row.disabled_at)
+            for row in rows
+        ),
+    )
 
 
 @users_app.command("disable")
