@@ -18,7 +18,7 @@ from engage import enrollment as service
 from engage.api import errors
 from engage.api.fields import Id
 from engage.api.params import WRITE, Now, Plan, RequestBody, Sessions, Staff
-from engage.api.patients import load_patient
+from engage.api.patients import load_patient, patient_rows
 from engage.api.walltime import WallTime, instant
 from engage.enrollment import common
 from engage.inbound.confirmations import confirm
@@ -133,11 +133,8 @@ def add(
 )
 def list_appointments(patient_id: Id, who: Staff, sessions: Sessions) -> list[AppointmentOut]:
     with sessions() as session:
-        load_patient(session, patient_id)
-        rows = session.scalars(
-            select(Appointment)
-            .where(Appointment.patient_id == patient_id)
-            .order_by(Appointment.starts_at, Appointment.id)
+        rows = patient_rows(
+            session, patient_id, Appointment.patient_id, Appointment.starts_at, Appointment.id
         )
         return [appointment_out(session, a) for a in rows]
 

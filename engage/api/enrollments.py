@@ -19,7 +19,7 @@ from engage import enrollment as service
 from engage.api import errors
 from engage.api.fields import Id, Moment
 from engage.api.params import WRITE, Now, Plan, RequestBody, Sessions, Staff
-from engage.api.patients import load_patient
+from engage.api.patients import load_patient, patient_rows
 from engage.api.walltime import WallTime, instant
 from engage.enrollment import common
 from engage.planning.planner import AnchorEvent
@@ -136,10 +136,7 @@ def enroll(
 )
 def list_enrollments(patient_id: Id, who: Staff, sessions: Sessions) -> list[EnrollmentOut]:
     with sessions() as session:
-        load_patient(session, patient_id)
-        rows = session.scalars(
-            select(Enrollment).where(Enrollment.patient_id == patient_id).order_by(Enrollment.id)
-        )
+        rows = patient_rows(session, patient_id, Enrollment.patient_id, Enrollment.id)
         return [enrollment_out(session, e) for e in rows]
 
 

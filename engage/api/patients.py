@@ -6,11 +6,12 @@ that patient: merging two people by accident would send one person's reminders t
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from engage.api import errors
 from engage.api.fields import Id
@@ -27,6 +28,14 @@ _RACE = "a patient with the same phone, email or external_ref was just stored"
 def load_patient(session: Session, patient_id: int) -> Patient:
     """The patient `patient_id`, or NotFound (404)."""
     return records.load_patient(session, patient_id)
+
+
+def patient_rows(
+    session: Session, patient_id: int, owner: InstrumentedAttribute[int], *order: Any
+) -> list[Any]:
+    """The rows whose `owner` column is the patient, in `order`; NotFound (404) if no patient."""
+    load_patient(session, patient_id)
+    return list(session.scalars(select(owner.class_).where(owner == patient_id).order_by(*order)))
 
 
 @router.post(
