@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from engage import enrollment as service
 from engage.api import errors
 from engage.api.fields import Id
-from engage.api.params import WRITE, Now, Plan, RequestBody, Sessions, Staff
+from engage.api.params import READ, WRITE, Now, Plan, RequestBody, Sessions, Staff
 from engage.api.patients import load_patient, patient_rows
 from engage.api.walltime import WallTime, instant
 from engage.enrollment import common
@@ -129,7 +129,7 @@ def add(
 @router.get(
     "/patients/{patient_id}/appointments",
     response_model=list[AppointmentOut],
-    responses=errors.responses(404, 422),
+    responses=READ,
 )
 def list_appointments(patient_id: Id, who: Staff, sessions: Sessions) -> list[AppointmentOut]:
     with sessions() as session:
@@ -142,7 +142,7 @@ def list_appointments(patient_id: Id, who: Staff, sessions: Sessions) -> list[Ap
 @router.get(
     "/appointments/{appointment_id}",
     response_model=AppointmentOut,
-    responses=errors.responses(404, 422),
+    responses=READ,
 )
 def get_appointment(appointment_id: Id, who: Staff, sessions: Sessions) -> AppointmentOut:
     with sessions() as session:

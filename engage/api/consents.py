@@ -11,7 +11,7 @@ from fastapi import APIRouter
 
 from engage.api import errors
 from engage.api.fields import Id
-from engage.api.params import Now, Sessions, Staff
+from engage.api.params import READ, Now, Sessions, Staff
 from engage.api.patient_models import Channel, ConsentChange, ConsentEventOut, ConsentOut
 from engage.api.patients import load_patient
 from engage.consent import service
@@ -24,7 +24,7 @@ router = APIRouter(tags=["consent"], responses=errors.responses(400, 401, 403))
 @router.get(
     "/patients/{patient_id}/consents",
     response_model=list[ConsentOut],
-    responses=errors.responses(404, 422),
+    responses=READ,
 )
 def list_consents(patient_id: Id, who: Staff, sessions: Sessions) -> list[ConsentOut]:
     with sessions() as session:
@@ -34,7 +34,7 @@ def list_consents(patient_id: Id, who: Staff, sessions: Sessions) -> list[Consen
 @router.get(
     "/patients/{patient_id}/consent-history",
     response_model=list[ConsentEventOut],
-    responses=errors.responses(404, 422),
+    responses=READ,
 )
 def consent_history(patient_id: Id, who: Staff, sessions: Sessions) -> list[ConsentEventOut]:
     """The append-only consent ledger of one patient, oldest first (`engage patients consent`)."""

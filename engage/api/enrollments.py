@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from engage import enrollment as service
 from engage.api import errors
 from engage.api.fields import Id, Moment
-from engage.api.params import WRITE, Now, Plan, RequestBody, Sessions, Staff
+from engage.api.params import READ, WRITE, Now, Plan, RequestBody, Sessions, Staff
 from engage.api.patients import load_patient, patient_rows
 from engage.api.walltime import WallTime, instant
 from engage.enrollment import common
@@ -132,7 +132,7 @@ def enroll(
 @router.get(
     "/patients/{patient_id}/enrollments",
     response_model=list[EnrollmentOut],
-    responses=errors.responses(404, 422),
+    responses=READ,
 )
 def list_enrollments(patient_id: Id, who: Staff, sessions: Sessions) -> list[EnrollmentOut]:
     with sessions() as session:
@@ -143,7 +143,7 @@ def list_enrollments(patient_id: Id, who: Staff, sessions: Sessions) -> list[Enr
 @router.get(
     "/enrollments/{enrollment_id}",
     response_model=EnrollmentOut,
-    responses=errors.responses(404, 422),
+    responses=READ,
 )
 def get_enrollment(enrollment_id: Id, who: Staff, sessions: Sessions) -> EnrollmentOut:
     with sessions() as session:

@@ -23,6 +23,7 @@ Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
 Plan = Annotated[Schedule, Depends(deps.schedule)]
 Templates = Annotated[Any, Depends(deps.templates)]
 Now = Annotated[Any, Depends(deps.now)]
+READ = errors.responses(404, 422)  # what a route that reads a record (or a patient's) may answer
 WRITE = errors.responses(404, 409, 422)  # what a route that changes a record may answer
 
 

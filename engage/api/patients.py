@@ -15,7 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from engage.api import errors
 from engage.api.fields import Id
-from engage.api.params import Now, Sessions, Staff
+from engage.api.params import READ, Now, Sessions, Staff
 from engage.api.patient_models import PatientCreate, PatientOut, PatientUpdate
 from engage.errors import Conflict
 from engage.patients import records
@@ -70,9 +70,7 @@ def search_patients(
         return [PatientOut.of(p) for p in session.execute(query).scalars()]
 
 
-@router.get(
-    "/patients/{patient_id}", response_model=PatientOut, responses=errors.responses(404, 422)
-)
+@router.get("/patients/{patient_id}", response_model=PatientOut, responses=READ)
 def get_patient(patient_id: Id, who: Staff, sessions: Sessions) -> PatientOut:
     with sessions() as session:
         return PatientOut.of(load_patient(session, patient_id))

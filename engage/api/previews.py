@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from engage.api import deps, errors
 from engage.api.enrollments import EventIn, anchor_events
 from engage.api.fields import Id, Moment
-from engage.api.params import Now, Plan, RequestBody, Staff, Templates
+from engage.api.params import READ, Now, Plan, RequestBody, Staff, Templates
 from engage.api.patient_models import Channel, Locale, Zone
 from engage.api.patients import load_patient
 from engage.enrollment.anchors import END, START, infusion_length, split_events
@@ -107,7 +107,7 @@ def preview_anyone(
 @router.post(
     "/patients/{patient_id}/preview",
     response_model=list[PreviewItemOut],
-    responses=errors.responses(404, 422),
+    responses=READ,
 )
 def preview_patient(
     patient_id: Id,

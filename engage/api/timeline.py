@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 
 from engage.api import errors
 from engage.api.fields import Id
-from engage.api.params import Plan, Sessions, Staff, Templates
+from engage.api.params import READ, Plan, Sessions, Staff, Templates
 from engage.timeline import PatientTimeline, patient_timeline
 
 router = APIRouter(tags=["timeline"], responses=errors.responses(400, 401, 403))
@@ -24,7 +24,7 @@ router = APIRouter(tags=["timeline"], responses=errors.responses(400, 401, 403))
 @router.get(
     "/patients/{patient_id}/timeline",
     response_model=PatientTimeline,
-    responses=errors.responses(404, 422),
+    responses=READ,
 )
 def timeline(
     patient_id: Id,

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engage.api import errors
 from engage.api.fields import Id
-from engage.api.params import Admin, Now, Sessions
+from engage.api.params import READ, Admin, Now, Sessions
 from engage.store.tokens import ApiToken, Role, create_token, list_tokens, revoke_token
 
 router = APIRouter(tags=["tokens"], responses=errors.responses(400, 401, 403))
@@ -59,9 +59,7 @@ def post_token(body: TokenCreate, who: Admin, sessions: Sessions, now: Now) -> T
         return TokenCreated(**TokenOut.of(row).model_dump(), token=raw)
 
 
-@router.post(
-    "/tokens/{token_id}/revoke", response_model=TokenOut, responses=errors.responses(404, 422)
-)
+@router.post("/tokens/{token_id}/revoke", response_model=TokenOut, responses=READ)
 def post_revoke(token_id: Id, who: Admin, sessions: Sessions, now: Now) -> TokenOut:
     with sessions.begin() as session:
         return TokenOut.of(revoke_token(session, token_id, actor=who.actor, now=now))
