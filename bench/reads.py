@@ -64,7 +64,7 @@ def _build(url: str, patients: int, per_patient: int) -> None:
             INSERT INTO patient (id, external_ref, first_name, last_name, phone, email, timezone,
                                  locale, preferred_channel, created_at, updated_at)
             SELECT i, 'R-' || i, ({first})[1 + i % {len(FIRST)}],
-                   ({last})[1 + (i * 7919) % {len(LAST)}] || (i % 1000),
+                   ({last})[1 + (i::bigint * 7919) % {len(LAST)}] || (i % 1000),
                    '+1212' || (2000000 + i), 'p' || i || '@example.org',
                    'America/New_York', 'en', 'sms', now(), now()
             FROM generate_series(1, {patients}) AS i""")
