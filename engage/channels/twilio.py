@@ -9,6 +9,7 @@ echoes the phone number.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import urllib3
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
@@ -40,7 +41,8 @@ PERMANENT_CODES: dict[int, str] = {
     30006: "landline or unreachable carrier",
     30007: "filtered by the carrier",
 }
-LOOKUP_LIMIT = 50  # the recipient's latest messages: a patient gets a few a day
+LOOKUP_LIMIT = 1000  # at most this many of the recipient's latest messages are read
+PAGE = 50
 CLOCK_SKEW = timedelta(seconds=5)  # between our clock and Twilio's date_created (whole seconds)
 # Codes that say "not now": the same message may go through later.
 RETRYABLE: dict[int, str] = {
@@ -111,24 +113,32 @@ class TwilioChannel:
         The Message resource carries no callback URL, so the body we rendered is the match. No
         `DateSent` filter: a message Twilio accepted but has not sent yet has no DateSent.
         """
+        # date_created has whole seconds: one more second of slack on top of the clocks' skew.
+        earliest, latest = since - CLOCK_SKEW, until + CLOCK_SKEW
         try:
-            listed = self._client.messages.list(to=message.to, limit=LOOKUP_LIMIT)
+            matches = _matching(self._client, message, earliest, latest)
         except (TwilioRestException, TwilioServiceException) as exc:
             raise DeliveryError(
                 f"twilio {exc.status}: the Messages list failed", permanent=False, code="lookup"
             ) from None
         except urllib3.exceptions.HTTPError as exc:
-            error = transport_error("twilio", exc)
-            raise DeliveryError(
-                f"{error.reason} (lookup)", permanent=False, code="lookup"
-            ) from None
-        # date_created has whole seconds: one more second of slack on top of the clocks' skew.
-        earliest, latest = since - CLOCK_SKEW, until + CLOCK_SKEW
-        matches = sorted(
-            (m for m in listed if m.body == message.body and _created(m, earliest, latest)),
-            key=lambda m: m.date_created,
-        )
+            why = transport_error("twilio", exc).reason
+            raise DeliveryError(f"{why} (lookup)", permanent=False, code="lookup") from None
         return tuple(Receipt(self.name, str(m.sid), "sent") for m in matches)
+
+
+def _matching(client: Client, message: Outgoing, earliest: datetime, latest: datetime) -> list[Any]:
+    """The recipient's messages newest first, page by page, until they are older than the
+    window (a shared or busy number may have had many since): those with our body, oldest first.
+    """
+    found = []
+    for listed in client.messages.stream(to=message.to, limit=LOOKUP_LIMIT, page_size=PAGE):
+        created = getattr(listed, "date_created", None)
+        if isinstance(created, datetime) and created < earliest:
+            break
+        if listed.body == message.body and _created(listed, earliest, latest):
+            found.append(listed)
+    return sorted(found, key=lambda m: m.date_created)
 
 
 def _created(message: object, earliest: datetime, latest: datetime) -> bool:
