@@ -24,7 +24,12 @@ LOAD_SCHEDULE = {
         }
     },
 }
-LOAD_TEMPLATES = {"ping.sms.j2": "Hello {{ patient.first_name }}. Reply STOP to opt out."}
+# Each message's body differs (its own link), as a patient's real messages do: the same body to
+# the same number within seconds is the one case Twilio's records cannot tell apart when an
+# uncertain send is settled (docs/delivery.md), and these tests count sends per message id.
+LOAD_TEMPLATES = {
+    "ping.sms.j2": "Hello {{ patient.first_name }}: {{ links.unsubscribe }} Reply STOP to opt out."
+}
 
 
 def fill(

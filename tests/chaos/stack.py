@@ -24,17 +24,14 @@ from engage.store import Consent, Enrollment, Message, Patient
 from engage.store.db import make_engine, session_factory
 from engage.store.migrate import upgrade
 from tests.fakes.provider_server import TWILIO, ProviderServer
+from tests.outbox_fill import LOAD_TEMPLATES
 from tests.processes import Processes, processes, write_project
 
 DAY_PHONE = "+14155550111"
 QUIET_PHONE = "+14155550122"
 FINAL = {"sent", "delivered", "failed", "undelivered", "cancelled", "suppressed", "flagged"}
 IN_FLIGHT = {"queued", "sending", "uncertain"}
-# Each message's body differs (its own link), as a patient's real messages do: the same body to
-# the same number within seconds is the case no provider record can tell apart (delivery.md).
-TEMPLATES = {
-    "ping.sms.j2": "Hello {{ patient.first_name }}: {{ links.unsubscribe }} Reply STOP to opt out."
-}
+
 CHAOS_TOKEN = "t" * 32
 
 SCHEDULE = {
@@ -172,7 +169,7 @@ def migrated(postgres_server_url: str) -> str:
 
 
 def env(db: str, broker_url: str, fake: ProviderServer, project: Path, **extra: str) -> dict:
-    schedule, templates = write_project(project, SCHEDULE, TEMPLATES)
+    schedule, templates = write_project(project, SCHEDULE, LOAD_TEMPLATES)
     return {
         "ENGAGE_DATABASE_URL": db,
         "ENGAGE_BROKER_URL": broker_url,
