@@ -209,3 +209,22 @@ def test_the_consoles_check_is_the_dry_run_naming_conflicts_with_stored_patients
     [(line, problem)] = check.problems
     assert line == 2 and problem.startswith("first_name: differs from that of patient 1")
     assert counts(sessions)[0] == 1
+
+
+def test_a_phone_an_earlier_row_gave_another_name_is_a_conflict_unless_the_row_has_a_ref(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    # Earlier rows are remembered by digest, not by value: the lines named must still be right.
+    text = HEADER + (
+        ",Ana,Ruiz,+14155552671,,UTC,en,no\n"  # line 2
+        ",Maria,Lopez,(415) 555-2671,,UTC,en,no\n"  # the same phone, another name, no ref
+        "R3,Maria,Lopez,+14155552671,,UTC,en,no\n"  # a family member: she has a ref
+        ",ANA,ruiz,+14155552671,,UTC,en,no\n"  # line 2 again, whatever the case
+    )
+    report = import_csv(sessions, write(tmp_path, text))
+    assert (report.created, report.rejected) == (2, 2)
+    assert report.problems == (
+        "patients.csv:3: phone: same as line 2, of another name: a conflict for staff "
+        "(give each row an external_ref to add a family member)",
+        "patients.csv:5: phone: same as line 2",
+    )
