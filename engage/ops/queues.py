@@ -81,7 +81,9 @@ def make_celery(settings: Settings) -> Celery:
         task_acks_late=True,  # a task lost with its worker is redelivered...
         task_reject_on_worker_lost=True,  # ...and the outbox state makes the redelivery harmless
         task_ignore_result=True,
-        worker_prefetch_multiplier=4,
+        # A process reserves only the tasks it runs: their rows are `sending` under a lease, so a
+        # killed worker's share is back within one lease, not after `stuck_after` in `queued`.
+        worker_prefetch_multiplier=1,
         task_queues=[
             Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
             for name in QUEUES
