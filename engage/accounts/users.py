@@ -70,7 +70,7 @@ def disable_user(session: Session, username: str, *, actor: str, now: datetime) 
     """Disable a user and end their sessions (disabling twice changes nothing)."""
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
-        raise NotFound(f"user {username!r} does not exist")
+        raise NotFound(f"user {username!r} not found")
     if user.disabled_at is None:
         user.disabled_at = now
         for open_session in session.scalars(

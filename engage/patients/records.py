@@ -33,7 +33,7 @@ def load_patient(session: Session, patient_id: int) -> Patient:
     """The patient `patient_id`, or NotFound."""
     patient = session.get(Patient, patient_id)
     if patient is None:
-        raise NotFound(f"patient {patient_id} does not exist")
+        raise NotFound(f"patient {patient_id} not found")
     return patient
 
 

@@ -91,7 +91,7 @@ def revoke_token(
     """Revoke a token (revoking twice changes nothing); NotFound for an unknown id."""
     row = session.get(ApiToken, token_id)
     if row is None:
-        raise NotFound(f"token {token_id} does not exist")
+        raise NotFound(f"token {token_id} not found")
     if row.revoked_at is None:
         row.revoked_at = now or utcnow()
         audit(

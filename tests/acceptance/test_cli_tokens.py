@@ -49,4 +49,4 @@ def test_the_token_opens_the_api_until_revoked(engage, env) -> None:
 def test_bad_role_or_unknown_token_exit_non_zero(engage) -> None:
     assert engage("tokens", "create", "--role", "root", "--name", "x").exit_code == 2
     result = engage("tokens", "revoke", "42")
-    assert result.exit_code == 1 and "token 42 does not exist" in result.stderr
+    assert result.exit_code == 1 and "token 42 not found" in result.stderr

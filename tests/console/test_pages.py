@@ -87,7 +87,7 @@ def _admin(console: Console) -> Console:
 def test_an_unknown_patient_is_a_page_that_says_what_to_do(staff: Console) -> None:
     page = staff.client.get("/console/patients/999")
     assert page.status_code == 404
-    assert "patient 999 does not exist" in page.text and "Go to Today" in page.text
+    assert "patient 999 not found" in page.text and "Go to Today" in page.text
     assert staff.client.get("/patients/999").headers["content-type"] == "application/json"
 
 

@@ -28,7 +28,7 @@ router = APIRouter()
 def _load(session: Session, appointment_id: int) -> Appointment:
     appointment = session.get(Appointment, appointment_id)
     if appointment is None:
-        raise NotFound(f"appointment {appointment_id} does not exist")
+        raise NotFound(f"appointment {appointment_id} not found")
     return appointment
 
 

@@ -91,7 +91,7 @@ def message_text(
     with sessions() as session:
         message = session.get(Message, message_id)
         if message is None:
-            raise NotFound(f"message {message_id} does not exist")
+            raise NotFound(f"message {message_id} not found")
         patient = load_patient(session, message.patient_id)
         timeline = patient_timeline(session, plan, env, patient.id)
     entry = next(e for e in timeline.messages if e.id == message_id)
@@ -117,7 +117,7 @@ async def enrollment_action(
     with sessions() as session:
         enrollment = session.get(Enrollment, enrollment_id)
         if enrollment is None:
-            raise NotFound(f"enrollment {enrollment_id} does not exist")
+            raise NotFound(f"enrollment {enrollment_id} not found")
         patient_id = enrollment.patient_id
         try:
             _act(session, plan, enrollment_id, action, reason, who, now)
