@@ -1,60 +1,26 @@
 """Initial schema: patients and consent, enrollments and their events, appointments, the outbox
 (messages and their state events) and the audit log.
 
-Written by hand against engage.store's models; tests/integration/test_migrations.py proves the two
-agree on SQLite and PostgreSQL. Times are `timestamptz` on PostgreSQL; on SQLite they are naive
-UTC readings (engage.store.base.UTCDateTime converts).
+Written by hand against engage.store's models; tests/integration/test_store_migrations.py proves
+the two agree on SQLite and PostgreSQL. Times are `timestamptz` on PostgreSQL; on SQLite they are
+naive UTC readings (engage.store.base.UTCDateTime converts).
 """
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.schema import SchemaItem
+
+from engage.store.migrations.columns import MESSAGE_STATES, fk, instant, key, one_of, stamps
 
 revision, down_revision = "0001", None
 
-MESSAGE_STATES = (
-    "scheduled",
-    "queued",
-    "sending",
-    "sent",
-    "delivered",
-    "failed",
-    "undelivered",
-    "cancelled",
-    "suppressed",
-    "flagged",
-)
 ENROLLMENT_STATES = ("active", "paused", "completed", "cancelled")
 APPOINTMENT_STATES = ("scheduled", "confirmed", "cancelled", "completed")
-
-
-def _instant(name: str, *, nullable: bool = False) -> sa.Column[object]:
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
-
-
-def _state(table: str, values: tuple[str, ...]) -> list[SchemaItem]:
-    allowed = ", ".join(f"'{value}'" for value in values)
-    return [
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.CheckConstraint(f"state IN ({allowed})", name=op.f(f"ck_{table}_state")),
-    ]
-
-
-def _id(table: str) -> list[SchemaItem]:
-    return [
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=f"pk_{table}"),
-    ]
-
-
-def _fk(table: str, column: str, target: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint([column], [f"{target}.id"], name=f"fk_{table}_{column}_{target}")
 
 
 def upgrade() -> None:
     op.create_table(
         "patient",
-        *_id("patient"),
+        *key("patient"),
         sa.Column("external_ref", sa.String(64), nullable=True),
         sa.Column("first_name", sa.String(100), nullable=False),
         sa.Column("last_name", sa.String(100), nullable=False),
@@ -63,69 +29,66 @@ def upgrade() -> None:
         sa.Column("timezone", sa.String(64), nullable=False),
         sa.Column("locale", sa.String(8), nullable=False),
         sa.Column("preferred_channel", sa.String(8), nullable=False),
-        _instant("course_completed_at", nullable=True),
-        _instant("created_at"),
-        _instant("updated_at"),
+        instant("course_completed_at", nullable=True),
+        *stamps(),
         sa.UniqueConstraint("external_ref", name="uq_patient_external_ref"),
         sa.UniqueConstraint("phone", name="uq_patient_phone"),
         sa.UniqueConstraint("email", name="uq_patient_email"),
     )
     op.create_table(
         "consent",
-        *_id("consent"),
+        *key("consent"),
         sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.Column("channel", sa.String(8), nullable=False),
         sa.Column("granted", sa.Boolean(), nullable=False),
-        _instant("changed_at"),
+        instant("changed_at"),
         sa.Column("source", sa.String(32), nullable=False),
         sa.Column("notice", sa.Text(), nullable=False),
-        _fk("consent", "patient_id", "patient"),
+        fk("consent", "patient_id", "patient"),
         sa.UniqueConstraint("patient_id", "channel", name="uq_consent_patient_id_channel"),
     )
     op.create_table(
         "enrollment",
-        *_id("enrollment"),
+        *key("enrollment"),
         sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.Column("sequence", sa.String(64), nullable=False),
-        *_state("enrollment", ENROLLMENT_STATES),
+        *one_of("enrollment", "state", ENROLLMENT_STATES),
         sa.Column("reason", sa.Text(), nullable=False),
-        _instant("enrolled_at"),
-        _instant("created_at"),
-        _instant("updated_at"),
-        _fk("enrollment", "patient_id", "patient"),
+        instant("enrolled_at"),
+        *stamps(),
+        fk("enrollment", "patient_id", "patient"),
     )
     op.create_index("ix_enrollment_patient_id", "enrollment", ["patient_id"])
     op.create_table(
         "enrollment_event",
-        *_id("enrollment_event"),
+        *key("enrollment_event"),
         sa.Column("enrollment_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(32), nullable=False),
-        _instant("at"),
+        instant("at"),
         sa.Column("key", sa.String(64), nullable=False),
         sa.Column("occurrence", sa.Integer(), nullable=False),
         sa.Column("cancelled", sa.Boolean(), nullable=False),
-        _fk("enrollment_event", "enrollment_id", "enrollment"),
+        fk("enrollment_event", "enrollment_id", "enrollment"),
         sa.UniqueConstraint(
             "enrollment_id", "name", "key", name="uq_enrollment_event_enrollment_id_name_key"
         ),
     )
     op.create_table(
         "appointment",
-        *_id("appointment"),
+        *key("appointment"),
         sa.Column("patient_id", sa.Integer(), nullable=False),
-        _instant("starts_at"),
-        _instant("ends_at"),
+        instant("starts_at"),
+        instant("ends_at"),
         sa.Column("location", sa.String(200), nullable=False),
-        *_state("appointment", APPOINTMENT_STATES),
-        _instant("confirmed_at", nullable=True),
-        _instant("created_at"),
-        _instant("updated_at"),
-        _fk("appointment", "patient_id", "patient"),
+        *one_of("appointment", "state", APPOINTMENT_STATES),
+        instant("confirmed_at", nullable=True),
+        *stamps(),
+        fk("appointment", "patient_id", "patient"),
     )
     op.create_index("ix_appointment_patient_id", "appointment", ["patient_id"])
     op.create_table(
         "message",
-        *_id("message"),
+        *key("message"),
         sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.Column("enrollment_id", sa.Integer(), nullable=False),
         sa.Column("appointment_id", sa.Integer(), nullable=True),
@@ -136,23 +99,22 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(8), nullable=False),
         sa.Column("template", sa.String(128), nullable=False),
         sa.Column("critical", sa.Boolean(), nullable=False),
-        _instant("due_at"),
-        *_state("message", MESSAGE_STATES),
+        instant("due_at"),
+        *one_of("message", "state", MESSAGE_STATES),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("provider", sa.String(32), nullable=True),
         sa.Column("provider_id", sa.String(64), nullable=True),
         sa.Column("provider_status", sa.String(32), nullable=True),
         sa.Column("last_error_code", sa.String(32), nullable=True),
-        _instant("created_at"),
-        _instant("updated_at"),
-        _instant("queued_at", nullable=True),
-        _instant("sending_at", nullable=True),
-        _instant("sent_at", nullable=True),
-        _instant("delivered_at", nullable=True),
-        _fk("message", "patient_id", "patient"),
-        _fk("message", "enrollment_id", "enrollment"),
-        _fk("message", "appointment_id", "appointment"),
+        *stamps(),
+        instant("queued_at", nullable=True),
+        instant("sending_at", nullable=True),
+        instant("sent_at", nullable=True),
+        instant("delivered_at", nullable=True),
+        fk("message", "patient_id", "patient"),
+        fk("message", "enrollment_id", "enrollment"),
+        fk("message", "appointment_id", "appointment"),
         sa.UniqueConstraint(
             "enrollment_id",
             "step_id",
@@ -166,20 +128,20 @@ def upgrade() -> None:
     op.create_index("ix_message_provider_id", "message", ["provider_id"])
     op.create_table(
         "message_event",
-        *_id("message_event"),
+        *key("message_event"),
         sa.Column("message_id", sa.Integer(), nullable=False),
-        _instant("at"),
+        instant("at"),
         sa.Column("from_state", sa.String(16), nullable=True),
         sa.Column("to_state", sa.String(16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("actor", sa.String(64), nullable=False),
-        _fk("message_event", "message_id", "message"),
+        fk("message_event", "message_id", "message"),
     )
     op.create_index("ix_message_event_message_id", "message_event", ["message_id"])
     op.create_table(
         "audit_log",
-        *_id("audit_log"),
-        _instant("at"),
+        *key("audit_log"),
+        instant("at"),
         sa.Column("actor", sa.String(64), nullable=False),
         sa.Column("action", sa.String(64), nullable=False),
         sa.Column("entity", sa.String(32), nullable=False),

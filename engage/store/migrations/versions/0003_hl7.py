@@ -5,34 +5,29 @@ filler's appointment ids with the newest message applied to each.
 import sqlalchemy as sa
 from alembic import op
 
+from engage.store.migrations.columns import fk, instant, key, one_of
+
 revision, down_revision = "0003", "0002"
 
 STATES = ("applied", "ignored", "stale", "failed")
 
 
-def _instant(name: str, *, nullable: bool = False) -> sa.Column[object]:
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
-
-
 def upgrade() -> None:
-    allowed = ", ".join(f"'{state}'" for state in STATES)
     op.create_table(
         "hl7_message",
-        sa.Column("id", sa.Integer(), nullable=False),
+        *key("hl7_message"),
         sa.Column("sender", sa.String(200), nullable=False),
         sa.Column("control_id", sa.String(200), nullable=False),
         sa.Column("message_type", sa.String(16), nullable=False),
-        _instant("sent_at", nullable=True),
-        _instant("received_at"),
+        instant("sent_at", nullable=True),
+        instant("received_at"),
         sa.Column("raw", sa.Text(), nullable=False),
-        sa.Column("state", sa.String(16), nullable=False),
+        *one_of("hl7_message", "state", STATES),
         sa.Column("ack_code", sa.String(2), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("error_field", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        _instant("updated_at"),
-        sa.CheckConstraint(f"state IN ({allowed})", name=op.f("ck_hl7_message_state")),
-        sa.PrimaryKeyConstraint("id", name="pk_hl7_message"),
+        instant("updated_at"),
         sa.UniqueConstraint("sender", "control_id", name="uq_hl7_message_sender_control_id"),
     )
     op.create_index("ix_hl7_message_message_type", "hl7_message", ["message_type"])
@@ -40,27 +35,18 @@ def upgrade() -> None:
     op.create_index("ix_hl7_message_state", "hl7_message", ["state"])
     op.create_table(
         "hl7_appointment",
-        sa.Column("id", sa.Integer(), nullable=False),
+        *key("hl7_appointment"),
         sa.Column("filler_id", sa.String(200), nullable=False),
         sa.Column("appointment_id", sa.Integer(), nullable=True),
         sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
-        _instant("version"),
+        instant("version"),
         sa.Column("message_id", sa.Integer(), nullable=True),
-        _instant("updated_at"),
-        sa.PrimaryKeyConstraint("id", name="pk_hl7_appointment"),
+        instant("updated_at"),
         sa.UniqueConstraint("filler_id", name="uq_hl7_appointment_filler_id"),
-        sa.ForeignKeyConstraint(
-            ["appointment_id"],
-            ["appointment.id"],
-            name="fk_hl7_appointment_appointment_id_appointment",
-        ),
-        sa.ForeignKeyConstraint(
-            ["patient_id"], ["patient.id"], name="fk_hl7_appointment_patient_id_patient"
-        ),
-        sa.ForeignKeyConstraint(
-            ["message_id"], ["hl7_message.id"], name="fk_hl7_appointment_message_id_hl7_message"
-        ),
+        fk("hl7_appointment", "appointment_id", "appointment"),
+        fk("hl7_appointment", "patient_id", "patient"),
+        fk("hl7_appointment", "message_id", "hl7_message"),
     )
     op.create_index("ix_hl7_appointment_appointment_id", "hl7_appointment", ["appointment_id"])
     op.create_index("ix_hl7_appointment_patient_id", "hl7_appointment", ["patient_id"])

@@ -2,20 +2,17 @@
 old -> new), and a pause with an end (`paused_until`: the enrollment resumes on its own).
 """
 
-import sqlalchemy as sa
 from alembic import op
+
+from engage.store.migrations.columns import instant
 
 revision, down_revision = "0004", "0003"
 
 
-def _instant(name: str) -> sa.Column[object]:
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=True)
-
-
 def upgrade() -> None:
-    op.add_column("message_event", _instant("due_from"))
-    op.add_column("message_event", _instant("due_to"))
-    op.add_column("enrollment", _instant("paused_until"))
+    op.add_column("message_event", instant("due_from", nullable=True))
+    op.add_column("message_event", instant("due_to", nullable=True))
+    op.add_column("enrollment", instant("paused_until", nullable=True))
 
 
 def downgrade() -> None:

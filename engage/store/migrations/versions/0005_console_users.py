@@ -3,53 +3,42 @@
 import sqlalchemy as sa
 from alembic import op
 
+from engage.store.migrations.columns import ROLES, fk, instant, key, one_of
+
 revision, down_revision = "0005", "0004"
-
-ROLES = ("staff", "ops", "admin")
-
-
-def _instant(name: str, *, nullable: bool = False) -> sa.Column[object]:
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
 def upgrade() -> None:
-    allowed = ", ".join(f"'{role}'" for role in ROLES)
     op.create_table(
         "console_user",
-        sa.Column("id", sa.Integer(), nullable=False),
+        *key("console_user"),
         sa.Column("username", sa.String(64), nullable=False),
         sa.Column("display_name", sa.String(100), nullable=False),
-        sa.Column("role", sa.String(16), nullable=False),
+        *one_of("console_user", "role", ROLES),
         sa.Column("password_hash", sa.String(200), nullable=False),
-        _instant("created_at"),
-        _instant("disabled_at", nullable=True),
-        sa.CheckConstraint(f"role IN ({allowed})", name=op.f("ck_console_user_role")),
-        sa.PrimaryKeyConstraint("id", name="pk_console_user"),
+        instant("created_at"),
+        instant("disabled_at", nullable=True),
         sa.UniqueConstraint("username", name="uq_console_user_username"),
     )
     op.create_table(
         "console_session",
-        sa.Column("id", sa.Integer(), nullable=False),
+        *key("console_session"),
         sa.Column("token_hash", sa.String(64), nullable=False),
         sa.Column("csrf_token", sa.String(64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        _instant("created_at"),
-        _instant("last_seen_at"),
-        _instant("ended_at", nullable=True),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["console_user.id"], name="fk_console_session_user_id_console_user"
-        ),
-        sa.PrimaryKeyConstraint("id", name="pk_console_session"),
+        instant("created_at"),
+        instant("last_seen_at"),
+        instant("ended_at", nullable=True),
+        fk("console_session", "user_id", "console_user"),
         sa.UniqueConstraint("token_hash", name="uq_console_session_token_hash"),
     )
     op.create_index("ix_console_session_user_id", "console_session", ["user_id"])
     op.create_table(
         "login_failure",
-        sa.Column("id", sa.Integer(), nullable=False),
-        _instant("at"),
+        *key("login_failure"),
+        instant("at"),
         sa.Column("username", sa.String(64), nullable=False),
         sa.Column("source", sa.String(64), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_login_failure"),
     )
     op.create_index("ix_login_failure_username_at", "login_failure", ["username", "at"])
     op.create_index("ix_login_failure_source_at", "login_failure", ["source", "at"])

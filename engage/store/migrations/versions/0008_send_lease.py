@@ -5,13 +5,15 @@ so recovery gives back only what no live worker holds.
 import sqlalchemy as sa
 from alembic import op
 
+from engage.store.migrations.columns import instant
+
 revision, down_revision = "0008", "0007"
 
 
 def upgrade() -> None:
     with op.batch_alter_table("message") as batch:
         batch.add_column(sa.Column("holder", sa.String(64), nullable=True))
-        batch.add_column(sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(instant("lease_until", nullable=True))
 
 
 def downgrade() -> None:

@@ -2,16 +2,17 @@
 safety-critical message is still undelivered (retries go on meanwhile).
 """
 
-import sqlalchemy as sa
 from alembic import op
+
+from engage.store.migrations.columns import instant
 
 revision, down_revision = "0010", "0009"
 
 
 def upgrade() -> None:
     with op.batch_alter_table("message") as batch:
-        batch.add_column(sa.Column("failing_since", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("staff_alerted_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(instant("failing_since", nullable=True))
+        batch.add_column(instant("staff_alerted_at", nullable=True))
 
 
 def downgrade() -> None:

@@ -6,6 +6,8 @@ starts empty.
 import sqlalchemy as sa
 from alembic import op
 
+from engage.store.migrations.columns import instant
+
 revision, down_revision = "0011", "0010"
 
 
@@ -16,7 +18,7 @@ def upgrade() -> None:
         sa.Column("patient_id", sa.Integer(), sa.ForeignKey("patient.id"), nullable=False),
         sa.Column("channel", sa.String(8), nullable=False),
         sa.Column("granted", sa.Boolean(), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        instant("at"),
         sa.Column("source", sa.String(32), nullable=False),
         sa.Column("actor", sa.String(64), nullable=False),
         sa.Column("origin", sa.String(16), nullable=False),

@@ -5,6 +5,8 @@ patients imports run in the background with their progress stored (import_job).
 import sqlalchemy as sa
 from alembic import op
 
+from engage.store.migrations.columns import instant
+
 revision, down_revision = "0012", "0011"
 
 UNHANDLED = sa.text("handled_at IS NULL")
@@ -12,7 +14,7 @@ UNHANDLED = sa.text("handled_at IS NULL")
 
 def upgrade() -> None:
     with op.batch_alter_table("inbound_message") as batch:
-        batch.add_column(sa.Column("handled_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(instant("handled_at", nullable=True))
         batch.add_column(sa.Column("handled_by", sa.String(64), nullable=True))
     op.create_index(
         "ix_inbound_message_unhandled",
@@ -31,9 +33,9 @@ def upgrade() -> None:
         sa.Column("rows_total", sa.Integer(), nullable=False),
         sa.Column("report", sa.JSON(), nullable=True),
         sa.Column("error", sa.Text(), nullable=False),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        instant("started_at"),
+        instant("updated_at"),
+        instant("finished_at", nullable=True),
     )
 
 

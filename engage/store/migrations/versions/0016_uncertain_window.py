@@ -3,15 +3,16 @@ created between `uncertain_since` and this, which keeps other sends to the same 
 the same body out of the match.
 """
 
-import sqlalchemy as sa
 from alembic import op
+
+from engage.store.migrations.columns import instant
 
 revision, down_revision = "0016", "0015"
 
 
 def upgrade() -> None:
     with op.batch_alter_table("message") as batch:
-        batch.add_column(sa.Column("uncertain_until", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(instant("uncertain_until", nullable=True))
 
 
 def downgrade() -> None:
