@@ -49,14 +49,17 @@ def _sign_in_hint(sessions: Any) -> str:
 
     with sessions() as session:
         if count_users(session):
-            return "with your console user (.venv/bin/engage users list)"
-    return "first create an admin: .venv/bin/engage users create admin --role admin"
+            return "sign in with your console user; .venv/bin/engage users list shows them"
+    return (
+        "no user yet: create the first admin with "
+        ".venv/bin/engage users create admin --role admin (it asks for a password), then sign in"
+    )
 
 
 def _banner(settings: Settings, host: str, port: int, samples: str, sign_in: str) -> None:
     console = Console(stderr=True, width=100, soft_wrap=True)
     console.print(f"[b]engage[/b] running on its embedded default ({settings.database_url})")
-    console.print(f"  [b]console[/b]          http://{host}:{port}/console/  (sign in {sign_in})")
+    console.print(f"  [b]console[/b]          http://{host}:{port}/console/  ({sign_in})")
     console.print(f"  API docs         http://{host}:{port}/docs  (also /health, /ready, /metrics)")
     console.print(f"  messages sent    {settings.outbox_dir.resolve()}/<message id>.json")
     console.print(f"  sample patients  {samples}")

@@ -69,9 +69,9 @@ def _dispatcher_line(snap: Snapshot) -> str:
 
 def _workers_line(snap: Snapshot) -> str:
     if snap.workers is None:
-        return "[yellow]unknown[/yellow] (no broker broadcast to ping through)"
+        return "[yellow]unknown[/yellow] (neither the broker nor the heartbeats could be read)"
     if not snap.workers:
-        return "[red]none answered a ping[/red]"
+        return "[red]none alive[/red] (no ping answered, no beat in the last 30s)"
     return f"[green]{len(snap.workers)} alive[/green]: {', '.join(snap.workers)}"
 
 

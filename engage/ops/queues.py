@@ -44,7 +44,10 @@ def broker_options(settings: Settings) -> tuple[str, dict[str, object]]:
     folder = Path("var/broker").resolve()
     (folder / "queue").mkdir(parents=True, exist_ok=True)
     (folder / "processed").mkdir(parents=True, exist_ok=True)
-    return "filesystem://", {
+    # A host in the URL, though the transport ignores it: without one kombu warns on every
+    # connection. The control folder (exchange tables) defaults to ./control: keep it in var/.
+    return "filesystem://localhost//", {
+        "control_folder": str(folder / "control"),
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),
         "processed_folder": str(folder / "processed"),

@@ -56,7 +56,7 @@ class Snapshot:
     channels: tuple[ChannelActivity, ...]
     top_failures: tuple[tuple[str, int], ...]
     queues: QueueDepths
-    workers: tuple[str, ...] | None  # None: the broker could not be asked
+    workers: tuple[str, ...] | None  # None: neither a ping nor the beats could be read
     dispatchers: tuple[Beat, ...] | None  # None: the heartbeat store could not be read
     dispatcher_last_event: datetime | None
 
@@ -150,6 +150,8 @@ def gather(
             last_event = outbox.last_event_at(session, DISPATCHER)
         dispatchers = _dispatcher_beats(settings, now)
         queues, workers = broker.result()
+    if workers is None and queues.reachable:
+        workers = _beating_workers(settings, now)  # no broadcast to ping through (embedded)
     return Snapshot(
         at=now,
         window_seconds=window.total_seconds(),
@@ -186,6 +188,15 @@ def _activity(moves: dict[tuple[str, str], int], extra: set[str]) -> tuple[Chann
         )
         for c in channels
     )
+
+
+def _beating_workers(settings: Settings, now: datetime) -> list[str] | None:
+    """Workers whose beat (workers.beat) is younger than ALIVE_WITHIN; None if unreadable."""
+    try:
+        found = beats(settings, "worker", now)
+    except Exception:  # the heartbeat store is down: unknown, not "none"
+        return None
+    return sorted(b.instance for b in found if b.age(now) <= ALIVE_WITHIN.seconds)
 
 
 def _dispatcher_beats(settings: Settings, now: datetime) -> tuple[Beat, ...] | None:
