@@ -69,6 +69,23 @@ def test_confirming_enrolls_books_and_the_timeline_lists_the_messages(staff: Con
     assert re.search(r'href="/console/messages/\d+"', page)
 
 
+def test_the_enroll_page_shows_what_the_patient_is_already_in_instead_of_offering_it(
+    staff: Console,
+) -> None:
+    """It pre-ticked education, pre- and post-infusion for a patient already in them, and the
+    preview answered "patient 1 is already enrolled in 'education' (enrollment 1, active)"."""
+    pid = _patient_with_sms(staff)
+    staff.post(
+        f"/console/patients/{pid}/enroll",
+        {"sequence": ["pre-infusion", "post-infusion"], "infusion": ["2027-03-20T10:00"]},
+    )
+    page = staff.client.get(f"/console/patients/{pid}/enroll").text
+    for name in ("pre-infusion", "post-infusion"):
+        assert f'name="sequence" value="{name}"' not in page  # not offered again
+        assert re.search(rf"<strong>{name}</strong> <span[^>]*>already enrolled \(active\)", page)
+    assert re.search(r'name="sequence" value="education" id="seq-education" checked', page)
+
+
 def test_a_time_the_clocks_skip_is_refused_at_its_field(staff: Console) -> None:
     pid = _patient_with_sms(staff)
     page = staff.client.get(

@@ -146,6 +146,13 @@ def test_templates_show_segments_encoding_and_review_state(staff: Console) -> No
     assert "· es ·" in page.text  # every locale
 
 
+def test_the_templates_page_names_the_sample_patient_it_renders_with(staff: Console) -> None:
+    """The hint said "Alex" above texts that greet "Alexandrina"."""
+    page = staff.client.get("/console/templates?sequence=education")
+    hint = page.text.split("Rendered with sample data", 1)[1].split("</p>", 1)[0]
+    assert "Alexandrina" in hint and "Hello Alexandrina" in page.text
+
+
 def test_the_inbox_lists_replies_newest_first(staff: Console) -> None:
     page = staff.client.get("/console/inbox")
     assert page.status_code == 200 and "Nothing here." in page.text

@@ -15,6 +15,7 @@ from engage.console.app_errors import problem_page
 from engage.console.localinput import parse_local
 from engage.console.pages.patient import REFUSALS, back
 from engage.enrollment import Slot, enroll_course
+from engage.enrollment.common import open_enrollments
 from engage.enrollment.dryrun import preview_course
 from engage.errors import InvalidInput
 from engage.patients.records import load_patient
@@ -59,7 +60,14 @@ def enroll_page(
             except REFUSALS as exc:
                 field = exc.field if isinstance(exc, InvalidInput) else ""
                 error = str(exc)
-        chosen = query.getlist("sequence") if query.get("preview") else list(DEFAULT)
+        # What the patient is already in is shown as such, never offered again (enrolling
+        # twice is refused): staff change those on the patient's page.
+        enrolled = {e.sequence: e.state for e in open_enrollments(session, patient_id)}
+        chosen = (
+            query.getlist("sequence")
+            if query.get("preview")
+            else [name for name in DEFAULT if name not in enrolled]
+        )
         times = [*query.getlist("infusion"), *[""] * SLOTS][:SLOTS]
         return web.render(
             request,
@@ -70,6 +78,7 @@ def enroll_page(
             zone=patient.timezone,
             sequences=list(plan.sequences.values()),
             chosen=chosen,
+            enrolled=enrolled,
             times=times,
             location=query.get("location", ""),
             preview=preview,

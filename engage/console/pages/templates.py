@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from engage.console import web
 from engage.rendering.catalogue import catalogue
+from engage.rendering.context import SAMPLE_FIRST_NAME
 
 router = APIRouter()
 
@@ -19,5 +20,12 @@ def templates(
     chosen = sequence if sequence in plan.sequences else names[0]
     rows = catalogue(plan, env, web.settings(request).templates_dir, chosen)
     return web.render(
-        request, "templates.html", who, title="Templates", names=names, chosen=chosen, rows=rows
+        request,
+        "templates.html",
+        who,
+        title="Templates",
+        names=names,
+        chosen=chosen,
+        rows=rows,
+        sample_name=SAMPLE_FIRST_NAME,
     )
