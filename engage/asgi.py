@@ -27,8 +27,19 @@ def create_web_app(
     """Every HTTP route engage serves, wired from `settings`: the API, and the console at
     /console with /docs and /redoc served from its vendored assets (they render offline)."""
     app = create_app(settings, runtime, clock=clock, docs=False)
-    install(app)
+    install(app, hl7_reapply=reapply_hl7)
     return app
+
+
+def reapply_hl7(
+    runtime: Runtime, clock: Callable[[], datetime], journal_id: int, actor: str
+) -> tuple[str, str]:
+    """The feed's own re-apply service (engage.hl7.intake.reapply, as `engage hl7 failed
+    reapply` calls it), handed to the console here: front doors never import each other."""
+    from engage.hl7.intake import Intake, reapply
+
+    row = reapply(Intake(runtime.engine, runtime.schedule, clock), journal_id, actor)
+    return str(row.state), row.reason
 
 
 def app_from_environment() -> FastAPI:

@@ -53,8 +53,10 @@ PAGES = (
 )
 
 
-def install(app: FastAPI) -> None:
-    """Mount the console on `app` (built by the API's create_app, which serves no docs itself)."""
+def install(app: FastAPI, *, hl7_reapply: web.Hl7Reapply | None = None) -> None:
+    """Mount the console on `app` (built by the API's create_app, which serves no docs itself);
+    `hl7_reapply`: the feed's re-apply service, for the HL7 page's button (see engage.asgi)."""
+    app.state.hl7_reapply = hl7_reapply
     app.mount(f"{web.PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
     for router in PAGES:
         app.include_router(router, prefix=web.PREFIX, include_in_schema=False)

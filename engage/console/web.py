@@ -50,6 +50,10 @@ class Refused(Exception):
         self.next_step = next_step
 
 
+# (runtime, clock, journal id, actor) -> (the dead letter's new state, its reason): engage.hl7's.
+Hl7Reapply = Callable[[Runtime, Callable[[], datetime], int, str], tuple[str, str]]
+
+
 def runtime(request: Request) -> Runtime:
     found: Runtime = request.app.state.runtime
     return found
@@ -67,9 +71,13 @@ def schedule(request: Request) -> Schedule:
     return runtime(request).schedule
 
 
+def clock(request: Request) -> Callable[[], datetime]:
+    found: Callable[[], datetime] = request.app.state.clock
+    return found
+
+
 def now(request: Request) -> datetime:
-    clock: Callable[[], datetime] = request.app.state.clock
-    return clock()
+    return clock(request)()
 
 
 def template_env(request: Request) -> Any:

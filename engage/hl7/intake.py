@@ -33,6 +33,7 @@ from engage.hl7.siu import apply_siu
 from engage.hl7.util import decode
 from engage.logs import get_logger
 from engage.schedule.models import Schedule
+from engage.store.audit import audit
 from engage.store.hl7 import Hl7Message, Hl7State
 
 log = get_logger("engage.hl7")
@@ -225,6 +226,7 @@ def reapply(intake: Intake, journal_id: int, actor: str) -> Hl7Message:
             row.reason = f"re-applied by {actor}: {outcome.reason}"[:2000]
             row.attempts += 1
             row.updated_at = intake.clock()
+            _audit(session, row, actor)
             log.info("hl7.reapplied", journal_id=row.id, state=row.state)
             return row
     except (NotFound, Conflict) as exc:
@@ -239,8 +241,16 @@ def reapply(intake: Intake, journal_id: int, actor: str) -> Hl7Message:
         row.reason, row.error_field = reason[:2000], field_of(failure)
         row.attempts += 1
         row.updated_at = intake.clock()
+        _audit(session, row, actor)
     log.info("hl7.reapply-failed", journal_id=journal_id)
     return row
+
+
+def _audit(session: Session, row: Hl7Message, actor: str) -> None:
+    """Who re-applied which dead letter and what became of it (ids and states: no content)."""
+    what = {"state": row.state, "attempts": row.attempts, "error_field": row.error_field}
+    table = Hl7Message.__tablename__
+    audit(session, actor=actor, action="hl7.reapply", entity=table, entity_id=row.id, after=what)
 
 
 def _dead_letter_row(session: Session, journal_id: int) -> Hl7Message:

@@ -443,16 +443,18 @@ def test_a_large_import_runs_in_the_background_with_its_progress(page, server: S
 LARGE_IMPORT_ROWS = 30_000  # about 4 s to check and 10 s to import here: both outlast a request
 
 
-def test_an_operator_sees_the_hl7_dead_letters(page, server: Server) -> None:
+def test_an_operator_sees_the_hl7_dead_letters_and_reapplies_one(page, server: Server) -> None:
     from engage.store import Hl7Message, Hl7State
+    from tests.hl7_kit import siu
 
+    raw = siu("S12", "BROWSER-1", "20270310090000", patient="7700123").decode()
     with server.sessions().begin() as session:
         row = Hl7Message(
-            sender="EPIC^CLINIC",
+            sender="EPIC^BAYVIEW",
             control_id="BROWSER-1",
             message_type="SIU^S12",
             received_at=utcnow(),
-            raw="MSH|^~\\&|EPIC|CLINIC|||20270310||SIU^S12|BROWSER-1|P|2.5\rPID|1||MRN-PHI",
+            raw=raw,
             state=Hl7State.FAILED,
             ack_code="AE",
             reason="PID-3: no patient with this MRN",
@@ -461,10 +463,37 @@ def test_an_operator_sees_the_hl7_dead_letters(page, server: Server) -> None:
             updated_at=utcnow(),
         )
         session.add(row)
+        session.flush()
+        journal_id = row.id
     sign_in(page, "ops")
     page.get_by_role("link", name="HL7 feed").click()
     table = page.locator("section[aria-labelledby=h-dead] table")
     expect(table).to_contain_text("BROWSER-1")
     expect(table).to_contain_text("PID-3: no patient with this MRN")
-    assert "MRN-PHI" not in page.content()
+    assert "7700123" not in page.content() and "RIVERA" not in page.content()
     check_page(page, "hl7-dead-letters")
+    button = page.get_by_role("button", name=re.compile(f"^Re-apply message {journal_id} "))
+    button.click()  # the patient is still unknown: it stays a dead letter, one try more
+    expect(page.get_by_role("status")).to_contain_text(f"Message {journal_id} is still a dead")
+    expect(page.locator("tr", has_text="BROWSER-1")).to_contain_text("PID-3")
+    with server.sessions().begin() as session:  # the cause, fixed: the patient registered
+        create_patient(
+            session,
+            {
+                "first_name": "Ana",
+                "last_name": "Rivera",
+                "phone": "+12125550177",
+                "email": None,
+                "timezone": "America/Los_Angeles",
+                "locale": "en",
+                "preferred_channel": "sms",
+                "external_ref": "BAYVIEW:7700123",
+            },
+            actor="test",
+            now=utcnow(),
+        )
+    page.get_by_role("button", name=re.compile(f"^Re-apply message {journal_id} ")).focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text(f"Message {journal_id} re-applied: applied.")
+    expect(page.locator("tr", has_text="BROWSER-1")).to_have_count(0)
+    check_page(page, "hl7-reapplied")
