@@ -30,7 +30,7 @@ app = hl7  # `engage hl7`: registered in cli/main.py
 
 def build_listener(settings: Settings, host: str, port: int) -> Any:
     """The listener, its intake and (unless disabled) its metrics endpoint."""
-    from engage.hl7.intake import Intake
+    from engage.hl7 import workers
     from engage.hl7.metrics import start_metrics_server
     from engage.hl7.server import Listener, tls_context
     from engage.runtime import Runtime
@@ -41,8 +41,12 @@ def build_listener(settings: Settings, host: str, port: int) -> Any:
         tls = tls_context(settings.hl7_tls_cert, settings.hl7_tls_key, settings.hl7_tls_client_ca)
     if settings.hl7_metrics_port:
         start_metrics_server(rt.engine, settings.hl7_metrics_port)
-    intake = Intake(rt.engine, rt.schedule)
-    return Listener(intake, host, port, tls=tls, workers=settings.hl7_workers)
+    schedule = rt.schedule  # read here: a bad schedules.yaml stops the listener at start-up
+
+    def make_pool() -> Any:
+        return workers.start_pool(settings, schedule, settings.hl7_workers)
+
+    return Listener(workers.handle, make_pool, host, port, tls=tls)
 
 
 @hl7.command("listen")

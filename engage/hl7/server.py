@@ -1,9 +1,11 @@
 """The MLLP listener: python-hl7's asyncio streams, any number of connections, optional TLS.
 
 Each connection reads one MLLP block at a time and answers it before reading the next (MLLP's
-own flow control: a sender waits for the ACK). Applying runs on a thread pool, so connections
-proceed in parallel while the event loop only moves bytes. A database that fails mid-message
-leaves the message unanswered and closes the connection: the sender resends it later.
+own flow control: a sender waits for the ACK). Applying runs in a pool of worker processes
+(engage.hl7.workers), so connections proceed in parallel on every core while the event loop
+only moves bytes. A database that fails mid-message, or a worker process that dies, leaves the
+message unanswered and closes the connection: the sender resends it later. A broken pool (a
+worker killed) is replaced before the next message.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from hl7.mllp import HL7StreamReader, HL7StreamWriter, InvalidBlockError, start_hl7_server
 
 from engage.hl7 import ack, metrics
-from engage.hl7.intake import Intake
+from engage.hl7.intake import Reply
 from engage.logs import get_logger
 
 log = get_logger("engage.hl7")
@@ -36,19 +40,21 @@ def tls_context(cert: Path, key: Path, client_ca: Path | None = None) -> ssl.SSL
 
 
 class Listener:
-    """Serves `intake` on host:port until `stop` is set."""
+    """Serves host:port until `stop` is set: `handle` (a block in, its reply out) runs on the
+    executor `make_pool` builds (engage.hl7.workers' processes)."""
 
     def __init__(
         self,
-        intake: Intake,
+        handle: Callable[[bytes], Reply],
+        make_pool: Callable[[], Executor],
         host: str,
         port: int,
         *,
         tls: ssl.SSLContext | None = None,
-        workers: int = 4,
     ) -> None:
-        self.intake, self.host, self.port, self.tls = intake, host, port, tls
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hl7")
+        self.handle, self.make_pool = handle, make_pool
+        self.host, self.port, self.tls = host, port, tls
+        self.pool = make_pool()
         self.connections = 0
 
     async def serve(self, stop: asyncio.Event) -> None:
@@ -98,9 +104,15 @@ class Listener:
             metrics.observe("unknown", "AR", 0.0, False)
             return True
         started = time.perf_counter()
-        loop = asyncio.get_running_loop()
+        loop, pool = asyncio.get_running_loop(), self.pool
         try:
-            reply = await loop.run_in_executor(self.pool, self.intake.handle, bytes(block))
+            reply = await loop.run_in_executor(pool, self.handle, bytes(block))
+        except BrokenProcessPool:  # a worker died mid-message: every later submit would fail
+            metrics.UNANSWERED.inc()
+            log.error("hl7.unanswered", error="BrokenProcessPool")
+            if pool is self.pool:  # the first connection to see it replaces it, once
+                self._replace_pool()
+            return False
         except Exception as exc:  # the database failed (or a bug): never ACK what is not stored
             metrics.UNANSWERED.inc()
             # The type only: an exception's text may quote the message, which is PHI.
@@ -112,3 +124,10 @@ class Listener:
             reply.message_type, reply.code, time.perf_counter() - started, reply.duplicate
         )
         return True
+
+    def _replace_pool(self) -> None:
+        """A new pool for every connection. It starts its processes before it returns (a second
+        or two in which the event loop waits: rare, and better than each connection failing)."""
+        broken, self.pool = self.pool, self.make_pool()
+        broken.shutdown(wait=False, cancel_futures=True)
+        log.info("hl7.pool-replaced")

@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     hl7_tls_key: Path | None = None
     hl7_tls_client_ca: Path | None = None  # require the interface engine's client certificate
     hl7_metrics_port: int = Field(default=9102, ge=0, le=65535)  # 0: no metrics endpoint
-    hl7_workers: int = Field(default=4, ge=1, le=64)  # threads applying messages
+    hl7_workers: int = Field(default=4, ge=1, le=64)  # processes applying messages
     console_idle_minutes: int = Field(default=15, ge=1, le=720)  # screens show PHI
     console_session_hours: int = Field(default=12, ge=1, le=168)  # absolute, however active
     login_failures_per_account: int = Field(default=5, ge=1)  # per 15 minutes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import threading
@@ -200,6 +201,44 @@ def test_sigkill_mid_stream_then_resent_messages_apply_exactly_once(feed: Feed) 
     assert feed.count(Hl7Message) == len(stream)
     assert feed.count(Patient) == 25
     assert feed.count(Appointment) == 25, "each booking applied exactly once"
+
+
+def _worker_pids(listener_pid: int) -> list[int]:
+    """The listener's worker processes (multiprocessing's spawned children)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if parent == listener_pid and b"spawn_main" in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_a_killed_worker_process_is_replaced_and_its_message_resent_once(feed: Feed) -> None:
+    """Messages apply in worker processes (ENGAGE_HL7_WORKERS); one killed mid-stream breaks
+    the pool: its message is left unanswered, the pool is replaced, the peer resends, and every
+    message is applied exactly once while the listener itself keeps running."""
+    workers = _worker_pids(feed.proc.pid)
+    assert len(workers) == 4, "the default four worker processes, started with the listener"
+    stream = [adt(f"W{i}", f"8{i:05d}", phone=f"556{i:04d}") for i in range(40)]
+    peer = ResendingPeer(feed.port, stream)
+    sender = threading.Thread(target=peer.run)
+    sender.start()
+    wait_until(lambda: len(peer.acks) >= 10, 60, "10 ACKs")
+    os.kill(workers[0], signal.SIGKILL)
+    sender.join(timeout=120)
+    assert len(peer.acks) == len(stream) and set(peer.acks) == {"AA"}
+    assert feed.proc.poll() is None, "the listener survived its worker"
+    assert feed.count(Hl7Message) == len(stream) and feed.count(Patient) == len(stream)
+    replaced = _worker_pids(feed.proc.pid)
+    assert len(replaced) == 4 and workers[0] not in replaced
+    assert "hl7.pool-replaced" in feed.group.log_of("hl7")
 
 
 def test_mllp_over_tls_with_the_librarys_asyncio_client(
