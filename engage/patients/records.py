@@ -14,7 +14,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from engage.errors import DuplicateError, InvalidInput, NotFound
@@ -133,21 +133,28 @@ def find(session: Session, text: str, *, limit: int, offset: int) -> list[Patien
     elif sum(ch.isdigit() for ch in text) >= 4 and not any(ch.isalpha() for ch in text):
         query = search_query(phone=text)
     else:
-        first, _, rest = _literal(lowered).partition(" ")
-        query = select(Patient).order_by(Patient.last_name, Patient.first_name, Patient.id)
-        if rest:
-            query = query.where(
-                func.lower(Patient.first_name).like(f"{first}%", escape="\\"),
-                func.lower(Patient.last_name).like(f"{rest.strip()}%", escape="\\"),
-            )
-        else:
-            query = query.where(
-                or_(
-                    func.lower(Patient.last_name).like(f"{first}%", escape="\\"),
-                    func.lower(Patient.first_name).like(f"{first}%", escape="\\"),
-                )
-            )
+        query = select(Patient).where(_name_matches(_literal(lowered)))
+        query = query.order_by(Patient.last_name, Patient.first_name, Patient.id)
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def _name_matches(text: str) -> ColumnElement[bool]:
+    """A name as the front desk types it, each part a prefix (the indexed `lower()` columns):
+    "ana", "ana gar" or "garcía ana" (either order), or "García, Ana" as the lists show it."""
+
+    def starts(column: Any, prefix: str) -> ColumnElement[bool]:
+        return func.lower(column).like(f"{prefix.strip()}%", escape="\\")
+
+    last, comma, first = text.partition(",")
+    if comma and last.strip() and first.strip():
+        return and_(starts(Patient.last_name, last), starts(Patient.first_name, first))
+    one, _, rest = " ".join(text.replace(",", " ").split()).partition(" ")
+    if not rest:
+        return or_(starts(Patient.last_name, one), starts(Patient.first_name, one))
+    return or_(
+        and_(starts(Patient.first_name, one), starts(Patient.last_name, rest)),
+        and_(starts(Patient.last_name, one), starts(Patient.first_name, rest)),
+    )
 
 
 def _literal(text: str) -> str:

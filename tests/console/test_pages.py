@@ -176,6 +176,33 @@ def test_an_admin_creates_and_disables_a_user_from_the_console(console: Console)
     assert console.client.get("/console/users").status_code == 403
 
 
+def test_a_name_is_found_as_the_lists_show_it_and_in_either_order(staff: Console) -> None:
+    """The list shows "García, Ana"; typing that, or "garcía ana", found nobody."""
+    _new_patient(staff)
+    made = _new_patient(
+        staff,
+        first_name="Garcia",
+        last_name="Anaya",
+        phone="",
+        email="g@example.org",
+        external_ref="",
+    )
+    assert made.status_code == 303, made.text
+    for typed, found, not_found in (
+        ("García, Ana", "García, Ana", "Anaya, Garcia"),
+        ("garcía ana", "García, Ana", None),
+        ("ana garc", "García, Ana", None),
+        ("gar, an", "García, Ana", "Anaya, Garcia"),
+        ("ana", "García, Ana", None),
+    ):
+        page = staff.client.get("/console/patients", params={"q": typed}).text
+        assert found in page, typed
+        if not_found:
+            assert not_found not in page, typed
+    page = staff.client.get("/console/patients", params={"q": "anaya garcia"}).text
+    assert "Anaya, Garcia" in page and "García, Ana" not in page
+
+
 def test_a_percent_sign_in_the_search_box_is_not_a_wildcard(staff: Console) -> None:
     _new_patient(staff)
     assert "No patient matches" in staff.client.get("/console/patients", params={"q": "%"}).text
