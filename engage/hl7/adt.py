@@ -1,9 +1,11 @@
 """ADT^A04 / A08 (register / update a patient) and A40 (merge) applied to engage's patients.
 
-A patient is found by external_ref (PID-3). A phone or email already on another patient is a
-conflict for staff, never a silent merge; a patient staff created without an external_ref is
-adopted only when the name agrees. The feed never writes consent: a patient it creates has none
-(so nothing is sent until consent is recorded), and an opt-out stays as it is.
+A patient is found by external_ref (PID-3) and written through the patients service the API
+and console use (engage.patients.records), with its rule: a family may share a phone or an
+email, but another patient of the same name on it is the same person entered twice, a conflict
+for staff (AE), never a silent merge. A patient staff created without an external_ref is adopted
+when its phone or email and name agree. The feed never writes consent: a patient it creates has
+none (so nothing is sent until consent is recorded), and an opt-out stays as it is.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import hl7
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from engage.errors import Conflict
+from engage.errors import Conflict, DuplicateError, InvalidInput
 from engage.hl7.consent import grant_new, stated
 from engage.hl7.demographics import Demographics, read_pid
 from engage.hl7.fields import required
 from engage.hl7.identity import identifier
 from engage.hl7.outcome import ACTOR, Outcome
+from engage.patients.matching import name_key
+from engage.patients.records import create_patient, update_patient
 from engage.schedule.models import Schedule
 from engage.store.audit import audit
 from engage.store.patients import Patient
@@ -59,37 +63,40 @@ def by_ref(session: Session, ref: str) -> Patient | None:
 
 def upsert(session: Session, schedule: Schedule, person: Demographics, now: datetime) -> Outcome:
     patient = by_ref(session, person.external_ref) or _adoptable(session, person)
-    _check_owners(session, patient, person)
     changes = _changes(patient, person)
-    if patient is None:
-        defaults: dict[str, object] = {
-            "timezone": schedule.clinic.timezone,
-            "locale": schedule.clinic.default_locale,
-            "preferred_channel": "sms" if person.phone else "email",
-            "created_at": now,
-        }
-        patient = Patient(**{**defaults, **changes})
-        session.add(patient)
-        action = "patient.create"
-    elif not changes:
+    if patient is not None and not changes:
         return Outcome.applied(f"patient {patient.id} unchanged")
-    else:
-        for name, new in changes.items():
-            setattr(patient, name, new)
-        action = "patient.update"
-    patient.updated_at = now
-    session.flush()
-    audit(
-        session,
-        actor=ACTOR,
-        action=action,
-        entity="patient",
-        entity_id=patient.id,
-        after={"fields": sorted(changes)},
-        at=now,
-    )
-    verb = "created" if action == "patient.create" else "updated"
-    return Outcome.applied(f"patient {patient.id} {verb}: {', '.join(sorted(changes))}")
+    verb = "created" if patient is None else "updated"
+    written = _write(session, schedule, patient, changes, now)
+    return Outcome.applied(f"patient {written.id} {verb}: {', '.join(sorted(changes))}")
+
+
+def _write(
+    session: Session,
+    schedule: Schedule,
+    patient: Patient | None,
+    changes: dict[str, object],
+    now: datetime,
+) -> Patient:
+    """Through the patients service, its refusals worded as the fields of the message."""
+    try:
+        if patient is None:
+            clinic = {
+                "timezone": schedule.clinic.timezone,
+                "locale": schedule.clinic.default_locale,
+            }
+            return create_patient(session, {**clinic, **changes}, actor=ACTOR, now=now)
+        return update_patient(session, patient.id, changes, actor=ACTOR, now=now)
+    except DuplicateError as exc:
+        field = "PID-3" if exc.field == "external_ref" else "PID-13"
+        raise Conflict(
+            f"{field}: the {exc.field} belongs to patient {exc.existing_id} of the same name "
+            "(the same person twice?): staff decide"
+        ) from None
+    except InvalidInput as exc:
+        if exc.field not in ("phone", "preferred_channel"):
+            raise
+        raise InvalidInput("PID-13", "no phone and no email: a patient needs one") from None
 
 
 def _changes(patient: Patient | None, person: Demographics) -> dict[str, object]:
@@ -107,39 +114,19 @@ def _changes(patient: Patient | None, person: Demographics) -> dict[str, object]
     return {name: new for name, new in wanted.items() if getattr(patient, name) != new}
 
 
-def _owner(session: Session, column: object, address: str | None) -> Patient | None:
-    if address is None:
-        return None
-    return session.scalars(select(Patient).where(column == address)).first()  # type: ignore[arg-type]
-
-
 def _adoptable(session: Session, person: Demographics) -> Patient | None:
-    """A patient without external_ref, same phone or email, and the same name: the same person."""
+    """A patient without external_ref, same phone or email, and the same name: the same person
+    (a family's shared phone may carry others: only the one of this name is adopted)."""
     for column, address in ((Patient.phone, person.phone), (Patient.email, person.email)):
-        found = _owner(session, column, address)
-        if found is not None and found.external_ref is None and _same_name(found, person):
-            return found
+        if address is None:
+            continue
+        query = select(Patient).where(column == address, Patient.external_ref.is_(None))
+        for found in session.scalars(query.order_by(Patient.id)):
+            if name_key(found.first_name, found.last_name) == name_key(
+                person.first_name, person.last_name
+            ):
+                return found
     return None
-
-
-def _check_owners(session: Session, patient: Patient | None, person: Demographics) -> None:
-    for label, column, address in (
-        ("phone", Patient.phone, person.phone),
-        ("email", Patient.email, person.email),
-    ):
-        owner = _owner(session, column, address)
-        if owner is not None and owner is not patient:
-            raise Conflict(
-                f"PID-13: the {label} already belongs to patient {owner.id} "
-                "(another person or record): staff decide"
-            )
-
-
-def _same_name(patient: Patient, person: Demographics) -> bool:
-    return (patient.first_name.casefold(), patient.last_name.casefold()) == (
-        person.first_name.casefold(),
-        person.last_name.casefold(),
-    )
 
 
 def _merge(

@@ -192,15 +192,61 @@ def test_adt_never_reopens_an_opt_out(engine: sa.Engine) -> None:
         assert patient.consent("sms") is not None and patient.consent("sms").granted is False
 
 
-def test_adt_with_another_persons_phone_is_a_conflict_for_staff(engine: sa.Engine) -> None:
+def test_adt_registers_a_family_member_on_a_shared_phone(engine: sa.Engine) -> None:
+    """Issue 12's rule, as the API and console apply it: another name on the phone is a family."""
+    with Session(engine) as session:
+        luis = add_patient(
+            session, phone="+14155550111", email=None, first_name="Luis", last_name="Rivera"
+        ).id
+    assert intake(engine).handle(fixture("adt_a04")).code == "AA"
+    with Session(engine) as session:
+        ana = session.scalars(sa.select(Patient).where(Patient.external_ref == REF)).one()
+        assert ana.id != luis and ana.phone == "+14155550111"
+        assert session.get(Patient, luis).first_name == "Luis", "the family member is untouched"
+
+
+def test_adt_with_the_same_name_on_the_same_phone_is_a_conflict_for_staff(
+    engine: sa.Engine,
+) -> None:
     with Session(engine) as session:
         add_patient(
-            session, phone="+14155550111", email=None, first_name="Luis", last_name="Rivera"
+            session,
+            external_ref="BAYVIEW:555",
+            phone="+14155550111",
+            email=None,
+            first_name="Ana",
+            last_name="Rivera",
         )
     reply = intake(engine).handle(fixture("adt_a04"))
-    assert reply.code == "AE"
+    assert reply.code == "AE" and "PID^1^13" in reply.ack
     with Session(engine) as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 1
+        dead = session.scalars(sa.select(Hl7Message)).one()
+        assert (dead.state, dead.error_field) == (Hl7State.FAILED, "PID-13")
+
+
+def test_adt_without_phone_or_email_is_refused_as_the_api_refuses_it(engine: sa.Engine) -> None:
+    message = fixture("adt_a04").replace(
+        b"^PRN^CP^^1^415^5550111~^NET^Internet^ana.rivera@example.org", b""
+    )
+    reply = intake(engine).handle(message)
+    assert reply.code == "AE" and "PID^1^13" in reply.ack
+    with Session(engine) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 0
+
+
+def test_adt_adopts_the_staff_entered_patient_of_its_name_among_a_family(
+    engine: sa.Engine,
+) -> None:
+    with Session(engine) as session:
+        add_patient(session, phone="+14155550111", email=None, first_name="Luis", last_name="R")
+        ana = add_patient(
+            session, phone="+14155550111", email=None, first_name="ana", last_name="RIVERA"
+        ).id
+    assert intake(engine).handle(fixture("adt_a04")).code == "AA"
+    with Session(engine) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 2
+        assert session.get(Patient, ana).external_ref == REF
 
 
 def test_a40_moves_the_identity_to_the_surviving_identifier(engine: sa.Engine) -> None:
