@@ -112,3 +112,20 @@ def test_uploads_nobody_confirmed_are_removed_after_a_day(staff: Console) -> Non
     os.utime(path.parent, (day_ago, day_ago))
     importjobs.create(staff.sessions, _rows(3), "new.csv", actor="x", now=NOW)
     assert not path.exists()
+
+
+def test_the_sample_file_offered_for_download_checks_clean(staff: Console) -> None:
+    """Staff start from a file that works: the Import page links a sample, and that very
+    file passes the check with three patients to create (a family sharing one phone)."""
+    page = staff.client.get("/console/import").text
+    assert 'href="/console/import/sample.csv"' in page
+    sample = staff.client.get("/console/import/sample.csv")
+    assert sample.status_code == 200 and sample.headers["content-type"].startswith("text/csv")
+    assert "attachment" in sample.headers["content-disposition"]
+    job_id = importjobs.create(
+        staff.sessions, sample.content, "s.csv", actor="console:staff", now=NOW
+    )
+    importjobs.start_check(staff.sessions, job_id, staff.clock).join(60)
+    job = _job(staff, job_id)
+    assert job.state == ImportState.CHECKED and job.report["valid"] == 3
+    assert job.report["problem_count"] == 0 and job.report["rows"] == 3

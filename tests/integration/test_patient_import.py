@@ -217,7 +217,7 @@ def test_the_documented_sample_imports_clean_and_reimporting_it_changes_nothing(
     sessions: sessionmaker[Session], repo_root: Path
 ) -> None:
     """README: "re-importing the same file changes nothing" (docs/patients-import.md)."""
-    sample = repo_root / "docs" / "patients-sample.csv"
+    sample = repo_root / "engage" / "patients" / "sample.csv"
     assert sample.read_text(encoding="utf-8") in (repo_root / "docs/patients-import.md").read_text(
         encoding="utf-8"
     )

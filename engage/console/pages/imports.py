@@ -26,9 +26,22 @@ MAX_BYTES = 50 * 1024 * 1024
 TOO_BIG = "The file is over 50 MB: split it, or use `engage patients import`."
 
 
+SAMPLE = Path(__file__).resolve().parents[2] / "patients" / "sample.csv"
+
+
 @router.get("/import")
 def import_page(request: Request, who: web.Staff) -> Response:
     return web.render(request, "import.html", who, title="Import patients", job=None)
+
+
+@router.get("/import/sample.csv")
+def sample_file(who: web.Staff) -> Response:
+    """A file to start from: the columns in order, and three rows (a family sharing a phone)."""
+    return Response(
+        SAMPLE.read_bytes(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="patients-sample.csv"'},
+    )
 
 
 @router.post("/import")
