@@ -3,7 +3,7 @@
 BENCH_QUICK=1 shrinks everything (a few minutes, to check the harness itself).
 BENCH_NAIVE_COUNTS=10000,50000 overrides the naive design's sizes (see `Plan.naive_counts`).
 BENCH_ONLY=cli,bulk,reads runs only those phases (names in `PHASES`); BENCH_SCALE=0.01 shrinks
-the bulk-enrollment and read phases' sizes.
+the bulk-enrollment and read phases' sizes (the console phase measures on the reads database).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class Plan:
     read_patients: int = 1_000_000  # with read_messages_per_patient: the issue's 10M messages
     read_messages_per_patient: int = 10
     read_calls: int = 300  # per read; p99 of these
+    console_calls: int = 100  # per console page, on the read phase's database
     only: frozenset[str] = frozenset()  # BENCH_ONLY: run just these phases (empty: all)
 
     def runs(self, phase: str) -> bool:
@@ -76,10 +77,11 @@ QUICK = Plan(
     peer_trials=(),
     read_patients=20_000,
     read_calls=100,
+    console_calls=30,
 )
 PHASES = (
     "sendpath", "pools", "bursts", "steady", "memory", "reschedule", "naive", "visibility",
-    "import", "hl7", "email", "peer", "cli", "bulk", "reads",
+    "import", "hl7", "email", "peer", "cli", "bulk", "reads", "console",
 )  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bench import console_pages
 from bench.reads import TARGETS_MS
 
 if TYPE_CHECKING:
@@ -54,13 +55,13 @@ def rows(results: Results) -> list[Row]:
                     p99 <= target,
                 )
             )
-    return out
+    return out + console_pages.rows(results.console)
 
 
 def section(results: Results) -> str:
     r = results.reads
     if r is None:
-        return ""
+        return console_pages.section(results.console)
     lines = [
         "## Reads at clinic-group scale",
         "",
@@ -72,14 +73,14 @@ def section(results: Results) -> str:
         "collector), timed in-process with random patients; `engage status` is the whole "
         "command (interpreter start included), 5 runs. Indexes from migration 0007: "
         "`lower(last_name)`/`lower(first_name)` with `text_pattern_ops` for prefix search, a "
-        "partial `(updated_at, id)` index on dead letters. Console pages were not measured.",
+        "partial `(updated_at, id)` index on dead letters. Console pages: the next section.",
         "",
         "Query plans of the three reads closest to their targets:",
         "",
     ]
     for name, plan in r.plans.items():
         lines += [f"**{name}**", "", "```", plan, "```", ""]
-    return "\n".join(lines)
+    return "\n".join(lines) + console_pages.section(results.console)
 
 
 def peer_rows(results: Results) -> list[Row]:

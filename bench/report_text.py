@@ -352,6 +352,7 @@ logs and raw results (`results.json`) go to var/bench/. `BENCH_QUICK=1 make benc
 few-minute smoke run of the harness at small sizes; `BENCH_NAIVE_COUNTS=10000,50000` measures
 the naive design at smaller sizes (a few minutes less). `BENCH_ONLY=cli,bulk,reads` runs only
 the phases named (sendpath, pools, bursts, email, peer, steady, memory, reschedule, naive,
-visibility, import, hl7, cli, bulk, reads); `BENCH_SCALE=0.01` shrinks the bulk-enrollment
-and read phases. The read phase's database (`engage_reads`) is dropped at the end too.
+visibility, import, hl7, cli, bulk, reads, console); `BENCH_SCALE=0.01` shrinks the
+bulk-enrollment and read phases (console measures its pages on the reads database). The read
+phase's database (`engage_reads`) is dropped at the end too.
 """

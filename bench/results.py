@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from bench.bulk_enroll import BulkResult
 from bench.cli_start import StartResult
+from bench.console_pages import ConsoleResult
 from bench.delivery import DeliveryResult
 from bench.hl7 import Hl7Result
 from bench.importing import ImportResult
@@ -41,4 +42,5 @@ class Results:
     cli_start: list[StartResult] = field(default_factory=list)
     bulk_enroll: BulkResult | None = None
     reads: ReadResult | None = None
+    console: ConsoleResult | None = None
     loads: dict[str, Load] = field(default_factory=dict)  # phase name -> load during it

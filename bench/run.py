@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench import (
     bulk_enroll,
     cli_start,
+    console_pages,
     delivery,
     hl7,
     importing,
@@ -199,6 +200,13 @@ def _speed_phases(plan: Plan, results: Results, phases: _Phases) -> None:
             results.reads = reads.measure(
                 done, count, plan.read_messages_per_patient, plan.read_calls
             )
+    if plan.runs("console"):  # after reads: it adds rows to the reads database, then reuses it
+        count = plan.read_patients
+        with phases.phase(f"console pages on {count:,} patients", 14) as done:
+            results.console = console_pages.measure(
+                done, count, plan.read_messages_per_patient, plan.console_calls,
+                built=results.reads is not None,
+            )  # fmt: skip
 
 
 def _pool_trials(plan: Plan, results: Results, phases: _Phases) -> WorkerSpec:

@@ -77,7 +77,7 @@ def failures(session: Session, since: datetime, limit: int = 50) -> list[Any]:
         .join(Patient, Patient.id == Message.patient_id)
         .where(
             Message.state.in_(NEEDS_A_PERSON),
-            Message.critical.is_(True),
+            Message.critical,  # as the partial index says it (not "IS true"), so it is used
             Message.due_at >= since,
         )
         .order_by(Message.due_at.desc())

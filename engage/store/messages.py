@@ -72,6 +72,20 @@ class Message(Base):
             "id",
             where="state IN ('failed', 'undelivered', 'flagged')",
         ),
+        # The backlog (`engage status`, the console's Operations) without reading the heap:
+        # the planner cannot know few unsent messages are due, so (state, due_at) lost to a scan.
+        partial_index(
+            "ix_message_unsent_due_at",
+            "due_at",
+            "channel",
+            where="state IN ('scheduled', 'queued', 'sending')",
+        ),
+        # Today's "failed safety messages": a few rows among the failed (migration 0017).
+        partial_index(
+            "ix_message_critical_failed_due_at",
+            "due_at",
+            where="critical AND state IN ('failed', 'undelivered')",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
