@@ -10,9 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from pydantic import BaseModel, ConfigDict, Field
 
 from engage import enrollment as service
 from engage.api import errors
@@ -23,7 +21,6 @@ from engage.api.walltime import WallTime, instant
 from engage.enrollment import common
 from engage.inbound.confirmations import confirm
 from engage.store.appointments import Appointment
-from engage.store.messages import Message
 
 router = APIRouter(tags=["appointments"], responses=errors.responses(400, 401, 403))
 
@@ -44,9 +41,11 @@ class Cancel(RequestBody):
 
 
 class MessageBrief(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     sequence: str
-    step: str
+    step: str = Field(validation_alias="step_id")
     channel: str
     state: str
     reason: str
@@ -54,6 +53,8 @@ class MessageBrief(BaseModel):
 
 
 class AppointmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     patient_id: int
     starts_at: datetime
@@ -61,36 +62,7 @@ class AppointmentOut(BaseModel):
     location: str
     state: str
     confirmed_at: datetime | None
-    messages: list[MessageBrief]
-
-
-def appointment_out(session: Session, appointment: Appointment) -> AppointmentOut:
-    messages = session.scalars(
-        select(Message)
-        .where(Message.appointment_id == appointment.id)
-        .order_by(Message.due_at, Message.id)
-    )
-    return AppointmentOut(
-        id=appointment.id,
-        patient_id=appointment.patient_id,
-        starts_at=appointment.starts_at,
-        ends_at=appointment.ends_at,
-        location=appointment.location,
-        state=str(appointment.state),
-        confirmed_at=appointment.confirmed_at,
-        messages=[
-            MessageBrief(
-                id=m.id,
-                sequence=m.sequence,
-                step=m.step_id,
-                channel=m.channel,
-                state=str(m.state),
-                reason=m.reason,
-                due_at=m.due_at,
-            )
-            for m in messages
-        ],
-    )
+    messages: list[MessageBrief]  # by due time
 
 
 def times(body: AppointmentCreate | AppointmentMove, zone: str) -> tuple[datetime, datetime | None]:
@@ -123,7 +95,7 @@ def add(
             now=now,
             actor=who.actor,
         )
-        return appointment_out(session, appointment)
+        return AppointmentOut.model_validate(appointment)
 
 
 @router.get(
@@ -136,7 +108,7 @@ def list_appointments(patient_id: Id, who: Staff, sessions: Sessions) -> list[Ap
         rows = patient_rows(
             session, patient_id, Appointment.patient_id, Appointment.starts_at, Appointment.id
         )
-        return [appointment_out(session, a) for a in rows]
+        return [AppointmentOut.model_validate(a) for a in rows]
 
 
 @router.get(
@@ -146,7 +118,7 @@ def list_appointments(patient_id: Id, who: Staff, sessions: Sessions) -> list[Ap
 )
 def get_appointment(appointment_id: Id, who: Staff, sessions: Sessions) -> AppointmentOut:
     with sessions() as session:
-        return appointment_out(session, common.get_appointment(session, appointment_id))
+        return AppointmentOut.model_validate(common.get_appointment(session, appointment_id))
 
 
 @router.post("/appointments/{appointment_id}/move", response_model=AppointmentOut, responses=WRITE)
@@ -165,7 +137,7 @@ def move(
         appointment = service.move_appointment(
             session, plan, appointment_id, starts_at, ends_at, now=now, actor=who.actor
         )
-        return appointment_out(session, appointment)
+        return AppointmentOut.model_validate(appointment)
 
 
 @router.post(
@@ -179,7 +151,7 @@ def cancel(
         appointment = service.cancel_appointment(
             session, plan, appointment_id, reason=body.reason, now=now, actor=who.actor
         )
-        return appointment_out(session, appointment)
+        return AppointmentOut.model_validate(appointment)
 
 
 @router.post(
@@ -192,4 +164,4 @@ def confirm_appointment(
     with sessions.begin() as session:
         appointment = common.get_appointment(session, appointment_id)
         confirm(session, appointment, now=now, actor=who.actor)
-        return appointment_out(session, appointment)
+        return AppointmentOut.model_validate(appointment)

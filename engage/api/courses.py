@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engage import enrollment as service
 from engage.api import errors
-from engage.api.appointments import AppointmentMove, AppointmentOut, Cancel, appointment_out, times
+from engage.api.appointments import AppointmentMove, AppointmentOut, Cancel, times
 from engage.api.enrollments import EnrollmentOut, EventIn, anchor_events, enrollment_out
 from engage.api.fields import Id
 from engage.api.params import WRITE, Now, Plan, RequestBody, Sessions, Staff, Templates
@@ -95,7 +95,7 @@ def enroll_course(
         )
         return CourseOut(
             enrollments=[enrollment_out(session, e) for e in course.enrollments],
-            appointments=[appointment_out(session, a) for a in course.appointments],
+            appointments=[AppointmentOut.model_validate(a) for a in course.appointments],
             booked=[a.id for a in course.booked],
         )
 

@@ -88,7 +88,7 @@ def list_command(
         rows = list_failed(session, flt)
     if as_json:
         for row in rows:
-            typer.echo(json.dumps(asdict(row), default=str))
+            typer.echo(json.dumps(row.model_dump(), default=str))
         return
     Console(width=160).print(_table(rows))
 

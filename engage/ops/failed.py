@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
@@ -36,8 +37,10 @@ class FailedFilter:
     limit: int | None = 200
 
 
-@dataclass(frozen=True)
-class FailedMessage:
+class FailedMessage(BaseModel):
+    # A dead letter as operators see it, read from the message row's attributes.
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
     id: int
     patient_id: int
     enrollment_id: int
@@ -47,7 +50,7 @@ class FailedMessage:
     critical: bool
     state: str
     reason: str
-    error_code: str | None
+    error_code: str | None = Field(validation_alias="last_error_code")
     attempts: int
     provider: str | None
     provider_status: str | None
@@ -88,27 +91,7 @@ def _query(flt: FailedFilter) -> Select[Message]:
 
 def list_failed(session: Session, flt: FailedFilter) -> list[FailedMessage]:
     """Dead letters matching `flt`, most recently changed first."""
-    return [_view(m) for m in session.scalars(_query(flt))]
-
-
-def _view(m: Message) -> FailedMessage:
-    return FailedMessage(
-        id=m.id,
-        patient_id=m.patient_id,
-        enrollment_id=m.enrollment_id,
-        sequence=m.sequence,
-        step_id=m.step_id,
-        channel=m.channel,
-        critical=m.critical,
-        state=str(m.state),
-        reason=m.reason,
-        error_code=m.last_error_code,
-        attempts=m.attempts,
-        provider=m.provider,
-        provider_status=m.provider_status,
-        due_at=m.due_at,
-        updated_at=m.updated_at,
-    )
+    return [FailedMessage.model_validate(m) for m in session.scalars(_query(flt))]
 
 
 def requeue(session: Session, ids: Iterable[int], actor: str, now: datetime) -> list[RequeueResult]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage.store.base import Base, UTCDateTime, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from engage.store.messages import Message
 
 
 class AppointmentState(StrEnum):
@@ -34,6 +38,10 @@ class Appointment(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # Read-only, loaded when asked (by due time): planning owns the writes of these rows.
+    messages: Mapped[list[Message]] = relationship(
+        viewonly=True, order_by="[Message.due_at, Message.id]"
+    )
 
     @property
     def event_key(self) -> str:
