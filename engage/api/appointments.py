@@ -99,9 +99,7 @@ def add(
 
 
 @router.get(
-    "/patients/{patient_id}/appointments",
-    response_model=list[AppointmentOut],
-    responses=READ,
+    "/patients/{patient_id}/appointments", response_model=list[AppointmentOut], responses=READ
 )
 def list_appointments(patient_id: Id, who: Staff, sessions: Sessions) -> list[AppointmentOut]:
     with sessions() as session:
@@ -111,11 +109,7 @@ def list_appointments(patient_id: Id, who: Staff, sessions: Sessions) -> list[Ap
         return [AppointmentOut.model_validate(a) for a in rows]
 
 
-@router.get(
-    "/appointments/{appointment_id}",
-    response_model=AppointmentOut,
-    responses=READ,
-)
+@router.get("/appointments/{appointment_id}", response_model=AppointmentOut, responses=READ)
 def get_appointment(appointment_id: Id, who: Staff, sessions: Sessions) -> AppointmentOut:
     with sessions() as session:
         return AppointmentOut.model_validate(common.get_appointment(session, appointment_id))

@@ -21,20 +21,14 @@ from engage.store.patients import Patient
 router = APIRouter(tags=["consent"], responses=errors.responses(400, 401, 403))
 
 
-@router.get(
-    "/patients/{patient_id}/consents",
-    response_model=list[ConsentOut],
-    responses=READ,
-)
+@router.get("/patients/{patient_id}/consents", response_model=list[ConsentOut], responses=READ)
 def list_consents(patient_id: Id, who: Staff, sessions: Sessions) -> list[ConsentOut]:
     with sessions() as session:
         return [ConsentOut.of(c) for c in load_patient(session, patient_id).consents]
 
 
 @router.get(
-    "/patients/{patient_id}/consent-history",
-    response_model=list[ConsentEventOut],
-    responses=READ,
+    "/patients/{patient_id}/consent-history", response_model=list[ConsentEventOut], responses=READ
 )
 def consent_history(patient_id: Id, who: Staff, sessions: Sessions) -> list[ConsentEventOut]:
     """The append-only consent ledger of one patient, oldest first (`engage patients consent`)."""

@@ -145,9 +145,7 @@ def _changes(changes: list[MessageChange], zone: str) -> list[ChangeOut]:
 
 
 @router.post(
-    "/appointments/{appointment_id}/move/preview",
-    response_model=list[ChangeOut],
-    responses=WRITE,
+    "/appointments/{appointment_id}/move/preview", response_model=list[ChangeOut], responses=WRITE
 )
 def move_preview(
     appointment_id: Id, body: AppointmentMove, who: Staff, sessions: Sessions, plan: Plan, now: Now
@@ -161,9 +159,7 @@ def move_preview(
 
 
 @router.post(
-    "/appointments/{appointment_id}/cancel/preview",
-    response_model=list[ChangeOut],
-    responses=WRITE,
+    "/appointments/{appointment_id}/cancel/preview", response_model=list[ChangeOut], responses=WRITE
 )
 def cancel_preview(
     appointment_id: Id, body: Cancel, who: Staff, sessions: Sessions, plan: Plan, now: Now

@@ -130,9 +130,7 @@ def enroll(
 
 
 @router.get(
-    "/patients/{patient_id}/enrollments",
-    response_model=list[EnrollmentOut],
-    responses=READ,
+    "/patients/{patient_id}/enrollments", response_model=list[EnrollmentOut], responses=READ
 )
 def list_enrollments(patient_id: Id, who: Staff, sessions: Sessions) -> list[EnrollmentOut]:
     with sessions() as session:
@@ -140,11 +138,7 @@ def list_enrollments(patient_id: Id, who: Staff, sessions: Sessions) -> list[Enr
         return [enrollment_out(session, e) for e in rows]
 
 
-@router.get(
-    "/enrollments/{enrollment_id}",
-    response_model=EnrollmentOut,
-    responses=READ,
-)
+@router.get("/enrollments/{enrollment_id}", response_model=EnrollmentOut, responses=READ)
 def get_enrollment(enrollment_id: Id, who: Staff, sessions: Sessions) -> EnrollmentOut:
     with sessions() as session:
         return enrollment_out(session, common.get_enrollment(session, enrollment_id))
@@ -189,9 +183,7 @@ def unenroll(
 
 
 @router.post(
-    "/patients/{patient_id}/course-completed",
-    response_model=EnrollmentOut | None,
-    responses=WRITE,
+    "/patients/{patient_id}/course-completed", response_model=EnrollmentOut | None, responses=WRITE
 )
 def complete_course(
     patient_id: Id, body: CourseCompleted, who: Staff, sessions: Sessions, plan: Plan, now: Now

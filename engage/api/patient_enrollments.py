@@ -27,9 +27,7 @@ def _out(session: Session, ids: list[int]) -> list[EnrollmentOut]:
 
 
 @router.post(
-    "/patients/{patient_id}/enrollments/pause",
-    response_model=list[EnrollmentOut],
-    responses=WRITE,
+    "/patients/{patient_id}/enrollments/pause", response_model=list[EnrollmentOut], responses=WRITE
 )
 def pause_all(
     patient_id: Id, body: Pause, who: Staff, sessions: Sessions, now: Now
@@ -44,9 +42,7 @@ def pause_all(
 
 
 @router.post(
-    "/patients/{patient_id}/enrollments/resume",
-    response_model=list[EnrollmentOut],
-    responses=WRITE,
+    "/patients/{patient_id}/enrollments/resume", response_model=list[EnrollmentOut], responses=WRITE
 )
 def resume_all(
     patient_id: Id, who: Staff, sessions: Sessions, plan: Plan, now: Now

@@ -104,11 +104,7 @@ def preview_anyone(
     return _preview(plan, env, body, recipient, body.locale, body.first_name, now)
 
 
-@router.post(
-    "/patients/{patient_id}/preview",
-    response_model=list[PreviewItemOut],
-    responses=READ,
-)
+@router.post("/patients/{patient_id}/preview", response_model=list[PreviewItemOut], responses=READ)
 def preview_patient(
     patient_id: Id,
     body: PatientPreview,

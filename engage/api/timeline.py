@@ -21,11 +21,7 @@ from engage.timeline import PatientTimeline, patient_timeline
 router = APIRouter(tags=["timeline"], responses=errors.responses(400, 401, 403))
 
 
-@router.get(
-    "/patients/{patient_id}/timeline",
-    response_model=PatientTimeline,
-    responses=READ,
-)
+@router.get("/patients/{patient_id}/timeline", response_model=PatientTimeline, responses=READ)
 def timeline(
     patient_id: Id,
     who: Staff,
