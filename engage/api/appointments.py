@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engage import enrollment as service
 from engage.api import errors
 from engage.api.fields import Id
-from engage.api.params import READ, WRITE, Now, Plan, RequestBody, Sessions, Staff
+from engage.api.params import READ, WRITE, Db, Now, Plan, RequestBody, Sessions, Staff
 from engage.api.patients import load_patient, patient_rows
 from engage.api.walltime import WallTime, instant
 from engage.enrollment import common
@@ -79,40 +79,37 @@ def times(body: AppointmentCreate | AppointmentMove, zone: str) -> tuple[datetim
     responses=WRITE,
 )
 def add(
-    patient_id: Id, body: AppointmentCreate, who: Staff, sessions: Sessions, plan: Plan, now: Now
+    patient_id: Id, body: AppointmentCreate, who: Staff, session: Db, plan: Plan, now: Now
 ) -> AppointmentOut:
     """Book an infusion; every open enrollment of the patient plans its messages."""
-    with sessions() as session:
-        zone = load_patient(session, patient_id).timezone
-        starts_at, ends_at = times(body, zone)
-        appointment = service.add_appointment(
-            session,
-            plan,
-            patient_id,
-            starts_at,
-            ends_at,
-            location=body.location,
-            now=now,
-            actor=who.actor,
-        )
-        return AppointmentOut.model_validate(appointment)
+    zone = load_patient(session, patient_id).timezone
+    starts_at, ends_at = times(body, zone)
+    appointment = service.add_appointment(
+        session,
+        plan,
+        patient_id,
+        starts_at,
+        ends_at,
+        location=body.location,
+        now=now,
+        actor=who.actor,
+    )
+    return AppointmentOut.model_validate(appointment)
 
 
 @router.get(
     "/patients/{patient_id}/appointments", response_model=list[AppointmentOut], responses=READ
 )
-def list_appointments(patient_id: Id, who: Staff, sessions: Sessions) -> list[AppointmentOut]:
-    with sessions() as session:
-        rows = patient_rows(
-            session, patient_id, Appointment.patient_id, Appointment.starts_at, Appointment.id
-        )
-        return [AppointmentOut.model_validate(a) for a in rows]
+def list_appointments(patient_id: Id, who: Staff, session: Db) -> list[AppointmentOut]:
+    rows = patient_rows(
+        session, patient_id, Appointment.patient_id, Appointment.starts_at, Appointment.id
+    )
+    return [AppointmentOut.model_validate(a) for a in rows]
 
 
 @router.get("/appointments/{appointment_id}", response_model=AppointmentOut, responses=READ)
-def get_appointment(appointment_id: Id, who: Staff, sessions: Sessions) -> AppointmentOut:
-    with sessions() as session:
-        return AppointmentOut.model_validate(common.get_appointment(session, appointment_id))
+def get_appointment(appointment_id: Id, who: Staff, session: Db) -> AppointmentOut:
+    return AppointmentOut.model_validate(common.get_appointment(session, appointment_id))
 
 
 @router.post("/appointments/{appointment_id}/move", response_model=AppointmentOut, responses=WRITE)
@@ -120,32 +117,30 @@ def move(
     appointment_id: Id,
     body: AppointmentMove,
     who: Staff,
-    sessions: Sessions,
+    session: Db,
     plan: Plan,
     now: Now,
 ) -> AppointmentOut:
     """Move it: its scheduled messages move with it (same ids, new due times, the reason)."""
-    with sessions() as session:
-        zone = common.appointment_and_patient(session, appointment_id)[1].timezone
-        starts_at, ends_at = times(body, zone)
-        appointment = service.move_appointment(
-            session, plan, appointment_id, starts_at, ends_at, now=now, actor=who.actor
-        )
-        return AppointmentOut.model_validate(appointment)
+    zone = common.appointment_and_patient(session, appointment_id)[1].timezone
+    starts_at, ends_at = times(body, zone)
+    appointment = service.move_appointment(
+        session, plan, appointment_id, starts_at, ends_at, now=now, actor=who.actor
+    )
+    return AppointmentOut.model_validate(appointment)
 
 
 @router.post(
     "/appointments/{appointment_id}/cancel", response_model=AppointmentOut, responses=WRITE
 )
 def cancel(
-    appointment_id: Id, body: Cancel, who: Staff, sessions: Sessions, plan: Plan, now: Now
+    appointment_id: Id, body: Cancel, who: Staff, session: Db, plan: Plan, now: Now
 ) -> AppointmentOut:
     """Cancel it and every message of it not yet sent, recording the reason on each."""
-    with sessions() as session:
-        appointment = service.cancel_appointment(
-            session, plan, appointment_id, reason=body.reason, now=now, actor=who.actor
-        )
-        return AppointmentOut.model_validate(appointment)
+    appointment = service.cancel_appointment(
+        session, plan, appointment_id, reason=body.reason, now=now, actor=who.actor
+    )
+    return AppointmentOut.model_validate(appointment)
 
 
 @router.post(

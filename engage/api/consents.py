@@ -11,7 +11,7 @@ from fastapi import APIRouter
 
 from engage.api import errors
 from engage.api.fields import Id
-from engage.api.params import READ, Now, Sessions, Staff
+from engage.api.params import READ, Db, Now, Sessions, Staff
 from engage.api.patient_models import Channel, ConsentChange, ConsentEventOut, ConsentOut
 from engage.api.patients import load_patient
 from engage.consent import service
@@ -22,19 +22,17 @@ router = APIRouter(tags=["consent"], responses=errors.responses(400, 401, 403))
 
 
 @router.get("/patients/{patient_id}/consents", response_model=list[ConsentOut], responses=READ)
-def list_consents(patient_id: Id, who: Staff, sessions: Sessions) -> list[ConsentOut]:
-    with sessions() as session:
-        return [ConsentOut.of(c) for c in load_patient(session, patient_id).consents]
+def list_consents(patient_id: Id, who: Staff, session: Db) -> list[ConsentOut]:
+    return [ConsentOut.of(c) for c in load_patient(session, patient_id).consents]
 
 
 @router.get(
     "/patients/{patient_id}/consent-history", response_model=list[ConsentEventOut], responses=READ
 )
-def consent_history(patient_id: Id, who: Staff, sessions: Sessions) -> list[ConsentEventOut]:
+def consent_history(patient_id: Id, who: Staff, session: Db) -> list[ConsentEventOut]:
     """The append-only consent ledger of one patient, oldest first (`engage patients consent`)."""
-    with sessions() as session:
-        patient = load_patient(session, patient_id)
-        return [ConsentEventOut.of(e) for e in service.history(session, patient.id)]
+    patient = load_patient(session, patient_id)
+    return [ConsentEventOut.of(e) for e in service.history(session, patient.id)]
 
 
 @router.put(

@@ -19,7 +19,7 @@ from engage.api import errors
 from engage.api.appointments import AppointmentMove, AppointmentOut, Cancel, times
 from engage.api.enrollments import EnrollmentOut, EventIn, anchor_events, enrollment_out
 from engage.api.fields import Id
-from engage.api.params import WRITE, Now, Plan, RequestBody, Sessions, Staff, Templates
+from engage.api.params import WRITE, Db, Now, Plan, RequestBody, Staff, Templates
 from engage.api.patients import load_patient
 from engage.api.walltime import WallTime, instant
 from engage.enrollment import common
@@ -77,27 +77,26 @@ def _slots(body: CourseCreate, zone: str) -> list[service.Slot]:
     "/patients/{patient_id}/course", status_code=201, response_model=CourseOut, responses=WRITE
 )
 def enroll_course(
-    patient_id: Id, body: CourseCreate, who: Staff, sessions: Sessions, plan: Plan, now: Now
+    patient_id: Id, body: CourseCreate, who: Staff, session: Db, plan: Plan, now: Now
 ) -> CourseOut:
     """Enroll in every sequence of the course; its appointments are booked once for all."""
-    with sessions() as session:
-        zone = load_patient(session, patient_id).timezone
-        course = service.enroll_course(
-            session,
-            plan,
-            patient_id,
-            body.sequences,
-            _slots(body, zone),
-            anchor_events(body.events, zone),
-            now=now,
-            actor=who.actor,
-            location=body.location,
-        )
-        return CourseOut(
-            enrollments=[enrollment_out(session, e) for e in course.enrollments],
-            appointments=[AppointmentOut.model_validate(a) for a in course.appointments],
-            booked=[a.id for a in course.booked],
-        )
+    zone = load_patient(session, patient_id).timezone
+    course = service.enroll_course(
+        session,
+        plan,
+        patient_id,
+        body.sequences,
+        _slots(body, zone),
+        anchor_events(body.events, zone),
+        now=now,
+        actor=who.actor,
+        location=body.location,
+    )
+    return CourseOut(
+        enrollments=[enrollment_out(session, e) for e in course.enrollments],
+        appointments=[AppointmentOut.model_validate(a) for a in course.appointments],
+        booked=[a.id for a in course.booked],
+    )
 
 
 @router.post(
@@ -107,25 +106,24 @@ def course_preview(
     patient_id: Id,
     body: CourseCreate,
     who: Staff,
-    sessions: Sessions,
+    session: Db,
     plan: Plan,
     env: Templates,
     now: Now,
 ) -> PatientTimeline:
     """The patient's whole timeline as enrolling in this course would make it (nothing stored)."""
-    with sessions() as session:
-        zone = load_patient(session, patient_id).timezone
-        return preview_course(
-            session,
-            plan,
-            env,
-            patient_id,
-            body.sequences,
-            _slots(body, zone),
-            anchor_events(body.events, zone),
-            now=now,
-            location=body.location,
-        )
+    zone = load_patient(session, patient_id).timezone
+    return preview_course(
+        session,
+        plan,
+        env,
+        patient_id,
+        body.sequences,
+        _slots(body, zone),
+        anchor_events(body.events, zone),
+        now=now,
+        location=body.location,
+    )
 
 
 def _zone_of(session: Session, appointment_id: int) -> str:
@@ -148,24 +146,22 @@ def _changes(changes: list[MessageChange], zone: str) -> list[ChangeOut]:
     "/appointments/{appointment_id}/move/preview", response_model=list[ChangeOut], responses=WRITE
 )
 def move_preview(
-    appointment_id: Id, body: AppointmentMove, who: Staff, sessions: Sessions, plan: Plan, now: Now
+    appointment_id: Id, body: AppointmentMove, who: Staff, session: Db, plan: Plan, now: Now
 ) -> list[ChangeOut]:
     """Which messages the move would move (from when to when), cancel or add; nothing stored."""
-    with sessions() as session:
-        zone = _zone_of(session, appointment_id)
-        starts_at, ends_at = times(body, zone)
-        changes = preview_move(session, plan, appointment_id, starts_at, ends_at, now=now)
-        return _changes(changes, zone)
+    zone = _zone_of(session, appointment_id)
+    starts_at, ends_at = times(body, zone)
+    changes = preview_move(session, plan, appointment_id, starts_at, ends_at, now=now)
+    return _changes(changes, zone)
 
 
 @router.post(
     "/appointments/{appointment_id}/cancel/preview", response_model=list[ChangeOut], responses=WRITE
 )
 def cancel_preview(
-    appointment_id: Id, body: Cancel, who: Staff, sessions: Sessions, plan: Plan, now: Now
+    appointment_id: Id, body: Cancel, who: Staff, session: Db, plan: Plan, now: Now
 ) -> list[ChangeOut]:
     """Which messages cancelling would cancel (or add, such as a notice); nothing stored."""
-    with sessions() as session:
-        zone = _zone_of(session, appointment_id)
-        changes = preview_cancel(session, plan, appointment_id, reason=body.reason, now=now)
-        return _changes(changes, zone)
+    zone = _zone_of(session, appointment_id)
+    changes = preview_cancel(session, plan, appointment_id, reason=body.reason, now=now)
+    return _changes(changes, zone)

@@ -6,7 +6,7 @@ set of objects, and tests can hand in their own runtime or clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,13 @@ def settings(request: Request) -> Settings:
 def sessions(request: Request) -> sessionmaker[Session]:
     found: sessionmaker[Session] = request.app.state.runtime.sessions
     return found
+
+
+def session(request: Request) -> Iterator[Session]:
+    """A session for one route call, closed as the route returns (before the answer is sent);
+    the services it calls commit their own work."""
+    with sessions(request)() as opened:
+        yield opened
 
 
 def clock(request: Request) -> Callable[[], datetime]:

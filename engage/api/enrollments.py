@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from engage import enrollment as service
 from engage.api import errors
 from engage.api.fields import Id, Moment
-from engage.api.params import READ, WRITE, Now, Plan, RequestBody, Sessions, Staff
+from engage.api.params import READ, WRITE, Db, Now, Plan, RequestBody, Staff
 from engage.api.patients import load_patient, patient_rows
 from engage.api.walltime import WallTime, instant
 from engage.enrollment import common
@@ -111,51 +111,43 @@ def anchor_events(given: list[EventIn], zone: str) -> list[AnchorEvent]:
     responses=WRITE,
 )
 def enroll(
-    patient_id: Id, body: EnrollmentCreate, who: Staff, sessions: Sessions, plan: Plan, now: Now
+    patient_id: Id, body: EnrollmentCreate, who: Staff, session: Db, plan: Plan, now: Now
 ) -> EnrollmentOut:
     """Enroll the patient and plan the sequence; `infusion.start` events book appointments."""
-    with sessions() as session:
-        events = anchor_events(body.events, load_patient(session, patient_id).timezone)
-        enrollment = service.enroll(
-            session,
-            plan,
-            patient_id,
-            body.sequence,
-            events,
-            now=now,
-            actor=who.actor,
-            location=body.location,
-        )
-        return enrollment_out(session, enrollment)
+    events = anchor_events(body.events, load_patient(session, patient_id).timezone)
+    enrollment = service.enroll(
+        session,
+        plan,
+        patient_id,
+        body.sequence,
+        events,
+        now=now,
+        actor=who.actor,
+        location=body.location,
+    )
+    return enrollment_out(session, enrollment)
 
 
 @router.get(
     "/patients/{patient_id}/enrollments", response_model=list[EnrollmentOut], responses=READ
 )
-def list_enrollments(patient_id: Id, who: Staff, sessions: Sessions) -> list[EnrollmentOut]:
-    with sessions() as session:
-        rows = patient_rows(session, patient_id, Enrollment.patient_id, Enrollment.id)
-        return [enrollment_out(session, e) for e in rows]
+def list_enrollments(patient_id: Id, who: Staff, session: Db) -> list[EnrollmentOut]:
+    rows = patient_rows(session, patient_id, Enrollment.patient_id, Enrollment.id)
+    return [enrollment_out(session, e) for e in rows]
 
 
 @router.get("/enrollments/{enrollment_id}", response_model=EnrollmentOut, responses=READ)
-def get_enrollment(enrollment_id: Id, who: Staff, sessions: Sessions) -> EnrollmentOut:
-    with sessions() as session:
-        return enrollment_out(session, common.get_enrollment(session, enrollment_id))
+def get_enrollment(enrollment_id: Id, who: Staff, session: Db) -> EnrollmentOut:
+    return enrollment_out(session, common.get_enrollment(session, enrollment_id))
 
 
 @router.post("/enrollments/{enrollment_id}/pause", response_model=EnrollmentOut, responses=WRITE)
-def pause(
-    enrollment_id: Id, body: Pause, who: Staff, sessions: Sessions, now: Now
-) -> EnrollmentOut:
+def pause(enrollment_id: Id, body: Pause, who: Staff, session: Db, now: Now) -> EnrollmentOut:
     """Hold its messages (they stay scheduled, unsent) until resumed, or until `until`."""
-    with sessions() as session:
-        enrollment = common.get_enrollment(session, enrollment_id)
-        until = pause_end(body, load_patient(session, enrollment.patient_id).timezone)
-        service.pause(
-            session, enrollment_id, reason=body.reason, now=now, actor=who.actor, until=until
-        )
-        return enrollment_out(session, common.get_enrollment(session, enrollment_id))
+    enrollment = common.get_enrollment(session, enrollment_id)
+    until = pause_end(body, load_patient(session, enrollment.patient_id).timezone)
+    service.pause(session, enrollment_id, reason=body.reason, now=now, actor=who.actor, until=until)
+    return enrollment_out(session, common.get_enrollment(session, enrollment_id))
 
 
 def pause_end(body: Pause, zone: str) -> datetime | None:
@@ -163,35 +155,28 @@ def pause_end(body: Pause, zone: str) -> datetime | None:
 
 
 @router.post("/enrollments/{enrollment_id}/resume", response_model=EnrollmentOut, responses=WRITE)
-def resume(
-    enrollment_id: Id, who: Staff, sessions: Sessions, plan: Plan, now: Now
-) -> EnrollmentOut:
+def resume(enrollment_id: Id, who: Staff, session: Db, plan: Plan, now: Now) -> EnrollmentOut:
     """Resume, re-planning what is still ahead from now."""
-    with sessions() as session:
-        service.resume(session, plan, enrollment_id, now=now, actor=who.actor)
-        return enrollment_out(session, common.get_enrollment(session, enrollment_id))
+    service.resume(session, plan, enrollment_id, now=now, actor=who.actor)
+    return enrollment_out(session, common.get_enrollment(session, enrollment_id))
 
 
 @router.post("/enrollments/{enrollment_id}/unenroll", response_model=EnrollmentOut, responses=WRITE)
-def unenroll(
-    enrollment_id: Id, body: Reason, who: Staff, sessions: Sessions, now: Now
-) -> EnrollmentOut:
+def unenroll(enrollment_id: Id, body: Reason, who: Staff, session: Db, now: Now) -> EnrollmentOut:
     """Cancel the enrollment; every message not yet sent is cancelled with the reason."""
-    with sessions() as session:
-        service.unenroll(session, enrollment_id, reason=body.reason, now=now, actor=who.actor)
-        return enrollment_out(session, common.get_enrollment(session, enrollment_id))
+    service.unenroll(session, enrollment_id, reason=body.reason, now=now, actor=who.actor)
+    return enrollment_out(session, common.get_enrollment(session, enrollment_id))
 
 
 @router.post(
     "/patients/{patient_id}/course-completed", response_model=EnrollmentOut | None, responses=WRITE
 )
 def complete_course(
-    patient_id: Id, body: CourseCompleted, who: Staff, sessions: Sessions, plan: Plan, now: Now
+    patient_id: Id, body: CourseCompleted, who: Staff, session: Db, plan: Plan, now: Now
 ) -> EnrollmentOut | None:
     """Record the end of the course; answers the booster enrollment it starts (if any)."""
-    with sessions() as session:
-        load_patient(session, patient_id)
-        booster = service.complete_course(
-            session, plan, patient_id, body.completed_at, now=now, actor=who.actor
-        )
-        return None if booster is None else enrollment_out(session, booster)
+    load_patient(session, patient_id)
+    booster = service.complete_course(
+        session, plan, patient_id, body.completed_at, now=now, actor=who.actor
+    )
+    return None if booster is None else enrollment_out(session, booster)

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from engage.api import errors
-from engage.api.params import Sessions, Staff
+from engage.api.params import Db, Staff
 from engage.store.inbound import InboundMessage
 
 router = APIRouter(tags=["inbox"], responses=errors.responses(400, 401, 403))
@@ -28,7 +28,7 @@ class Inbound(BaseModel):
 @router.get("/inbox", response_model=list[Inbound], responses=errors.responses(422))
 def inbox(
     who: Staff,
-    sessions: Sessions,
+    session: Db,
     keyword: Annotated[
         Literal["other", "stop", "start", "help", "confirm"] | None,
         Query(description="Only this keyword (`other`: texts staff should read)."),
@@ -42,15 +42,14 @@ def inbox(
         query = query.where(InboundMessage.keyword == keyword)
     if patient_id:
         query = query.where(InboundMessage.patient_id == patient_id)
-    with sessions() as session:
-        return [
-            Inbound(
-                id=m.id,
-                patient_id=m.patient_id,
-                from_phone=m.from_phone,
-                body=m.body,
-                keyword=m.keyword,
-                received_at=m.received_at,
-            )
-            for m in session.scalars(query)
-        ]
+    return [
+        Inbound(
+            id=m.id,
+            patient_id=m.patient_id,
+            from_phone=m.from_phone,
+            body=m.body,
+            keyword=m.keyword,
+            received_at=m.received_at,
+        )
+        for m in session.scalars(query)
+    ]

@@ -19,7 +19,8 @@ from engage.schedule.models import Schedule
 
 Staff = Annotated[Principal, Depends(require_role("staff"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
-Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]
+Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions)]  # a route's own transaction
+Db = Annotated[Session, Depends(deps.session, scope="function")]  # closed as the route returns
 Plan = Annotated[Schedule, Depends(deps.schedule)]
 Templates = Annotated[Any, Depends(deps.templates)]
 Now = Annotated[Any, Depends(deps.now)]

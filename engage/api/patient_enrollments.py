@@ -14,7 +14,7 @@ from engage import enrollment as service
 from engage.api import errors
 from engage.api.enrollments import EnrollmentOut, Pause, Reason, enrollment_out, pause_end
 from engage.api.fields import Id
-from engage.api.params import WRITE, Now, Plan, Sessions, Staff
+from engage.api.params import WRITE, Db, Now, Plan, Staff
 from engage.api.patients import load_patient
 from engage.store.enrollments import Enrollment
 
@@ -30,27 +30,25 @@ def _out(session: Session, ids: list[int]) -> list[EnrollmentOut]:
     "/patients/{patient_id}/enrollments/pause", response_model=list[EnrollmentOut], responses=WRITE
 )
 def pause_all(
-    patient_id: Id, body: Pause, who: Staff, sessions: Sessions, now: Now
+    patient_id: Id, body: Pause, who: Staff, session: Db, now: Now
 ) -> list[EnrollmentOut]:
     """Pause every active enrollment of the patient (409 if none), until resumed or `until`."""
-    with sessions() as session:
-        until = pause_end(body, load_patient(session, patient_id).timezone)
-        ids = service.pause_patient(
-            session, patient_id, reason=body.reason, now=now, actor=who.actor, until=until
-        )
-        return _out(session, ids)
+    until = pause_end(body, load_patient(session, patient_id).timezone)
+    ids = service.pause_patient(
+        session, patient_id, reason=body.reason, now=now, actor=who.actor, until=until
+    )
+    return _out(session, ids)
 
 
 @router.post(
     "/patients/{patient_id}/enrollments/resume", response_model=list[EnrollmentOut], responses=WRITE
 )
 def resume_all(
-    patient_id: Id, who: Staff, sessions: Sessions, plan: Plan, now: Now
+    patient_id: Id, who: Staff, session: Db, plan: Plan, now: Now
 ) -> list[EnrollmentOut]:
     """Resume every paused enrollment of the patient (409 if none), re-planning from now."""
-    with sessions() as session:
-        ids = service.resume_patient(session, plan, patient_id, now=now, actor=who.actor)
-        return _out(session, ids)
+    ids = service.resume_patient(session, plan, patient_id, now=now, actor=who.actor)
+    return _out(session, ids)
 
 
 @router.post(
@@ -59,11 +57,10 @@ def resume_all(
     responses=WRITE,
 )
 def unenroll_all(
-    patient_id: Id, body: Reason, who: Staff, sessions: Sessions, now: Now
+    patient_id: Id, body: Reason, who: Staff, session: Db, now: Now
 ) -> list[EnrollmentOut]:
     """Unenroll the patient from every open enrollment; unsent messages cancelled with reason."""
-    with sessions() as session:
-        done = service.unenroll_patient(
-            session, patient_id, reason=body.reason, now=now, actor=who.actor
-        )
-        return _out(session, list(done))
+    done = service.unenroll_patient(
+        session, patient_id, reason=body.reason, now=now, actor=who.actor
+    )
+    return _out(session, list(done))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from engage.api import errors
 from engage.api.fields import Id
-from engage.api.params import READ, Now, Sessions, Staff
+from engage.api.params import READ, Db, Now, Sessions, Staff
 from engage.api.patient_models import PatientCreate, PatientOut, PatientUpdate
 from engage.errors import Conflict
 from engage.patients import records
@@ -57,7 +57,7 @@ def create_patient(body: PatientCreate, who: Staff, sessions: Sessions, now: Now
 @router.get("/patients", response_model=list[PatientOut], responses=errors.responses(422))
 def search_patients(
     who: Staff,
-    sessions: Sessions,
+    session: Db,
     name: Annotated[str | None, Query(max_length=100, description="Part of a name.")] = None,
     phone: Annotated[str | None, Query(max_length=32, description="Digits of a phone.")] = None,
     email: Annotated[str | None, Query(max_length=254, description="Part of an email.")] = None,
@@ -66,14 +66,12 @@ def search_patients(
 ) -> list[PatientOut]:
     """Patients matching every criterion given (all patients when none is), by id."""
     query = records.search_query(name, phone, email).limit(limit).offset(offset)
-    with sessions() as session:
-        return [PatientOut.of(p) for p in session.execute(query).scalars()]
+    return [PatientOut.of(p) for p in session.execute(query).scalars()]
 
 
 @router.get("/patients/{patient_id}", response_model=PatientOut, responses=READ)
-def get_patient(patient_id: Id, who: Staff, sessions: Sessions) -> PatientOut:
-    with sessions() as session:
-        return PatientOut.of(load_patient(session, patient_id))
+def get_patient(patient_id: Id, who: Staff, session: Db) -> PatientOut:
+    return PatientOut.of(load_patient(session, patient_id))
 
 
 @router.patch(

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 
 from engage.api import errors
 from engage.api.fields import Id
-from engage.api.params import READ, Plan, Sessions, Staff, Templates
+from engage.api.params import READ, Db, Plan, Staff, Templates
 from engage.timeline import PatientTimeline, patient_timeline
 
 router = APIRouter(tags=["timeline"], responses=errors.responses(400, 401, 403))
@@ -25,10 +25,9 @@ router = APIRouter(tags=["timeline"], responses=errors.responses(400, 401, 403))
 def timeline(
     patient_id: Id,
     who: Staff,
-    sessions: Sessions,
+    session: Db,
     plan: Plan,
     env: Templates,
     text: Annotated[bool, Query(description="Render each message's text.")] = True,
 ) -> PatientTimeline:
-    with sessions() as session:
-        return patient_timeline(session, plan, env, patient_id, with_text=text)
+    return patient_timeline(session, plan, env, patient_id, with_text=text)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engage.api import errors
 from engage.api.fields import Id
-from engage.api.params import READ, Admin, Now, Sessions
+from engage.api.params import READ, Admin, Db, Now, Sessions
 from engage.store.tokens import ApiToken, Role, create_token, list_tokens, revoke_token
 
 router = APIRouter(tags=["tokens"], responses=errors.responses(400, 401, 403))
@@ -45,9 +45,8 @@ class TokenCreated(TokenOut):
 
 
 @router.get("/tokens", response_model=list[TokenOut])
-def get_tokens(who: Admin, sessions: Sessions) -> list[TokenOut]:
-    with sessions() as session:
-        return [TokenOut.of(t) for t in list_tokens(session)]
+def get_tokens(who: Admin, session: Db) -> list[TokenOut]:
+    return [TokenOut.of(t) for t in list_tokens(session)]
 
 
 @router.post(
