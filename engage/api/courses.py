@@ -24,6 +24,7 @@ from engage.api.patients import load_patient
 from engage.api.walltime import WallTime, instant
 from engage.enrollment import common
 from engage.enrollment.dryrun import MessageChange, preview_cancel, preview_course, preview_move
+from engage.planning.planner import AnchorEvent
 from engage.timeline import PatientTimeline
 
 router = APIRouter(tags=["course"], responses=errors.responses(400, 401, 403))
@@ -73,6 +74,14 @@ def _slots(body: CourseCreate, zone: str) -> list[service.Slot]:
     ]
 
 
+def _course_of(
+    session: Session, patient_id: int, body: CourseCreate
+) -> tuple[list[service.Slot], list[AnchorEvent]]:
+    """The body's appointments and events as instants (naive ones: the patient's local time)."""
+    zone = load_patient(session, patient_id).timezone
+    return _slots(body, zone), anchor_events(body.events, zone)
+
+
 @router.post(
     "/patients/{patient_id}/course", status_code=201, response_model=CourseOut, responses=WRITE
 )
@@ -80,14 +89,14 @@ def enroll_course(
     patient_id: Id, body: CourseCreate, who: Staff, session: Db, plan: Plan, now: Now
 ) -> CourseOut:
     """Enroll in every sequence of the course; its appointments are booked once for all."""
-    zone = load_patient(session, patient_id).timezone
+    slots, events = _course_of(session, patient_id, body)
     course = service.enroll_course(
         session,
         plan,
         patient_id,
         body.sequences,
-        _slots(body, zone),
-        anchor_events(body.events, zone),
+        slots,
+        events,
         now=now,
         actor=who.actor,
         location=body.location,
@@ -112,15 +121,15 @@ def course_preview(
     now: Now,
 ) -> PatientTimeline:
     """The patient's whole timeline as enrolling in this course would make it (nothing stored)."""
-    zone = load_patient(session, patient_id).timezone
+    slots, events = _course_of(session, patient_id, body)
     return preview_course(
         session,
         plan,
         env,
         patient_id,
         body.sequences,
-        _slots(body, zone),
-        anchor_events(body.events, zone),
+        slots,
+        events,
         now=now,
         location=body.location,
     )
