@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, UploadFile
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engage.api import errors
 from engage.api.params import Now, Plan, Sessions, Staff
 from engage.enrollment.bulk import enroll_csv
 from engage.errors import InvalidInput
-from engage.patients.importer import RowOutcome, import_csv
+from engage.patients.importer import import_csv
 
 router = APIRouter(tags=["imports"], responses=errors.responses(400, 401, 403))
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -32,14 +32,25 @@ class FieldChange(BaseModel):
 
 
 class RowOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     line: int
-    outcome: str  # create, update, unchanged, conflict, reject
+    outcome: str = Field(validation_alias="kind")  # create, update, unchanged, conflict, reject
     patient_id: int | None
     changes: list[FieldChange]
     problems: list[str]
 
+    @field_validator("changes", mode="before")
+    @classmethod
+    def _changes(cls, changes: tuple[tuple[str, object, object], ...]) -> list[FieldChange]:
+        # (field, stored value, row's value) triples; values other than text and yes/no as text
+        return [FieldChange(field=f, old=_plain(o), new=_plain(n)) for f, o, n in changes]
+
 
 class ImportOut(BaseModel):
+    # An ImportReport (engage.patients.importer) as the API answers it.
+    model_config = ConfigDict(from_attributes=True)
+
     created: int
     updated: int
     unchanged: int
@@ -49,7 +60,8 @@ class ImportOut(BaseModel):
     dry_run: bool
     problems: list[str]
     summary: str
-    rows: list[RowOut]  # each row's outcome and field changes: in a dry run (`?dry_run=true`)
+    # each row's outcome and field changes: in a dry run (`?dry_run=true`)
+    rows: list[RowOut] = Field(validation_alias="outcomes")
 
 
 _MAX_NAME = 60  # the audit row's entity_id is 64 characters: a longer name failed after the import
@@ -79,29 +91,7 @@ def import_patients(
             report = import_csv(sessions, path, actor=who.actor, now=now, dry_run=dry_run)
         except InvalidInput as exc:
             return errors.invalid(["body", "file"], str(exc))
-    return ImportOut(
-        created=report.created,
-        updated=report.updated,
-        unchanged=report.unchanged,
-        rejected=report.rejected,
-        conflicts=report.conflicts,
-        kept_opted_out=report.kept_opted_out,
-        dry_run=report.dry_run,
-        problems=list(report.problems),
-        summary=report.summary,
-        rows=[_row_out(outcome) for outcome in report.outcomes],
-    )
-
-
-def _row_out(outcome: RowOutcome) -> RowOut:
-    changes = [FieldChange(field=f, old=_plain(o), new=_plain(n)) for f, o, n in outcome.changes]
-    return RowOut(
-        line=outcome.line,
-        outcome=outcome.kind,
-        patient_id=outcome.patient_id,
-        changes=changes,
-        problems=list(outcome.problems),
-    )
+    return ImportOut.model_validate(report)
 
 
 def _plain(value: object) -> str | bool | None:
