@@ -12,7 +12,7 @@ them all from `start_worker_metrics_server(port)`. Without it, each process serv
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -102,31 +102,24 @@ def count_error(provider: str, code: str, seconds: float | None = None) -> None:
         PROVIDER_LATENCY.labels(provider, "error").observe(seconds)
 
 
-def count_critical_late(channel: str) -> None:
-    CRITICAL_LATE.labels(_label(channel)).inc()
+def _counts(counter: Counter) -> Callable[[str], None]:
+    """A function that adds one to `counter` under its one label (cut to the label length)."""
+
+    def count(value: str) -> None:
+        counter.labels(_label(value)).inc()
+
+    return count
 
 
-def count_retry(provider: str) -> None:
-    RETRIES.labels(_label(provider)).inc()
-
-
-def count_suppressed(reason: str) -> None:
-    SUPPRESSIONS.labels(_label(reason)).inc()
-
-
-def count_uncertain(provider: str) -> None:
-    """A send's outcome is unknown: settled later from the provider's records."""
-    UNCERTAIN.labels(_label(provider)).inc()
-
-
-def count_duplicate(provider: str) -> None:
-    """A message was sent again although the provider may already have had it."""
-    DUPLICATES.labels(_label(provider)).inc()
-
-
-def count_quiet_hours_send(channel: str) -> None:
-    """A non-critical message went out inside quiet hours: a rule broken, never expected."""
-    QUIET_HOURS_SENDS.labels(_label(channel)).inc()
+count_critical_late = _counts(CRITICAL_LATE)  # by channel
+count_retry = _counts(RETRIES)  # by provider
+count_suppressed = _counts(SUPPRESSIONS)  # by reason
+# A send's outcome is unknown: settled later from the provider's records.
+count_uncertain = _counts(UNCERTAIN)
+# A message was sent again although the provider may already have had it.
+count_duplicate = _counts(DUPLICATES)
+# A non-critical message went out inside quiet hours: a rule broken, never expected.
+count_quiet_hours_send = _counts(QUIET_HOURS_SENDS)
 
 
 def count_webhook(provider: str, kind: str) -> None:
