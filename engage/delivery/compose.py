@@ -12,7 +12,7 @@ from engage.channels.base import Attachment, Outgoing
 from engage.consent.unsubscribe_tokens import url as unsubscribe_url
 from engage.errors import TemplateProblem
 from engage.rendering.calendar import appointment_ics
-from engage.rendering.context import AppointmentFacts, build_context
+from engage.rendering.context import AppointmentFacts, patient_context, patient_locale
 from engage.rendering.render import render_email, render_sms
 from engage.schedule.models import Schedule, Step
 from engage.store.appointments import Appointment
@@ -38,7 +38,7 @@ def compose(
         raise TemplateProblem(
             f"message {message.id}: patient {patient.id} has no {channel} address"
         )
-    locale = patient.locale if patient.locale in schedule.clinic.locales else "en"
+    locale = patient_locale(schedule.clinic, patient)
     unsubscribe = unsubscribe_url(public_url, message.id, signing_secret)
     facts = (
         AppointmentFacts(
@@ -47,16 +47,13 @@ def compose(
         if appointment is not None
         else None
     )
-    context = build_context(
-        clinic=schedule.clinic,
-        first_name=patient.first_name,
-        locale=locale,
-        timezone=patient.timezone,
+    context = patient_context(
+        schedule.clinic,
+        patient,
         channel=channel,
         anchor=step.anchor,
-        unsubscribe_url=unsubscribe,
         appointment=facts,
-        course_completed_at=patient.course_completed_at,
+        unsubscribe_url=unsubscribe,
     )
     if channel == "sms":
         sms = render_sms(env, step.template, locale, context)

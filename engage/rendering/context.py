@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
@@ -93,6 +93,48 @@ def build_context(
     if anchor in COURSE_ANCHORS and course_completed_at is not None:
         context["course"] = {"completed_date": _local_date(course_completed_at, timezone, locale)}
     return context
+
+
+class Person(Protocol):
+    """What a message's context reads of its patient (engage.store.patients.Patient is one)."""
+
+    @property
+    def first_name(self) -> str: ...
+    @property
+    def locale(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def course_completed_at(self) -> datetime | None: ...
+
+
+def patient_locale(clinic: Clinic, patient: Person) -> str:
+    """The patient's locale when the clinic writes in it, else English."""
+    return patient.locale if patient.locale in clinic.locales else "en"
+
+
+def patient_context(
+    clinic: Clinic,
+    patient: Person,
+    *,
+    channel: str,
+    anchor: str,
+    appointment: AppointmentFacts | None,
+    unsubscribe_url: str = "",
+) -> dict[str, Any]:
+    """The context of one message to `patient`: the one a send renders with and the one the
+    timeline re-renders a stored message with (which has no signed unsubscribe link)."""
+    return build_context(
+        clinic=clinic,
+        first_name=patient.first_name,
+        locale=patient_locale(clinic, patient),
+        timezone=patient.timezone,
+        channel=channel,
+        anchor=anchor,
+        unsubscribe_url=unsubscribe_url,
+        appointment=appointment,
+        course_completed_at=patient.course_completed_at,
+    )
 
 
 SAMPLE_FIRST_NAME = "Alexandrina"  # 11 letters: SMS budgets are checked with a long-ish name

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engage.errors import TemplateProblem
-from engage.rendering.context import AppointmentFacts, build_context
+from engage.rendering.context import AppointmentFacts, patient_context, patient_locale
 from engage.rendering.render import render_email, render_sms
 from engage.schedule.models import Schedule
 from engage.store.messages import Message
@@ -36,22 +36,15 @@ def render_text(
     appointment: AppointmentFacts | None,
     channel: str,
 ) -> Text:
-    locale = patient.locale if patient.locale in schedule.clinic.locales else "en"
+    locale = patient_locale(schedule.clinic, patient)
     try:
         anchor = schedule.sequence(message.sequence).step(message.step_id).anchor
     except KeyError:
         return Text(
             problem=f"step {message.sequence}/{message.step_id} is no longer in the schedule"
         )
-    context = build_context(
-        clinic=schedule.clinic,
-        first_name=patient.first_name,
-        locale=locale,
-        timezone=patient.timezone,
-        channel=channel,
-        anchor=anchor,
-        appointment=appointment,
-        course_completed_at=patient.course_completed_at,
+    context = patient_context(
+        schedule.clinic, patient, channel=channel, anchor=anchor, appointment=appointment
     )
     try:
         if channel == "sms":
