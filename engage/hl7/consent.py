@@ -7,6 +7,7 @@ feed never reverses a patient's opt-out nor any earlier decision, whoever made i
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 import hl7
@@ -19,6 +20,10 @@ from engage.schedule.hl7 import Hl7Feed
 from engage.store.patients import Patient
 
 SOURCE = "hl7"
+# The one decision the feed ever records: a grant, by the feed, on the clinic's field.
+_grant = functools.partial(
+    service.change, granted=True, source=SOURCE, actor=ACTOR, origin=service.Origin.FEED
+)
 
 
 def stated(message: hl7.Message, feed: Hl7Feed) -> list[str]:
@@ -42,16 +47,7 @@ def grant_new(patient: Patient, channels: list[str], session: Session, now: date
     for channel in channels:
         if patient.consent(channel) is not None or not patient.address(channel):
             continue
-        outcome = service.change(
-            session,
-            patient.id,
-            channel,
-            granted=True,
-            source=SOURCE,
-            actor=ACTOR,
-            now=now,
-            origin=service.Origin.FEED,
-        )
+        outcome = _grant(session, patient.id, channel, now=now)
         if outcome.changed:
             granted.append(channel)
     if granted:

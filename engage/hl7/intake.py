@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -73,8 +73,8 @@ class Intake:
         head = header(message, self.zone)
         for attempt in range(_RETRIES):
             try:
-                # The first try inserts straight away (one query less on the common path);
-                # a unique-key clash means a resent copy, which the next try looks up.
+                # The first try does not look the message up (one query less on the common
+                # path); a unique-key clash means a resent copy, which the next try looks up.
                 return self._once(message, head, decode(raw), look_up=attempt > 0)
             except IntegrityError:
                 if attempt == _RETRIES - 1:
@@ -88,31 +88,26 @@ class Intake:
                 if found is not None:
                     return _replay(message, found)
                 row = self._row(head, text, Hl7State.APPLIED, "AA")
-                session.add(row)
-                session.flush()
-                outcome = self.apply(session, message, head, row.id)
+                outcome = self.apply(session, message, head, row)
                 row.state, row.reason = outcome.state, outcome.reason[:2000]
+                # Inserted last, with its outcome: one INSERT, no UPDATE after it. A resent
+                # copy still applies once: its insert clashes on (sender, MSH-10) at commit,
+                # everything it did rolls back, and the retry answers from the first copy.
+                session.add(row)
         except EngageError as exc:  # everything it did is rolled back; the row stays, alone
             return self._dead_letter(message, head, text, exc)
         _log(head, row.id, "AA", outcome.state)
         return Reply(ack.accept(message), "AA", head.message_type)
 
     def _row(self, head: Header, text: str, state: Hl7State, code: str) -> Hl7Message:
+        """The journal row; reason, error_field and attempts start at the model's defaults."""
         return Hl7Message(
-            sender=head.sender,
-            control_id=head.control_id,
-            message_type=head.message_type,
-            sent_at=head.sent_at,
-            raw=text,
-            state=state,
-            ack_code=code,
-            reason="",
-            error_field="",
-            attempts=1,
-            received_at=self.clock(),
+            **asdict(head), raw=text, state=state, ack_code=code, received_at=self.clock()
         )
 
-    def apply(self, session: Session, message: hl7.Message, head: Header, row_id: int) -> Outcome:
+    def apply(
+        self, session: Session, message: hl7.Message, head: Header, row: Hl7Message
+    ) -> Outcome:
         """Apply a parsed message inside `session` (raising EngageError when it cannot be)."""
         kind = head.message_type.partition("^")[0]
         event = head.message_type.partition("^")[2]
@@ -121,7 +116,7 @@ class Intake:
             if kind == "ADT":
                 return apply_adt(session, self.schedule, message, event, self.region, now)
             if kind == "SIU":
-                return apply_siu(session, self.schedule, message, head, row_id, now)
+                return apply_siu(session, self.schedule, message, head, row, now)
         except (KeyError, IndexError, ValueError, TypeError) as exc:
             # python-hl7 raises these for shapes it cannot walk: a field engage cannot read.
             raise InvalidInput("message", f"unreadable structure ({type(exc).__name__})") from None
@@ -221,7 +216,7 @@ def reapply(intake: Intake, journal_id: int, actor: str) -> Hl7Message:
             row = _dead_letter_row(session, journal_id)
             message = parse(row.raw)
             head = header(message, intake.zone)
-            outcome = intake.apply(session, message, head, row.id)
+            outcome = intake.apply(session, message, head, row)
             row.state = outcome.state
             row.reason = f"re-applied by {actor}: {outcome.reason}"[:2000]
             row.attempts += 1

@@ -10,7 +10,6 @@ books again (a new engage appointment: a cancelled one stays cancelled, as its a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -30,20 +29,10 @@ from engage.schedule.hl7 import Hl7Infusion
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
 from engage.store.enrollments import Enrollment
-from engage.store.hl7 import Hl7Appointment, Hl7State
+from engage.store.hl7 import Hl7Appointment, Hl7Message, Hl7State
 from engage.store.patients import Patient
 
 CLOSED = (AppointmentState.CANCELLED, AppointmentState.COMPLETED)
-
-
-@dataclass(frozen=True)
-class _Context:
-    session: Session
-    schedule: Schedule
-    patient: Patient
-    rule: Hl7Infusion
-    booking: Booking
-    now: datetime
 
 
 def apply_siu(
@@ -51,7 +40,7 @@ def apply_siu(
     schedule: Schedule,
     message: hl7.Message,
     head: Header,
-    message_id: int,
+    journal: Hl7Message,
     now: datetime,
 ) -> Outcome:
     event = head.message_type.partition("^")[2]
@@ -72,26 +61,20 @@ def apply_siu(
         return Outcome(Hl7State.STALE, "older (MSH-7) than the message already applied")
     if linked is not None and linked.state == AppointmentState.COMPLETED:
         return Outcome.ignored("the infusion took place: later changes are not applied to it")
-    context = _Context(session, schedule, patient, rule, booking, now)
+    changes = _Changes(session, schedule, now, booking, (patient, rule))
     current = None if linked is None or linked.state in CLOSED else linked
     appointment: Appointment | None
     if booking.action in ("book", "move"):
-        appointment, reason = _book_or_move(context, current)
+        appointment, reason = changes.book_or_move(current)
         status = "booked"
     else:
-        appointment, reason = _withdraw(context, current)
+        appointment, reason = changes.withdraw(current)
         status = "cancelled" if booking.action == "cancel" else "no-show"
     if link is None:
         link = Hl7Appointment(filler_id=booking.filler_id, patient_id=patient.id)
         session.add(link)
     link.appointment_id = appointment.id if appointment is not None else link.appointment_id
-    link.status, link.version, link.message_id, link.updated_at = (
-        status,
-        head.sent_at,
-        message_id,
-        now,
-    )
-    session.flush()
+    link.status, link.version, link.message, link.updated_at = status, head.sent_at, journal, now
     return Outcome.applied(reason)
 
 
@@ -110,76 +93,88 @@ def _link(session: Session, filler_id: str) -> tuple[Hl7Appointment | None, Appo
     return (None, None) if row is None else (row[0], row[1])
 
 
-def _book_or_move(context: _Context, current: Appointment | None) -> tuple[Appointment, str]:
-    booking = context.booking
-    assert booking.starts_at is not None  # read_booking requires it for book and move
-    if current is None:
-        return _book(context, booking.starts_at)
-    same_end = booking.ends_at is None or booking.ends_at == current.ends_at
-    if booking.starts_at == current.starts_at and same_end:
-        return current, f"appointment {current.id} unchanged"
-    moved = move_appointment(
-        context.session,
-        context.schedule,
-        current.id,
-        booking.starts_at,
-        booking.ends_at,
-        now=context.now,
-        actor=ACTOR,
-    )
-    return moved, f"appointment {moved.id} moved"
+class _Changes:
+    """One booking's changes to the patient's appointments, through their services."""
 
+    def __init__(
+        self,
+        session: Session,
+        schedule: Schedule,
+        now: datetime,
+        booking: Booking,
+        course: tuple[Patient, Hl7Infusion],  # the patient, and the rule the booking matched
+    ) -> None:
+        self.session, self.schedule, self.now = session, schedule, now
+        self.booking, self.course = booking, course
 
-def _withdraw(context: _Context, current: Appointment | None) -> tuple[Appointment | None, str]:
-    no_show = context.booking.action == "no-show"
-    if current is None:
-        return None, "nothing open to cancel: recorded"
-    if no_show and context.schedule.hl7.no_show == "keep":
-        return current, f"appointment {current.id}: no-show recorded, its messages kept"
-    reason = "no-show (EHR)" if no_show else "appointment cancelled in the EHR"
-    cancel_appointment(
-        context.session,
-        context.schedule,
-        current.id,
-        reason=reason,
-        now=context.now,
-        actor=ACTOR,
-    )
-    return current, f"appointment {current.id}: {reason}"
-
-
-def _book(context: _Context, starts_at: datetime) -> tuple[Appointment, str]:
-    """Book, and on the patient's first such booking enroll in the rule's sequences: one
-    `enroll_course` call, so the course has one set of appointments (as staff enrollment does).
-
-    A sequence the patient was ever enrolled in is not restarted (staff may have ended it).
-    """
-    session, patient, booking = context.session, context.patient, context.booking
-    known = set(
-        session.scalars(select(Enrollment.sequence).where(Enrollment.patient_id == patient.id))
-    )
-    missing = [name for name in context.rule.sequences if name not in known]
-    if not missing:
-        appointment = add_appointment(
-            session,
-            context.schedule,
-            patient.id,
-            starts_at,
+    def book_or_move(self, current: Appointment | None) -> tuple[Appointment, str]:
+        booking = self.booking
+        assert booking.starts_at is not None  # read_booking requires it for book and move
+        if current is None:
+            return self._book(booking.starts_at)
+        same_end = booking.ends_at is None or booking.ends_at == current.ends_at
+        if booking.starts_at == current.starts_at and same_end:
+            return current, f"appointment {current.id} unchanged"
+        moved = move_appointment(
+            self.session,
+            self.schedule,
+            current.id,
+            booking.starts_at,
             booking.ends_at,
-            location=booking.location_name,
-            now=context.now,
+            now=self.now,
             actor=ACTOR,
         )
-        return appointment, f"appointment {appointment.id} booked"
-    course = enroll_course(
-        session,
-        context.schedule,
-        patient.id,
-        missing,
-        appointments=[Slot(starts_at, booking.ends_at)],
-        now=context.now,
-        actor=ACTOR,
-        location=booking.location_name,
-    )
-    appointment = course.appointments[0]
-    return appointment, f"appointment {appointment.id} booked; enrolled in {', '.join(missing)}"
+        return moved, f"appointment {moved.id} moved"
+
+    def withdraw(self, current: Appointment | None) -> tuple[Appointment | None, str]:
+        no_show = self.booking.action == "no-show"
+        if current is None:
+            return None, "nothing open to cancel: recorded"
+        if no_show and self.schedule.hl7.no_show == "keep":
+            return current, f"appointment {current.id}: no-show recorded, its messages kept"
+        reason = "no-show (EHR)" if no_show else "appointment cancelled in the EHR"
+        cancel_appointment(
+            self.session,
+            self.schedule,
+            current.id,
+            reason=reason,
+            now=self.now,
+            actor=ACTOR,
+        )
+        return current, f"appointment {current.id}: {reason}"
+
+    def _book(self, starts_at: datetime) -> tuple[Appointment, str]:
+        """Book, and on the patient's first such booking enroll in the rule's sequences: one
+        `enroll_course` call, so the course has one set of appointments (as staff enrollment does).
+
+        A sequence the patient was ever enrolled in is not restarted (staff may have ended it).
+        """
+        session, booking, (patient, rule) = self.session, self.booking, self.course
+        known = set(
+            session.scalars(select(Enrollment.sequence).where(Enrollment.patient_id == patient.id))
+        )
+        missing = [name for name in rule.sequences if name not in known]
+        if not missing:
+            appointment = add_appointment(
+                session,
+                self.schedule,
+                patient.id,
+                starts_at,
+                booking.ends_at,
+                location=booking.location_name,
+                now=self.now,
+                actor=ACTOR,
+            )
+            return appointment, f"appointment {appointment.id} booked"
+        course = enroll_course(
+            session,
+            self.schedule,
+            patient.id,
+            missing,
+            appointments=[Slot(starts_at, booking.ends_at)],
+            now=self.now,
+            actor=ACTOR,
+            location=booking.location_name,
+        )
+        appointment = course.appointments[0]
+        return appointment, f"appointment {appointment.id} booked; enrolled in {', '.join(missing)}"

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage.store.base import Base, UTCDateTime, str_enum, utcnow
 
@@ -60,3 +60,5 @@ class Hl7Appointment(Base):
     version: Mapped[datetime] = mapped_column(UTCDateTime())  # MSH-7 of the newest applied
     message_id: Mapped[int | None] = mapped_column(ForeignKey("hl7_message.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # Set to a journal row not yet inserted: one flush inserts the row, then this (no UPDATE).
+    message: Mapped[Hl7Message | None] = relationship()

@@ -375,3 +375,28 @@ def test_a_move_reads_the_course_once_and_keeps_every_enrollment_current(
         for enrollment in session.scalars(sa.select(Enrollment)):
             starts = [e.at for e in enrollment.events if e.name == "infusion.start"]
             assert starts == [appointment.starts_at], enrollment.sequence
+
+
+def test_the_journal_row_is_one_insert_with_its_outcome(engine: sa.Engine) -> None:
+    """Stored last, with its state and reason: no UPDATE of the row it has just inserted (one
+    statement per message less); the appointment's link points at it all the same."""
+    consenting_patient(engine)
+    feed = intake(engine)
+    feed.handle(fixture("siu_s12"))
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement.split("(")[0].strip())
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert feed.handle(fixture("siu_s14")).code == "AA"
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    journal = [s for s in statements if "hl7_message" in s.split(" SET")[0]]
+    assert journal == ["INSERT INTO hl7_message"], journal
+    with Session(engine) as session:
+        row = session.scalars(sa.select(Hl7Message).where(Hl7Message.control_id == "SIU0002")).one()
+        link = session.scalars(sa.select(Hl7Appointment)).one()
+        assert (row.state, link.message_id) == (Hl7State.APPLIED, row.id)
+        assert row.reason.endswith("moved")
