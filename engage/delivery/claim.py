@@ -18,6 +18,8 @@ from engage.store.messages import Message, MessageState
 
 DISPATCHER = "dispatcher"
 SETTLE_RECOVERED = timedelta(seconds=10)
+TASK_LOST = "recovered: task lost"
+SETTLING = "settling: asking the provider before any resend"
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,28 @@ class Claimed:
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
-    """Move up to `limit` due `scheduled` messages to `queued` and return them (caller commits)."""
+    """Move up to `limit` due `scheduled` messages to `queued` and return them (caller commits).
+
+    With room left, `uncertain` rows whose wait is over come too: a worker asks the provider
+    before any resend.
+    """
+    moved = _claim(session, MessageState.SCHEDULED, "due", now, limit)
+    if len(moved) < limit:
+        moved += _claim(session, MessageState.UNCERTAIN, SETTLING, now, limit - len(moved))
+    if not moved:
+        return []
+    rows = session.execute(select(Message.id, Message.channel).where(Message.id.in_(moved)))
+    channels: dict[int, str] = {row.id: row.channel for row in rows}
+    return [Claimed(i, channels[i]) for i in moved]
+
+
+def _claim(
+    session: Session, state: MessageState, reason: str, now: datetime, limit: int
+) -> list[int]:
+    """Up to `limit` due rows in `state`, oldest due first, moved to `queued` (no holder yet)."""
     due = (
         select(Message.id)
-        .where(Message.state == MessageState.SCHEDULED, Message.due_at <= now)
+        .where(Message.state == state, Message.due_at <= now)
         .order_by(Message.due_at)
         .limit(limit)
     )
@@ -42,57 +62,58 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
         )
     else:  # one statement: SQLite's single writer cannot race between a read and the update
         ids = due.scalar_subquery()
-    moved = move_many(
-        session, ids, MessageState.SCHEDULED, MessageState.QUEUED, "due", DISPATCHER, now
-    )
-    if len(moved) < limit:
-        moved += _claim_uncertain(session, now, limit - len(moved))
-    if not moved:
-        return []
-    rows = session.execute(select(Message.id, Message.channel).where(Message.id.in_(moved)))
-    channels: dict[int, str] = {row.id: row.channel for row in rows}
-    return [Claimed(i, channels[i]) for i in moved]
-
-
-def _claim_uncertain(session: Session, now: datetime, limit: int) -> list[int]:
-    """`uncertain` rows whose wait is over: a worker asks the provider before any resend."""
-    due = (
-        select(Message.id)
-        .where(Message.state == MessageState.UNCERTAIN, Message.due_at <= now)
-        .order_by(Message.due_at)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        ids: list[int] | ScalarSelect[int] = list(
-            session.scalars(due.with_for_update(skip_locked=True))
-        )
-    else:
-        ids = due.scalar_subquery()
-    reason = "settling: asking the provider before any resend"
+    # The lease of an earlier attempt's worker says nothing now: the next worker takes it.
     return move_many(
-        session, ids, MessageState.UNCERTAIN, MessageState.QUEUED, reason, DISPATCHER, now
+        session,
+        ids,
+        state,
+        MessageState.QUEUED,
+        reason,
+        DISPATCHER,
+        now,
+        holder=None,
+        lease_until=None,
     )
 
 
 def recover_stuck(session: Session, now: datetime, older_than: timedelta) -> dict[str, int]:
     """Give back messages a dead worker or dispatcher left behind (caller commits).
 
-    `queued` too long: the task was lost before it started; the message is safely due again.
+    `queued` and taken by a worker whose lease ran out: it died before the provider call (a call
+    needs `sending`); due again. `queued` too long and never taken: the task was lost before any
+    worker started it; safely due again.
     `sending` whose lease ran out: its worker died around the provider call. If the provider id
     arrived (stored by the sender or a status callback), it was sent; otherwise the outcome is
-    unknown: `uncertain`, due now, so a worker asks the provider's records before any resend.
+    unknown: `uncertain`, due shortly, so a worker asks the provider's records before any resend.
     """
-    cutoff = now - older_than
-    queued = _stuck(session, MessageState.QUEUED, Message.queued_at < cutoff)
-    move_many(
-        session,
-        [r.id for r in queued],
-        MessageState.QUEUED,
-        MessageState.SCHEDULED,
-        "recovered: task lost",
-        DISPATCHER,
-        now,
-    )
+    return {
+        "queued": _recover_queued(session, now, now - older_than),
+        "sending": _recover_sending(session, now, now - older_than),
+    }
+
+
+def _recover_queued(session: Session, now: datetime, cutoff: datetime) -> int:
+    # Taken by a worker that died before marking them `sending`: never called, due again now.
+    dropped = _stuck(session, MessageState.QUEUED, Message.lease_until < now)
+    # No worker ever took them (a dispatcher died before publishing, the broker lost the task).
+    never_taken = and_(Message.holder.is_(None), Message.queued_at < cutoff)
+    lost = _stuck(session, MessageState.QUEUED, never_taken)
+    for rows, reason in ((dropped, "recovered: worker lost before sending"), (lost, TASK_LOST)):
+        move_many(
+            session,
+            [r.id for r in rows],
+            MessageState.QUEUED,
+            MessageState.SCHEDULED,
+            reason,
+            DISPATCHER,
+            now,
+            holder=None,
+            lease_until=None,
+        )
+    return len(dropped) + len(lost)
+
+
+def _recover_sending(session: Session, now: datetime, cutoff: datetime) -> int:
     # A row in `sending` is held while its lease runs; a row without one (written before leases)
     # goes by its age as before.
     lapsed = or_(
@@ -124,7 +145,7 @@ def recover_stuck(session: Session, now: datetime, older_than: timedelta) -> dic
         holder=None,
         lease_until=None,
     )
-    return {"queued": len(queued), "sending": len(sending)}
+    return len(sending)
 
 
 def _stuck(

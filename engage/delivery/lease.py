@@ -1,4 +1,5 @@
-"""A worker's lease on the messages it holds in `sending`, renewed while it lives.
+"""A worker's lease on the messages it holds (`queued` in a task it started, then `sending`),
+renewed while it lives.
 
 A batch may wait in `sending` far longer than one provider round trip: behind a rate limit below
 the drain rate, a worker's share of calls waits its turn for a grant. Age alone therefore cannot
@@ -6,6 +7,10 @@ tell a slow worker from a dead one, and recovery going by age sent such messages
 carries its holder and `lease_until`; one thread per worker process pushes the leases of every
 row it holds forward every third of a lease, and recovery (claim.recover_stuck) takes only rows
 whose lease ran out: a worker killed mid-batch gives its rows back within one lease.
+
+The lease starts when a task starts, before its batch is read, decided and rendered (a second
+or more under load): Redis keeps a dead worker's unacked tasks for the visibility timeout (an
+hour), so rows that task had not yet marked `sending` used to wait `stuck_after` in `queued`.
 """
 
 from __future__ import annotations
@@ -14,14 +19,14 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engage.logs import get_logger
-from engage.store.message_states import renew_leases
+from engage.store.message_states import hold_queued, renew_leases
 
 log = get_logger("engage.lease")
 DEFAULT_LEASE = timedelta(seconds=30)
@@ -66,6 +71,11 @@ class LeaseKeeper:
         """A batch's calls are all recorded."""
         with self._lock:
             self._batches -= 1
+
+    def take(self, ids: Sequence[int]) -> list[int]:
+        """Hold a starting task's `queued` rows (committed before the batch is prepared)."""
+        with self.sessions.begin() as session:
+            return hold_queued(session, ids, self.holder, self.clock(), self.until())
 
     def renew(self) -> int:
         """Push forward every lease this process holds; return how many rows."""

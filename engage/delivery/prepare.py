@@ -91,10 +91,10 @@ class Preparer:
         with self.sessions.begin() as session:
             queued = []
             for row in _locked_rows(session, ids):
-                if row[0].state == S.QUEUED:
+                if row[0].state == S.QUEUED and row[0].holder == self.leases.holder:
                     queued.append(row)
                 else:  # a duplicate task; someone else has it
-                    outcomes[row[0].id] = f"skipped: {row[0].state}"
+                    outcomes[row[0].id] = f"skipped: {_held_by_other(row[0])}"
             counts = sent_today(session, [row[1] for row in queued], now)
             going: dict[tuple[str, str], list[int]] = defaultdict(list)
             for message, patient, enrollment_state, appointment in queued:
@@ -195,6 +195,11 @@ class Preparer:
 
 
 _Row = Row[Message, Patient, EnrollmentState, Appointment]
+
+
+def _held_by_other(message: Message) -> str:
+    """Why a row of this task is not ours to send: moved on, or taken by another task."""
+    return "held by another worker" if message.state == S.QUEUED else str(message.state)
 
 
 def _locked_rows(session: Session, ids: list[int]) -> Sequence[_Row]:

@@ -83,6 +83,7 @@ class Sender:
         )
         self.leases.hold()
         try:
+            self.leases.take(message_ids)  # ours from now on, should this process die
             outcomes, ready = preparer.prepare(list(message_ids), self.clock())
             for done in caller.calls(self.pool, ready):
                 outcomes.update(recorder.record(done))

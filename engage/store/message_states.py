@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, case, insert, select, update
+from sqlalchemy import ScalarSelect, case, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from engage.errors import Conflict
@@ -275,11 +275,30 @@ def _insert_events(
         session.execute(insert(MessageEvent), [{"message_id": i, **fields} for i in ids])
 
 
-def renew_leases(session: Session, holder: str, until: datetime) -> int:
-    """Extend every lease `holder` has on a message still `sending`; return how many."""
+def hold_queued(
+    session: Session, ids: Sequence[int], holder: str, now: datetime, until: datetime
+) -> list[int]:
+    """`holder` (a worker starting a task) takes those of `ids` still `queued` that no other
+    live lease holds; return them. Not a state change: the lease says who has the row, so a
+    worker killed before its batch is `sending` gives the rows back within a lease."""
+    if not ids:
+        return []
+    free = or_(Message.holder.is_(None), Message.holder == holder, Message.lease_until < now)
     result = session.execute(
         update(Message)
-        .where(Message.holder == holder, Message.state == S.SENDING)
+        .where(Message.id.in_(ids), Message.state == S.QUEUED, free)
+        .values(holder=holder, lease_until=until)
+        .returning(Message.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(result.scalars())
+
+
+def renew_leases(session: Session, holder: str, until: datetime) -> int:
+    """Extend every lease `holder` has on a message it took (`queued`) or is sending."""
+    result = session.execute(
+        update(Message)
+        .where(Message.holder == holder, Message.state.in_((S.QUEUED, S.SENDING)))
         .values(lease_until=until)
         .execution_options(synchronize_session=False)
     )

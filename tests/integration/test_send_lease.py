@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from engage.delivery.lease import LeaseKeeper
 from engage.delivery.ratelimit import LocalRateLimiter
 from engage.delivery.sender import Sender
 from engage.store import Message, MessageState
@@ -132,3 +133,32 @@ def test_a_grant_that_comes_in_quiet_hours_defers_instead_of_sending(
     assert deferred.state == S.SCHEDULED and "quiet" in deferred.reason
     # 08:00 the next morning in New York (EST, UTC-5).
     assert deferred.due_at == datetime(2027, 3, 11, 13, 0, tzinfo=UTC)
+
+
+def test_rows_a_dead_worker_took_but_never_marked_sending_are_back_within_a_lease(
+    kit: Kit, fake: ProviderServer
+) -> None:
+    # What a worker killed while preparing its batch leaves: its task taken (the lease starts
+    # with the task), nothing `sending` yet, and Redis keeps the task unacked for an hour.
+    ids = _queued(kit, 3)
+    dead = LeaseKeeper(kit.sessions, kit.clock, timedelta(seconds=30))
+    assert dead.take(ids) == sorted(ids)
+    kit.clock.advance(seconds=29)
+    assert kit.dispatcher.recover() == {"queued": 0, "sending": 0}, "its lease still runs"
+    # A duplicate of the task on a live worker leaves rows another lease holds alone.
+    assert kit.sender.send_many(ids) == ["skipped: held by another worker"] * 3
+    kit.clock.advance(seconds=2)  # far less than stuck_after (5 minutes)
+    assert kit.dispatcher.recover() == {"queued": 3, "sending": 0}
+    assert {kit.get(i).state for i in ids} == {S.SCHEDULED}
+    kit.run_due()
+    assert {kit.get(i).state for i in ids} == {S.SENT}
+    assert len(fake.requests_to("twilio")) == 3, "each sent once"
+
+
+def test_a_live_worker_keeps_the_rows_it_took_past_the_stuck_timeout(kit: Kit) -> None:
+    ids = _queued(kit, 2)
+    alive = LeaseKeeper(kit.sessions, kit.clock, timedelta(seconds=30))
+    alive.take(ids)
+    kit.clock.advance(minutes=6)  # past stuck_after: age alone would take them
+    assert alive.renew() == 2
+    assert kit.dispatcher.recover() == {"queued": 0, "sending": 0}

@@ -21,6 +21,7 @@ from engage.settings import Settings
 from engage.store import Base, Message, MessageState
 from engage.store.db import make_engine, session_factory
 from engage.store.migrate import upgrade
+from tests.brokers import own_redis
 from tests.fakes.provider_server import TWILIO, ProviderServer
 from tests.outbox_fill import LOAD_SCHEDULE, LOAD_TEMPLATES, fill
 from tests.processes import processes, wait_until, write_project
@@ -102,31 +103,35 @@ def test_two_dispatchers_and_four_workers_send_5000_messages_exactly_once(
     assert len(alive) == 2, "each dispatcher beats once per tick for `engage status`"
 
 
-def test_a_worker_killed_mid_batch_loses_nothing(pg_url: str, broker: str, tmp_path: Path) -> None:
+def test_a_worker_killed_mid_batch_loses_nothing(pg_url: str, tmp_path: Path) -> None:
+    """A killed worker's share is back within its lease and a recovery, not `stuck_after`.
+
+    `stuck_after` stays at its default (300 s). The victim holds up to 8 tasks of 50; Redis keeps
+    them unacked for the visibility timeout (an hour), so the broker never hands them back:
+    every row of theirs, `queued` (a task taken, its batch not yet marked `sending`) or
+    `sending`, must come back through its lease (5 s here). The broker is a redis-server of the
+    test's own: a shared database number would let another run's workers take (or flush) ours.
+    """
     ids = fill(session_factory(make_engine(pg_url)), 600)
-    env = env_for(
-        pg_url,
-        broker,
-        fake := ProviderServer(latency_ms=50),
-        tmp_path,
-        ENGAGE_STUCK_AFTER_SECONDS="10",
-    )
-    with fake, processes(env, tmp_path / "logs") as procs:
-        procs.start("dispatcher", "dispatcher")
-        victim = procs.start("worker-victim", "worker", "-c", "8", "-Q", "sms")
-        wait_until(lambda: states(pg_url)["sent"] >= 100, 120, "the first 100 sends")
-        in_flight = states(pg_url)["sending"]
-        procs.kill(victim, signal.SIGKILL)
-        after_kill = states(pg_url)
-        assert after_kill["sent"] < 600, "the batch finished before the kill; nothing was tested"
-        procs.start("worker-survivor", "worker", "-c", "8", "-Q", "sms")
-        wait_until(
-            lambda: states(pg_url)["sent"] == 600,
-            180,
-            "every message sent after recovery",
-            report=lambda: (dict(states(pg_url)), procs.log_of("dispatcher")[-3000:]),
-        )
-        wire = sent_ids(fake)
+    with own_redis() as broker, ProviderServer(latency_ms=50) as fake:
+        env = env_for(pg_url, broker.url, fake, tmp_path, ENGAGE_SEND_LEASE_SECONDS="5")
+        with processes(env, tmp_path / "logs") as procs:
+            procs.start("dispatcher", "dispatcher")
+            victim = procs.start("worker-victim", "worker", "-c", "8", "-Q", "sms")
+            wait_until(lambda: states(pg_url)["sent"] >= 100, 120, "the first 100 sends")
+            in_flight = states(pg_url)["sending"]
+            procs.kill(victim, signal.SIGKILL)
+            after_kill = states(pg_url)
+            assert after_kill["sent"] < 600, "the batch finished before the kill; nothing tested"
+            procs.start("worker-survivor", "worker", "-c", "8", "-Q", "sms")
+            unacked = redis.Redis.from_url(broker.url).hlen("unacked")
+            wait_until(
+                lambda: states(pg_url)["sent"] == 600,
+                150,
+                "every message sent after recovery",
+                report=lambda: (dict(after_kill), unacked, dict(states(pg_url))),
+            )
+            wire = sent_ids(fake)
     assert set(wire) == set(ids), "a message was lost"
     duplicates = len(wire) - len(set(wire))
     # Only a message the provider had accepted when its worker died can go out twice: the
