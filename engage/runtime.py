@@ -15,7 +15,7 @@ from engage.channels.registry import build_channels
 from engage.delivery.claim import Claimed
 from engage.delivery.dispatcher import Dispatcher
 from engage.delivery.ratelimit import build_rate_limiter
-from engage.delivery.retry import RetryPolicy
+from engage.delivery.retry import RetryPolicy, SettleWaits
 from engage.delivery.sender import Sender
 from engage.enrollment.autoresume import PauseEnder
 from engage.ops.heartbeat import heartbeat
@@ -69,6 +69,14 @@ class Runtime:
             signing_secret=self.settings.signing_secret,
             calls=self.settings.provider_calls,  # threads start on demand
             lease=timedelta(seconds=self.settings.send_lease_seconds),
+            settle=self.settle,
+        )
+
+    @property
+    def settle(self) -> SettleWaits:
+        return SettleWaits(
+            sms=timedelta(seconds=self.settings.sms_settle_seconds),
+            email=timedelta(seconds=self.settings.email_settle_seconds),
         )
 
     @property
@@ -83,6 +91,7 @@ class Runtime:
             batch_size=self.settings.dispatch_batch_size,
             stuck_after=self.stuck_after,
             max_in_flight=self.settings.max_in_flight,
+            settle=self.settle,
             on_tick=_both(
                 lambda: heartbeat(self.settings), PauseEnder(self.sessions, self.schedule)
             ),

@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Row, ScalarSelect, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, ScalarSelect, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from engage.delivery.retry import SettleWaits
 from engage.store.message_states import move_many
 from engage.store.messages import Message, MessageState
 
 DISPATCHER = "dispatcher"
-SETTLE_RECOVERED = timedelta(seconds=10)
 TASK_LOST = "recovered: task lost"
 SETTLING = "settling: asking the provider before any resend"
 
@@ -76,7 +76,9 @@ def _claim(
     )
 
 
-def recover_stuck(session: Session, now: datetime, older_than: timedelta) -> dict[str, int]:
+def recover_stuck(
+    session: Session, now: datetime, older_than: timedelta, settle: SettleWaits = SettleWaits()
+) -> dict[str, int]:
     """Give back messages a dead worker or dispatcher left behind (caller commits).
 
     `queued` and taken by a worker whose lease ran out: it died before the provider call (a call
@@ -84,11 +86,12 @@ def recover_stuck(session: Session, now: datetime, older_than: timedelta) -> dic
     worker started it; safely due again.
     `sending` whose lease ran out: its worker died around the provider call. If the provider id
     arrived (stored by the sender or a status callback), it was sent; otherwise the outcome is
-    unknown: `uncertain`, due shortly, so a worker asks the provider's records before any resend.
+    unknown: `uncertain`, due after the channel's settle wait, so a worker asks the provider's
+    records before any resend.
     """
     return {
         "queued": _recover_queued(session, now, now - older_than),
-        "sending": _recover_sending(session, now, now - older_than),
+        "sending": _recover_sending(session, now, now - older_than, settle),
     }
 
 
@@ -113,7 +116,7 @@ def _recover_queued(session: Session, now: datetime, cutoff: datetime) -> int:
     return len(dropped) + len(lost)
 
 
-def _recover_sending(session: Session, now: datetime, cutoff: datetime) -> int:
+def _recover_sending(session: Session, now: datetime, cutoff: datetime, settle: SettleWaits) -> int:
     # A row in `sending` is held while its lease runs; a row without one (written before leases)
     # goes by its age as before.
     lapsed = or_(
@@ -139,7 +142,7 @@ def _recover_sending(session: Session, now: datetime, cutoff: datetime) -> int:
         DISPATCHER,
         now,
         # Asked once what was in flight then has been recorded; the call was before the lapse.
-        due_at=now + SETTLE_RECOVERED,
+        due_at=case((Message.channel == "email", now + settle.email), else_=now + settle.sms),
         uncertain_since=func.coalesce(Message.uncertain_since, Message.sending_at, now),
         uncertain_until=func.coalesce(Message.lease_until, now),
         holder=None,

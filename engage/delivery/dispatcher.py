@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engage.delivery.claim import Claimed, claim_due, recover_stuck
+from engage.delivery.retry import SettleWaits
 from engage.logs import get_logger
 from engage.store.messages import Message, MessageState
 
@@ -37,6 +38,8 @@ class Dispatcher:
     batch_size: int = 500
     stuck_after: timedelta = timedelta(minutes=5)
     max_in_flight: int = 5000
+    # A row recovered from a dead worker waits this long before a worker asks the provider.
+    settle: SettleWaits = field(default_factory=SettleWaits)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     on_tick: Callable[[], None] = field(default=lambda: None)  # liveness signal for operators
 
@@ -72,7 +75,7 @@ class Dispatcher:
 
     def recover(self) -> dict[str, int]:
         with self.sessions.begin() as session:
-            counts = recover_stuck(session, self.clock(), self.stuck_after)
+            counts = recover_stuck(session, self.clock(), self.stuck_after, self.settle)
         if any(counts.values()):
             log.warning("dispatch.recovered", **counts)
         return counts

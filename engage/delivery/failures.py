@@ -11,14 +11,14 @@ a metric; `staff_alerted_at` on the row), while its retries go on.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from engage.consent import service as consent_service
 from engage.delivery.gate import SendFacts
-from engage.delivery.retry import RetryPolicy, outage
+from engage.delivery.retry import RetryPolicy, SettleWaits, outage
 from engage.errors import DeliveryError
 from engage.logs import get_logger
 from engage.ops import metrics
@@ -32,9 +32,6 @@ S = MessageState
 # Provider codes that mean the recipient closed the channel themselves.
 _CLOSES_CONSENT = {"21610": ("sms", "twilio-21610")}
 DEFAULT_ALERT_AFTER = timedelta(minutes=15)
-# How long an ambiguous outcome waits before a worker asks the provider: time for a status
-# callback (Twilio, seconds) or SendGrid's `processed` event (seconds to a minute) to settle it.
-SETTLE_AFTER = {"sms": timedelta(seconds=10), "email": timedelta(seconds=60)}
 
 
 @dataclass(frozen=True)
@@ -43,6 +40,9 @@ class FailureRules:
 
     policy: RetryPolicy
     alert_after: timedelta = DEFAULT_ALERT_AFTER
+    settle: SettleWaits = field(
+        default_factory=SettleWaits
+    )  # an ambiguous outcome's wait before asking
 
 
 def record_failure(
@@ -169,7 +169,7 @@ def record_uncertain(
     if error.code == "lookup":
         wait = rules.policy.next_delay(message.attempts, error, rng, remaining=remaining)
     else:
-        settle = SETTLE_AFTER.get(message.channel, SETTLE_AFTER["sms"]).total_seconds()
+        settle = rules.settle.of(message.channel).total_seconds()
         wait = min(settle, remaining) if remaining > 0 else None
     code = error.code or None
     if wait is None:

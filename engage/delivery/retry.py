@@ -73,3 +73,17 @@ def outage(seconds: float) -> str:
     if minutes:
         return f"{minutes}m {secs:02d}s"
     return f"{secs}s"
+
+
+@dataclass(frozen=True)
+class SettleWaits:
+    """How long an ambiguous outcome waits before a worker asks the provider: time for a status
+    callback (Twilio: seconds) or SendGrid's `processed` event (seconds to a minute) to settle it
+    first. ENGAGE_SMS_SETTLE_SECONDS and ENGAGE_EMAIL_SETTLE_SECONDS."""
+
+    sms: timedelta = timedelta(seconds=10)
+    email: timedelta = timedelta(seconds=60)
+
+    def of(self, channel: str) -> timedelta:
+        """The wait for a message on `channel` (email waits for its event; anything else: sms)."""
+        return self.email if channel == "email" else self.sms

@@ -26,7 +26,7 @@ from engage.delivery.lease import DEFAULT_LEASE, LeaseKeeper
 from engage.delivery.prepare import Preparer
 from engage.delivery.ratelimit import RateLimiter
 from engage.delivery.record import Recorder
-from engage.delivery.retry import RetryPolicy
+from engage.delivery.retry import RetryPolicy, SettleWaits
 from engage.schedule.models import Schedule
 
 
@@ -47,6 +47,8 @@ class Sender:
     calls: int = 16  # provider calls in flight at once for batches (threads start on demand)
     lease: timedelta = DEFAULT_LEASE
     alert_after: timedelta = DEFAULT_ALERT_AFTER  # a critical message failing this long: staff
+    # How long an ambiguous outcome waits before a worker asks the provider.
+    settle: SettleWaits = field(default_factory=SettleWaits)
     pool: ThreadPoolExecutor = field(init=False, repr=False)
     leases: LeaseKeeper = field(init=False, repr=False)
 
@@ -79,7 +81,10 @@ class Sender:
         )
         caller = Caller(self.channels, self.limiter, self.clock, self.sessions)
         recorder = Recorder(
-            self.sessions, self.clock, FailureRules(self.policy, self.alert_after), self.rng
+            self.sessions,
+            self.clock,
+            FailureRules(self.policy, self.alert_after, self.settle),
+            self.rng,
         )
         self.leases.hold()
         try:

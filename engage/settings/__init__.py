@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(default=5000, ge=1)  # most messages `queued` (on the broker) at once
     stuck_after_seconds: int = Field(default=300, ge=10)
     send_lease_seconds: float = Field(default=30.0, ge=0.3)  # a live worker renews it every 1/3
+    # An ambiguous outcome (`uncertain`) waits this long for a status callback / SendGrid's
+    # `processed` event before a worker asks the provider (docs/delivery.md).
+    sms_settle_seconds: float = Field(default=10.0, ge=0)
+    email_settle_seconds: float = Field(default=60.0, ge=0)
     send_concurrency: int = Field(default=16, ge=1)
     send_chunk_size: int = Field(default=50, ge=1, le=100)  # messages per task in a backlog
     # The HL7 v2 feed (engage hl7 listen; `engage run` starts it when hl7_enabled).

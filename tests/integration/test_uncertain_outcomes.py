@@ -7,10 +7,14 @@ accept-then-reset reply). The kit's clock is the real one here: Twilio's `date_c
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from prometheus_client import REGISTRY
 
+from engage.delivery.retry import SettleWaits
+from engage.runtime import Runtime
+from engage.settings import Settings
 from engage.store import Message, MessageState
 from tests.delivery_kit import Kit
 from tests.fakes.provider_server import SENDGRID, TWILIO, TWILIO_LIST, ProviderServer, reset
@@ -100,3 +104,29 @@ def test_an_email_with_no_processed_event_is_resent_and_counted_as_a_possible_du
     assert kit.get(mid).state == S.SENT
     assert len(fake.requests_to(SENDGRID)) == 2  # no list to ask: sent again...
     assert _count("engage_duplicate_sends_total", "sendgrid") == duplicates_before + 1  # ...said
+
+
+def test_the_settle_waits_are_settings(
+    kit: Kit, fake: ProviderServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENGAGE_SMS_SETTLE_SECONDS", "3")
+    monkeypatch.setenv("ENGAGE_EMAIL_SETTLE_SECONDS", "20")
+    waits = Runtime(Settings()).settle
+    assert waits == SettleWaits(sms=timedelta(seconds=3), email=timedelta(seconds=20))
+    kit.sender.settle = kit.dispatcher.settle = waits  # as Runtime builds them
+    _now(kit)
+    fake.script(TWILIO, reset())
+    sms = kit.message(kit.patient(), step="safety", critical=True)
+    kit.run_due()
+    assert kit.get(sms).due_at == kit.clock() + timedelta(seconds=3)
+    email = kit.message(kit.patient(), step="safety", channel="email", critical=True)
+    with kit.sessions.begin() as s:  # its worker died around the call: recovery's case
+        m = s.get_one(Message, email)
+        m.state, m.sending_at, m.lease_until = S.SENDING, kit.clock.now, kit.clock.now
+    kit.clock.advance(seconds=1)
+    assert kit.dispatcher.recover()["sending"] == 1
+    assert kit.get(email).due_at == kit.clock() + timedelta(seconds=20)
+    kit.clock.advance(seconds=2.5)
+    kit.run_due()
+    assert kit.get(sms).state == S.SENT  # asked after 3 s, not 10
+    assert kit.get(email).state == S.UNCERTAIN  # waits for its `processed` event
