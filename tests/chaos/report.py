@@ -23,6 +23,7 @@ class Result:
     quiet_sends: int
     seconds: float
     total: int
+    detail: str = ""  # what the lost and stuck rows were doing (for a failure's message)
 
     @property
     def verdict(self) -> str:
@@ -54,7 +55,9 @@ def write() -> None:
         "hours with 20 non-critical messages that must not go out. `duplicates` counts provider",
         "requests accepted beyond the first per message (answers scripted as errors excluded);",
         "only a worker death may cause them, at most what it held in `sending` (+8), the",
-        "documented window. `lost`: neither sent nor still due. `stuck`: left queued/sending.",
+        "documented window. `lost`: neither sent nor still due (a retry waiting for its",
+        "backoff, or an uncertain outcome waiting to ask the provider again). `stuck`: left",
+        "queued/sending, or uncertain past its due time.",
         "",
         f"Last run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on commit {_commit()}.",
         "",

@@ -31,6 +31,7 @@ DAY_PHONE = "+14155550111"
 QUIET_PHONE = "+14155550122"
 FINAL = {"sent", "delivered", "failed", "undelivered", "cancelled", "suppressed", "flagged"}
 IN_FLIGHT = {"queued", "sending", "uncertain"}
+PENDING = {"scheduled", "uncertain"}  # waiting for their due time, by design
 
 CHAOS_TOKEN = "t" * 32
 
@@ -147,6 +148,27 @@ class Stack:
         engine.dispose()
         return {i: (str(state), due) for i, state, due in found}
 
+    def describe(self, ids: list[int]) -> list[tuple[object, ...]]:
+        """State, seconds until due, attempts, last error and reason of each of `ids`."""
+        engine = make_engine(self.db)
+        now = datetime.now(UTC)
+        with engine.connect() as conn:
+            found = conn.execute(
+                sa.select(
+                    Message.id,
+                    Message.state,
+                    Message.due_at,
+                    Message.attempts,
+                    Message.last_error_code,
+                    Message.reason,
+                ).where(Message.id.in_(ids))
+            ).all()
+        engine.dispose()
+        return [
+            (i, str(state), round((_aware(due) - now).total_seconds(), 1), n, code, why)
+            for i, state, due, n, code, why in found
+        ]
+
     def start_workers(self, count: int = 2) -> None:
         for n in range(count):
             self.procs.start(f"worker{n}", "worker", "-c", "4", "-Q", "sms,email")
@@ -197,5 +219,14 @@ def stack(
 
 
 def due_later(due: datetime, now: datetime) -> bool:
-    aware = due if due.tzinfo else due.replace(tzinfo=UTC)
-    return aware > now - timedelta(seconds=1)
+    return _aware(due) > now - timedelta(seconds=1)
+
+
+def pending(state: str, due: datetime, now: datetime) -> bool:
+    """Still due: a retry waiting for its backoff, or an ambiguous outcome waiting to ask the
+    provider again (its look-up failed while the provider was down and backs off the same way)."""
+    return state in PENDING and due_later(due, now)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
