@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -66,7 +67,13 @@ def install(app: FastAPI, *, hl7_reapply: web.Hl7Reapply | None = None) -> None:
         app.add_api_route("/redoc", _redoc, methods=["GET"], include_in_schema=False)
     app.add_exception_handler(web.NeedSignIn, _to_signin)  # type: ignore[arg-type]
     app.add_exception_handler(web.Refused, _refused)  # type: ignore[arg-type]
-    kinds: tuple[type[Exception], ...] = (NotFound, Conflict, InvalidInput, PlanningError)
+    kinds: tuple[type[Exception], ...] = (
+        NotFound,
+        Conflict,
+        InvalidInput,
+        PlanningError,
+        RequestValidationError,
+    )
     for kind in (*kinds, StarletteHTTPException):
         app.add_exception_handler(kind, _pages_or(app.exception_handlers.get(kind)))
 
@@ -91,11 +98,23 @@ def _page_for(request: Request, exc: Exception) -> Response:
         step = "Check the address, or use the menu to find what you need."
         if status == 405:
             step = "This address is not a page to open directly. Go back and use its form."
+    elif isinstance(exc, RequestValidationError):
+        status, title = 422, _unreadable(exc)
+        step = "A value in the address or form could not be read. Go back and use the page's links."
     else:
         status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
         title = str(exc)
         step = "Go back, correct it and try again; or search for the record again."
     return web.render(request, "error.html", None, status, title=title, next_step=step)
+
+
+def _unreadable(exc: RequestValidationError) -> str:
+    """Which field and why, never the value sent (it may be a name or a phone)."""
+    parts = [
+        f"{error['loc'][-1] if error.get('loc') else 'value'}: {error.get('msg', 'not valid')}"
+        for error in exc.errors()[:3]
+    ]
+    return "; ".join(parts) or "a value could not be read"
 
 
 def _home() -> RedirectResponse:

@@ -207,3 +207,13 @@ def test_a_percent_sign_in_the_search_box_is_not_a_wildcard(staff: Console) -> N
     _new_patient(staff)
     assert "No patient matches" in staff.client.get("/console/patients", params={"q": "%"}).text
     assert "No patient matches" in staff.client.get("/console/patients", params={"q": "_na"}).text
+
+
+def test_a_value_the_page_cannot_read_is_a_page_naming_the_field_not_json(staff: Console) -> None:
+    """`/console/patients?page=abc` answered the API's raw JSON 422 inside the console."""
+    page = staff.client.get("/console/patients", params={"page": "abc", "q": "Ana García"})
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+    assert "page: " in page.text and "Go back" in page.text
+    assert "abc" not in page.text.split("<main", 1)[-1].split("</h1>", 1)[0]
+    api = staff.client.get("/patients", params={"limit": "abc"})
+    assert api.headers["content-type"].startswith("application/json")  # the API keeps its JSON
