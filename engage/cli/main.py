@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engage.cli.green import GREEN_POOLS, patch_for_green_pool, requested_pool
+from engage.cli.unreachable import database_problem
 
 patch_for_green_pool(sys.argv)
 
@@ -177,6 +178,16 @@ class LazyGroup(TyperGroup):
             entry = COMMANDS.get(cmd_name)
             return TyperCommand(cmd_name, short_help=entry.help) if entry else None
         return load_command(cmd_name)
+
+    def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            line = database_problem(exc)
+            if line is None:
+                raise
+            typer.echo(f"engage: {line}", err=True)
+            raise typer.Exit(1) from None
 
     def format_help(self, ctx: typer.Context, formatter: object) -> None:  # type: ignore[override]
         ctx.meta["engage.listing"] = True  # the listing needs help lines, not the commands
