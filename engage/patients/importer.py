@@ -14,7 +14,6 @@ the stored patients it may match, one for their consents, then bulk INSERT/UPDAT
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +29,8 @@ from engage.consent.precedence import Current, held_by_patient
 from engage.errors import InvalidInput
 from engage.patients import writing
 from engage.patients.csvfile import Record, count_lines, open_records
-from engage.patients.matching import FIELDS, Decision, Stored, StoredIndex, decide, name_key
+from engage.patients.filekeys import FileKeys
+from engage.patients.matching import FIELDS, Decision, Stored, StoredIndex, decide
 from engage.patients.rows import Normalised, PatientRow, problems
 from engage.store.audit import audit
 from engage.store.base import utcnow
@@ -156,9 +156,9 @@ def _run(
 ) -> ImportReport:
     total = count_lines(path)
     tally = _Tally(details or dry_run)
-    with session_factory() as session, open_records(path) as (_, records):
+    with session_factory() as session, open_records(path) as (_, records), FileKeys() as seen:
         done = 0
-        for consumed, batch in _batches(records, tally):
+        for consumed, batch in _batches(records, tally, seen):
             _write(session, batch, tally, actor, now)
             done += consumed
             if on_progress:
@@ -214,23 +214,34 @@ def _outcome(line: int, decision: Decision) -> RowOutcome:
     return RowOutcome(line, decision.kind, decision.patient_id, changes, found)
 
 
-def _batches(records: Iterator[Record], tally: _Tally) -> Iterator[tuple[int, list[_Valid]]]:
+def _batches(
+    records: Iterator[Record], tally: _Tally, seen: FileKeys
+) -> Iterator[tuple[int, list[_Valid]]]:
     """(records read, their valid rows not repeating an earlier row), BATCH_SIZE rows at a time."""
-    seen, normalised = _FileKeys(), Normalised()
+    normalised = Normalised()
     batch: list[_Valid] = []
     consumed = 0
     for record in records:
         consumed += 1
         item = _validated(record, tally, normalised)
-        if item is not None and (clash := seen.clash(item)):
-            tally.reject(item.line, [clash])
-        elif item is not None:
+        if item is not None:
             batch.append(item)
         if len(batch) == BATCH_SIZE:
-            yield consumed, batch
+            yield consumed, _new_rows(batch, seen, tally)
             batch, consumed = [], 0
     if batch or consumed:
-        yield consumed, batch
+        yield consumed, _new_rows(batch, seen, tally)
+
+
+def _new_rows(batch: list[_Valid], seen: FileKeys, tally: _Tally) -> list[_Valid]:
+    """The rows of `batch` that repeat no earlier row of the file; the others are rejected."""
+    fresh = []
+    for item, clash in zip(batch, seen.check([(i.line, i.row) for i in batch]), strict=True):
+        if clash:
+            tally.reject(item.line, [clash])
+        else:
+            fresh.append(item)
+    return fresh
 
 
 def _validated(record: Record, tally: _Tally, normalised: Normalised) -> _Valid | None:
@@ -244,57 +255,6 @@ def _validated(record: Record, tally: _Tally, normalised: Normalised) -> _Valid 
         return None
     given = frozenset(name for name, cell in record.cells.items() if cell.strip())
     return _Valid(record.line, row, given)
-
-
-class _FileKeys:
-    """What earlier rows of the file used, so a row repeating one is named, not applied twice.
-
-    A repeated external_ref, or the same name on the same phone or email, is the same patient
-    twice; a phone or email that an earlier row gave to someone of another name is a conflict
-    for a row without an external_ref, exactly as it would be against the stored patient.
-    Kept as 16-byte digests in dicts of bytes and ints: a fraction of the memory of the values'
-    tuples, and nothing the garbage collector walks (it did, ever longer as the file grew).
-    """
-
-    def __init__(self) -> None:
-        self.first: dict[bytes, int] = {}  # digest of (key, value[, name]) -> first line
-        self.contact_line: dict[bytes, int] = {}  # digest of (key, value) -> first line
-        self.contact_name: dict[bytes, bytes] = {}  # ... -> digest of that line's name
-
-    def clash(self, item: _Valid) -> str | None:
-        row = item.row
-        name = _digest(*name_key(row.first_name, row.last_name))
-        keys: list[tuple[str, bytes]] = []
-        if row.external_ref is not None:
-            keys.append(("external_ref", _digest("external_ref", row.external_ref)))
-        contacts = [(key, value) for key in ("phone", "email") if (value := getattr(row, key))]
-        keys += [(key, _digest(key, value, name)) for key, value in contacts]
-        if clash := next((key for key in keys if key[1] in self.first), None):
-            return f"{clash[0]}: same as line {self.first[clash[1]]}"
-        owned = [(key, _digest(key, value)) for key, value in contacts]
-        if row.external_ref is None:
-            for key, digest in owned:
-                earlier = self.contact_name.get(digest)
-                if earlier is not None and earlier != name:
-                    return (
-                        f"{key}: same as line {self.contact_line[digest]}, of another name: a "
-                        "conflict for staff (give each row an external_ref to add a family member)"
-                    )
-        self.first.update((digest, item.line) for _, digest in keys)
-        for _, digest in owned:
-            if digest not in self.contact_line:
-                self.contact_line[digest] = item.line
-                self.contact_name[digest] = name
-        return None
-
-
-def _digest(*parts: str | bytes) -> bytes:
-    """Parts told apart by their lengths, so no two different tuples share a digest's input."""
-    hashed = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        data = part.encode() if isinstance(part, str) else part
-        hashed.update(len(data).to_bytes(4, "big") + data)
-    return hashed.digest()
 
 
 def _write(session: Session, batch: list[_Valid], tally: _Tally, actor: str, now: datetime) -> None:

@@ -182,6 +182,28 @@ def test_a_second_row_with_the_same_name_and_phone_is_rejected_naming_the_first(
     assert report.created == 2
 
 
+def test_a_repeat_batches_after_its_first_row_is_still_named_by_that_line(
+    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Earlier rows are remembered outside the process's memory, batch by batch.
+    monkeypatch.setattr(importer, "BATCH_SIZE", 1)
+    text = (
+        HEADER
+        + GOOD
+        + (
+            ",Maria,Lopez,(415) 555-2671,,UTC,en,no,no\n"  # Ana's phone, another name, no ref
+            "P-2,Ben,Okafor,,ben@example.org,UTC,en,no,no\n"  # line 3's ref
+        )
+    )
+    report = import_csv(sessions, write(tmp_path, text))
+    assert report.created == 2
+    assert report.problems == (
+        "patients.csv:4: phone: same as line 2, of another name: a conflict for staff "
+        "(give each row an external_ref to add a family member)",
+        "patients.csv:5: external_ref: same as line 3",
+    )
+
+
 def test_rows_are_written_in_batches_with_progress(
     sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
