@@ -105,7 +105,17 @@ def _page_for(request: Request, exc: Exception) -> Response:
         status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
         title = str(exc)
         step = "Go back, correct it and try again; or search for the record again."
-    return web.render(request, "error.html", None, status, title=title, next_step=step)
+    return web.render(
+        request, "error.html", _signed_in(request), status, title=title, next_step=step
+    )
+
+
+def _signed_in(request: Request) -> web.Viewer | None:
+    """Who is signed in, for the menu on an error page; None if nobody (or it cannot be read)."""
+    try:
+        return web.watcher(request)  # reads only: an error page does not restart the idle clock
+    except Exception:  # signed out, expired, or the database is the error: a page without a menu
+        return None
 
 
 def _unreadable(exc: RequestValidationError) -> str:

@@ -217,3 +217,13 @@ def test_a_value_the_page_cannot_read_is_a_page_naming_the_field_not_json(staff:
     assert "abc" not in page.text.split("<main", 1)[-1].split("</h1>", 1)[0]
     api = staff.client.get("/patients", params={"limit": "abc"})
     assert api.headers["content-type"].startswith("application/json")  # the API keeps its JSON
+
+
+def test_an_error_page_keeps_the_menu_for_a_signed_in_user(staff: Console) -> None:
+    """A missing patient showed a page without the menu and with a "Sign in" button."""
+    page = staff.client.get("/console/patients/999999")
+    assert page.status_code == 404 and "not found" in page.text
+    assert 'href="/console/patients"' in page.text and ">Sign in<" not in page.text
+    staff.client.cookies.clear()
+    signed_out = staff.client.get("/console/nowhere")
+    assert signed_out.status_code == 404 and ">Sign in<" in signed_out.text
