@@ -6,6 +6,7 @@ sender resolved it once (engage.delivery.prepare): one source for everything a m
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from engage.channels.base import Attachment, Outgoing
@@ -20,55 +21,61 @@ from engage.store.messages import Message
 from engage.store.patients import Patient
 
 
-def compose(
-    *,
-    schedule: Schedule,
-    env: Any,
-    message: Message,
-    step: Step,
-    patient: Patient,
-    channel: str,
-    appointment: Appointment | None,
-    public_url: str,
-    signing_secret: str,
-) -> Outgoing:
-    """Render `message` for `patient` on `channel`; raise TemplateProblem if it cannot be."""
-    address = patient.address(channel)
-    if not address:
-        raise TemplateProblem(
-            f"message {message.id}: patient {patient.id} has no {channel} address"
+@dataclass(frozen=True)
+class Composer:
+    """Renders outbox rows with what a worker process loaded once: the schedule, the templates
+    and the link signing; the preparer hands it the message, its step, patient and channel."""
+
+    schedule: Schedule
+    env: Any  # the sandboxed Jinja2 environment
+    public_url: str
+    signing_secret: str
+
+    def __call__(
+        self,
+        message: Message,
+        step: Step,
+        patient: Patient,
+        channel: str,
+        appointment: Appointment | None,
+    ) -> Outgoing:
+        """Render `message` for `patient` on `channel`; raise TemplateProblem if it cannot be."""
+        address = patient.address(channel)
+        if not address:
+            raise TemplateProblem(
+                f"message {message.id}: patient {patient.id} has no {channel} address"
+            )
+        locale = patient_locale(self.schedule.clinic, patient)
+        unsubscribe = unsubscribe_url(self.public_url, message.id, self.signing_secret)
+        facts = (
+            AppointmentFacts(
+                appointment.starts_at, number=message.occurrence, location=appointment.location
+            )
+            if appointment is not None
+            else None
         )
-    locale = patient_locale(schedule.clinic, patient)
-    unsubscribe = unsubscribe_url(public_url, message.id, signing_secret)
-    facts = (
-        AppointmentFacts(
-            appointment.starts_at, number=message.occurrence, location=appointment.location
+        context = patient_context(
+            self.schedule.clinic,
+            patient,
+            channel=channel,
+            anchor=step.anchor,
+            appointment=facts,
+            unsubscribe_url=unsubscribe,
         )
-        if appointment is not None
-        else None
-    )
-    context = patient_context(
-        schedule.clinic,
-        patient,
-        channel=channel,
-        anchor=step.anchor,
-        appointment=facts,
-        unsubscribe_url=unsubscribe,
-    )
-    if channel == "sms":
-        sms = render_sms(env, step.template, locale, context)
-        return Outgoing(message.id, "sms", address, sms.body)
-    email = render_email(env, step.template, locale, context)
-    return Outgoing(
-        message.id,
-        "email",
-        address,
-        email.text,
-        subject=email.subject,
-        html=email.html,
-        attachments=_attachments(schedule, step, appointment),
-        unsubscribe_url=unsubscribe,
-    )
+        if channel == "sms":
+            sms = render_sms(self.env, step.template, locale, context)
+            return Outgoing(message.id, "sms", address, sms.body)
+        email = render_email(self.env, step.template, locale, context)
+        return Outgoing(
+            message.id,
+            "email",
+            address,
+            email.text,
+            subject=email.subject,
+            html=email.html,
+            attachments=_attachments(self.schedule, step, appointment),
+            unsubscribe_url=unsubscribe,
+        )
 
 
 def _attachments(

@@ -13,9 +13,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from engage.channels.base import AMBIGUOUS
 from engage.consent import service as consent_service
 from engage.delivery.gate import SendFacts
 from engage.delivery.retry import RetryPolicy, SettleWaits, outage
@@ -40,53 +42,63 @@ class FailureRules:
 
     policy: RetryPolicy
     alert_after: timedelta = DEFAULT_ALERT_AFTER
-    settle: SettleWaits = field(
-        default_factory=SettleWaits
-    )  # an ambiguous outcome's wait before asking
+    # An ambiguous outcome's wait before a worker asks the provider.
+    settle: SettleWaits = field(default_factory=SettleWaits)
+
+    def remaining(self, call: FailedCall) -> float:
+        """Seconds until the message stops being useful (its deadline); may be negative."""
+        return (self.policy.deadline(call.since, call.event_at) - call.now).total_seconds()
 
 
-def record_failure(
-    session: Session,
-    message: Message,
-    error: DeliveryError,
-    facts: SendFacts,
-    rules: FailureRules,
-    rng: random.Random,
-    now: datetime,
+@dataclass(frozen=True)
+class FailedCall:
+    """A provider call that failed, with what deciding the message's next step reads."""
+
+    message: Message
+    error: DeliveryError
+    facts: SendFacts
+    now: datetime
+
+    @property
+    def since(self) -> datetime:
+        """When the message first failed (this call, if it had not before)."""
+        return self.message.failing_since or self.now
+
+    @property
+    def event_at(self) -> datetime | None:
+        """The event a reminder must precede, or None."""
+        return self.facts.event_at if self.facts.before_event else None
+
+
+def record_failed(
+    session: Session, call: FailedCall, rules: FailureRules, rng: random.Random
+) -> str:
+    """Record a failed call on its `sending` row: `uncertain` when the request may have reached
+    the provider (or asking it failed), else a retry or `failed`; return which."""
+    unknown = call.error.code in AMBIGUOUS or call.error.code == "lookup"
+    return (_record_uncertain if unknown else _record_failure)(session, call, rules, rng)
+
+
+def _record_failure(
+    session: Session, call: FailedCall, rules: FailureRules, rng: random.Random
 ) -> str:
     """Move a message whose call failed to `scheduled` (a retry) or `failed`; return which."""
-    code = error.code or None
+    message, error, now, since = call.message, call.error, call.now, call.since
     closes = _CLOSES_CONSENT.get(error.code)
     if closes:
         _close_consent(session, message.patient_id, *closes, now)
-    since = message.failing_since or now
-    event_at = facts.event_at if facts.before_event else None
-    deadline = rules.policy.deadline(since, event_at)
-    remaining = (deadline - now).total_seconds()
+    remaining = rules.remaining(call)
     delay = rules.policy.next_delay(message.attempts, error, rng, remaining=remaining)
     if delay is None:
-        why = _why_given_up(message, error, since, now, event_at, rules.policy)
-        transition(
-            session, message, S.FAILED, why, WORKER, at=now, last_error_code=code,
-            failing_since=since,
-        )  # fmt: skip
-        return "failed"
+        return _give_up(
+            session, call, _why_given_up(message, error, since, now, call.event_at, rules.policy)
+        )
     alert = {}
     if message.critical and message.staff_alerted_at is None and now - since >= rules.alert_after:
         _alert_staff(session, message, since, now)
         alert["staff_alerted_at"] = now
-    transition(
-        session,
-        message,
-        S.SCHEDULED,
-        f"retry {message.attempts} in {delay:.1f}s: {error.reason}",
-        WORKER,
-        at=now,
-        last_error_code=code,
-        due_at=now + timedelta(seconds=delay),
-        failing_since=since,
-        **alert,
-    )
+    reason = f"retry {message.attempts} in {delay:.1f}s: {error.reason}"
+    _wait(session, call, S.SCHEDULED, reason, delay, **alert)
     return "retry"
 
 
@@ -148,14 +160,8 @@ def _close_consent(
     )
 
 
-def record_uncertain(
-    session: Session,
-    message: Message,
-    error: DeliveryError,
-    facts: SendFacts,
-    rules: FailureRules,
-    rng: random.Random,
-    now: datetime,
+def _record_uncertain(
+    session: Session, call: FailedCall, rules: FailureRules, rng: random.Random
 ) -> str:
     """The request may have reached the provider: `uncertain` until it is settled (a callback,
     or a worker asking the provider's records once the row is due again); never resent blindly.
@@ -163,32 +169,22 @@ def record_uncertain(
     A failed look-up (the provider still down) waits by the retry policy's backoff. Past the
     message's deadline it is `failed`, saying the outcome stayed unknown.
     """
-    since = message.failing_since or now
-    event_at = facts.event_at if facts.before_event else None
-    remaining = (rules.policy.deadline(since, event_at) - now).total_seconds()
+    message, error, now, since = call.message, call.error, call.now, call.since
+    remaining = rules.remaining(call)
     if error.code == "lookup":
         wait = rules.policy.next_delay(message.attempts, error, rng, remaining=remaining)
     else:
         settle = rules.settle.of(message.channel).total_seconds()
         wait = min(settle, remaining) if remaining > 0 else None
-    code = error.code or None
     if wait is None:
         why = f"gave up: the outcome stayed unknown for {outage((now - since).total_seconds())}"
-        transition(
-            session, message, S.FAILED, f"{why}: {error.reason}", WORKER, at=now,
-            last_error_code=code, failing_since=since,
-        )  # fmt: skip
-        return "failed"
-    transition(
+        return _give_up(session, call, f"{why}: {error.reason}")
+    _wait(
         session,
-        message,
+        call,
         S.UNCERTAIN,
         f"uncertain: {error.reason}; asking the provider in {wait:.0f}s",
-        WORKER,
-        at=now,
-        last_error_code=code,
-        due_at=now + timedelta(seconds=wait),
-        failing_since=since,
+        wait,
         uncertain_since=message.uncertain_since or message.sending_at or now,
         # A failed look-up sent nothing: the window of what may have gone out stays as it was.
         uncertain_until=(message.uncertain_until or now) if error.code == "lookup" else now,
@@ -196,3 +192,30 @@ def record_uncertain(
         lease_until=None,
     )
     return "uncertain"
+
+
+def _give_up(session: Session, call: FailedCall, why: str) -> str:
+    """The message stops being retried: `failed`, saying why."""
+    transition(
+        session, call.message, S.FAILED, why, WORKER, at=call.now,
+        last_error_code=call.error.code or None, failing_since=call.since,
+    )  # fmt: skip
+    return "failed"
+
+
+def _wait(
+    session: Session, call: FailedCall, to: MessageState, reason: str, seconds: float, **more: Any
+) -> None:
+    """The message waits `seconds` in `to` (a retry, or asking the provider), still failing."""
+    transition(
+        session,
+        call.message,
+        to,
+        reason,
+        WORKER,
+        at=call.now,
+        last_error_code=call.error.code or None,
+        due_at=call.now + timedelta(seconds=seconds),
+        failing_since=call.since,
+        **more,
+    )

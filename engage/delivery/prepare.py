@@ -14,7 +14,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, select
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from structlog.contextvars import bound_contextvars
 
 from engage.channels.base import Channel, Outgoing
-from engage.delivery.compose import compose
+from engage.delivery.compose import Composer
 from engage.delivery.gate import Action, SendFacts, Verdict, decide
 from engage.delivery.lease import LeaseKeeper
 from engage.delivery.record import WORKER, set_state, withhold
@@ -72,16 +71,23 @@ def resolve_step(schedule: Schedule, message: Message) -> Step | None:
         return None
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A queued message with what deciding it reads: its patient, enrollment and appointment."""
+
+    message: Message
+    patient: Patient
+    enrollment_state: str
+    appointment: Appointment | None
+
+
 @dataclass
 class Preparer:
     """Turns queued message ids into `Ready` sends (and records every other outcome)."""
 
     sessions: sessionmaker[Session]
-    schedule: Schedule
-    env: Any  # the sandboxed Jinja2 environment
+    composer: Composer  # the schedule loaded now, and how its templates render
     channels: dict[str, Channel]
-    public_url: str
-    signing_secret: str
     leases: LeaseKeeper
 
     def prepare(self, ids: list[int], now: datetime) -> tuple[dict[int, str], list[Ready]]:
@@ -98,14 +104,13 @@ class Preparer:
             counts = sent_today(session, [row[1] for row in queued], now)
             going: dict[tuple[str, str], list[int]] = defaultdict(list)
             for message, patient, enrollment_state, appointment in queued:
+                loaded = Loaded(message, patient, str(enrollment_state), appointment)
                 with bound_contextvars(
                     message_id=message.id,
                     patient_id=message.patient_id,
                     enrollment_id=message.enrollment_id,
                 ):
-                    done = self._one(
-                        session, message, patient, str(enrollment_state), appointment, counts, now
-                    )
+                    done = self._one(session, loaded, counts, now)
                 if isinstance(done, str):
                     outcomes[message.id] = done
                     continue
@@ -121,37 +126,21 @@ class Preparer:
         return outcomes, [r for r in ready if r.outgoing.message_id in moved]
 
     def _one(
-        self,
-        session: Session,
-        message: Message,
-        patient: Patient,
-        enrollment_state: str,
-        appointment: Appointment | None,
-        counts: dict[int, int],
-        now: datetime,
+        self, session: Session, loaded: Loaded, counts: dict[int, int], now: datetime
     ) -> tuple[Ready, Verdict] | str:
         """Decide and render one message: a `Ready` and its verdict, or the outcome recorded."""
-        step = resolve_step(self.schedule, message)
+        message, schedule = loaded.message, self.composer.schedule
+        step = resolve_step(schedule, message)
         if step is None:
             set_state(session, message, S.CANCELLED, STEP_GONE, now)
             return "cancel"
-        facts = send_facts(
-            self.schedule, step, message, patient, enrollment_state, appointment, counts, now
-        )
+        facts = send_facts(schedule, step, loaded, counts, now)
         verdict = decide(facts)
         if verdict.action is not Action.SEND:
             return withhold(session, message, verdict, now)
         try:
-            outgoing = compose(
-                schedule=self.schedule,
-                env=self.env,
-                message=message,
-                step=step,
-                patient=patient,
-                channel=verdict.channel,
-                appointment=appointment,
-                public_url=self.public_url,
-                signing_secret=self.signing_secret,
+            outgoing = self.composer(
+                message, step, loaded.patient, verdict.channel, loaded.appointment
             )
         except TemplateProblem as exc:
             set_state(session, message, S.FAILED, f"template error: {exc}", now)
@@ -218,16 +207,10 @@ def _locked_rows(session: Session, ids: list[int]) -> Sequence[_Row]:
 
 
 def send_facts(
-    schedule: Schedule,
-    step: Step,
-    message: Message,
-    patient: Patient,
-    enrollment_state: str,
-    appointment: Appointment | None,
-    counts: dict[int, int],
-    now: datetime,
+    schedule: Schedule, step: Step, loaded: Loaded, counts: dict[int, int], now: datetime
 ) -> SendFacts:
     """What the gate decides on, from the row (the plan), the step (live) and the store now."""
+    message, patient, appointment = loaded.message, loaded.patient, loaded.appointment
     event_at = None
     if appointment is not None:
         event_at = appointment.ends_at if step.anchor == "infusion.end" else appointment.starts_at
@@ -235,7 +218,7 @@ def send_facts(
         channel=message.channel,
         step_channels=tuple(step.channels),
         critical=message.critical,
-        enrollment_state=enrollment_state,
+        enrollment_state=loaded.enrollment_state,
         appointment_cancelled=bool(appointment and appointment.state == AppointmentState.CANCELLED),
         open_channels=consented_channels(patient),
         sent_today=0 if message.critical else counts[patient.id],

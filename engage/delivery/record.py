@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from structlog.contextvars import bound_contextvars
 
 from engage.channels.base import AMBIGUOUS, Receipt
-from engage.delivery.failures import FailureRules, record_failure, record_uncertain
+from engage.delivery.failures import FailedCall, FailureRules, record_failed
 from engage.delivery.gate import Action, Verdict
 from engage.errors import DeliveryError
 from engage.logs import get_logger
@@ -132,9 +132,8 @@ class Recorder:
             message = session.get_one(Message, message_id)
             if message.state != S.SENDING:
                 return f"skipped: {message.state}"
-            unknown = error.code in AMBIGUOUS or error.code == "lookup"
-            record = record_uncertain if unknown else record_failure
-            outcome = record(session, message, error, item.facts, self.rules, self.rng, now)
+            failed = FailedCall(message, error, item.facts, now)
+            outcome = record_failed(session, failed, self.rules, self.rng)
         if outcome == "retry":
             metrics.count_retry(item.provider)
         if error.code in AMBIGUOUS:

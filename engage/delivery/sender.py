@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engage.channels.base import Channel
 from engage.delivery.call import Caller
+from engage.delivery.compose import Composer
 from engage.delivery.failures import DEFAULT_ALERT_AFTER, FailureRules
 from engage.delivery.lease import DEFAULT_LEASE, LeaseKeeper
 from engage.delivery.prepare import Preparer
@@ -51,10 +52,13 @@ class Sender:
     settle: SettleWaits = field(default_factory=SettleWaits)
     pool: ThreadPoolExecutor = field(init=False, repr=False)
     leases: LeaseKeeper = field(init=False, repr=False)
+    preparer: Preparer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.pool = ThreadPoolExecutor(self.calls, thread_name_prefix="engage-send")
         self.leases = LeaseKeeper(self.sessions, self.clock, self.lease)
+        composer = Composer(self.schedule, self.env, self.public_url, self.signing_secret)
+        self.preparer = Preparer(self.sessions, composer, self.channels, self.leases)
 
     def send(self, message_id: int) -> str:
         """Send message `message_id` if it is still queued; return what happened, for logs."""
@@ -70,15 +74,6 @@ class Sender:
         """
         if not message_ids:
             return []
-        preparer = Preparer(
-            self.sessions,
-            self.schedule,
-            self.env,
-            self.channels,
-            self.public_url,
-            self.signing_secret,
-            self.leases,
-        )
         caller = Caller(self.channels, self.limiter, self.clock, self.sessions)
         recorder = Recorder(
             self.sessions,
@@ -89,7 +84,7 @@ class Sender:
         self.leases.hold()
         try:
             self.leases.take(message_ids)  # ours from now on, should this process die
-            outcomes, ready = preparer.prepare(list(message_ids), self.clock())
+            outcomes, ready = self.preparer.prepare(list(message_ids), self.clock())
             for done in caller.calls(self.pool, ready):
                 outcomes.update(recorder.record(done))
         finally:
