@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engage.delivery.claim import DISPATCHER
 from engage.ops import outbox
+from engage.ops.broker_view import BrokerView, look_at_broker
 from engage.ops.heartbeat import Beat, beats
 from engage.schedule.models import CHANNELS
 from engage.settings import Settings
@@ -137,11 +138,17 @@ def gather(
     *,
     window: timedelta = WINDOW,
     ping_timeout: float = 0.5,  # local workers answer in milliseconds; a ping waits it out
+    broker: Future[BrokerView] | None = None,
 ) -> Snapshot:
-    """Read everything `engage status` shows, as of `now`."""
+    """Read everything `engage status` shows, as of `now`.
+
+    `broker`: the broker's answer already under way (`look_at_broker` on a thread), so a caller
+    can start the ping before importing what the database side needs; else started here.
+    """
     since = now - window
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="status-broker") as pool:
-        broker = pool.submit(_broker, settings, ping_timeout)
+        if broker is None:
+            broker = pool.submit(look_at_broker, settings, ping_timeout)
         with sessions() as session:
             lag = outbox.backlog(session, now)
             lateness = outbox.lateness_seconds(session, since)
@@ -166,14 +173,6 @@ def gather(
         dispatchers=dispatchers,
         dispatcher_last_event=last_event,
     )
-
-
-def _broker(settings: Settings, ping_timeout: float) -> tuple[QueueDepths, list[str] | None]:
-    from engage.ops.broker import ping_workers, queue_depths
-
-    queues = queue_depths(settings)
-    # A ping through a broker that is down would wait out every retry: skip it.
-    return queues, ping_workers(settings, ping_timeout) if queues.reachable else None
 
 
 def _activity(moves: dict[tuple[str, str], int], extra: set[str]) -> tuple[ChannelActivity, ...]:

@@ -52,3 +52,11 @@ def test_no_command_module_imports_the_entry_point() -> None:
             for alias in node.names
         }
         assert "engage.cli.main" not in imported, path.name
+
+
+def test_status_imports_no_database_or_broker_library_before_its_broker_thread_starts() -> None:
+    """The ping waits out its timeout: it starts first, and the database side's imports (most
+    of the command's CPU) run during that wait instead of before it."""
+    probe = f"import sys, engage.cli.status; print('LOADED', [m for m in {HEAVY!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "LOADED []" in done.stdout
