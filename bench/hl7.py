@@ -278,8 +278,13 @@ if __name__ == "__main__":
     conns = int(sys.argv[2]) if len(sys.argv) > 2 else 4
     out = ROOT / "var" / "bench" / "hl7"
     out.mkdir(parents=True, exist_ok=True)
-    result = measure(out, lambda d, t: None, count, conns, paced_seconds=10.0)
+    from bench.machine import LoadWatch
+
+    with LoadWatch() as watch:
+        result = measure(out, lambda d, t: None, count, conns, paced_seconds=10.0)
     print(
+        f"load {watch.load.load_start:.1f}-{watch.load.load_max:.1f}, machine busy "
+        f"{watch.load.busy_percent:.0f}%, others {watch.load.others_cores:.2f} cores; "
         f"{result.per_second:.0f} SIU/s on {conns} connections, "
         f"{result.statements_per_message:.1f} statements/SIU, CPU/SIU listener "
         f"{result.listener_cpu_ms:.1f} ms + postgres {result.postgres_cpu_ms:.1f} ms; ACK at "
