@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -131,23 +131,29 @@ def _home() -> RedirectResponse:
     return RedirectResponse(f"{web.PREFIX}/", status_code=303)
 
 
+class _Docs(TypedDict):
+    openapi_url: str
+    title: str
+
+
+DOCS = _Docs(openapi_url="/openapi.json", title="engage API")
+FAVICON = f"{VENDOR}/swagger-ui/favicon-32x32.png"
+
+
 def _swagger() -> HTMLResponse:
+    swagger = f"{VENDOR}/swagger-ui"
     return get_swagger_ui_html(
-        openapi_url="/openapi.json",
-        title="engage API",
-        swagger_js_url=f"{VENDOR}/swagger-ui/swagger-ui-bundle.js",
-        swagger_css_url=f"{VENDOR}/swagger-ui/swagger-ui.css",
-        swagger_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png",
+        **DOCS,
+        swagger_js_url=f"{swagger}/swagger-ui-bundle.js",
+        swagger_css_url=f"{swagger}/swagger-ui.css",
+        swagger_favicon_url=FAVICON,
     )
 
 
 def _redoc() -> HTMLResponse:
+    js = f"{VENDOR}/redoc/redoc.standalone.js"
     return get_redoc_html(
-        openapi_url="/openapi.json",
-        title="engage API",
-        redoc_js_url=f"{VENDOR}/redoc/redoc.standalone.js",
-        redoc_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png",
-        with_google_fonts=False,
+        **DOCS, redoc_js_url=js, redoc_favicon_url=FAVICON, with_google_fonts=False
     )
 
 

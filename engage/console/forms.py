@@ -6,18 +6,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from engage.patients.matching import FIELDS
 from engage.patients.rows import PatientRow
 
-PATIENT_FIELDS = (
-    "first_name",
-    "last_name",
-    "phone",
-    "email",
-    "timezone",
-    "locale",
-    "preferred_channel",
-    "external_ref",
-)
+PATIENT_FIELDS = FIELDS  # what a patient row sets, as the importer reads it
 
 
 def patient_values(form: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

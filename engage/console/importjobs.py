@@ -212,17 +212,14 @@ def _import(sessions: sessionmaker[Session], job_id: int, clock: Clock) -> None:
     _finish(sessions, job_id, clock, ImportState.DONE, report=_summary(report))
 
 
+COUNTS = ("summary", "created", "updated", "unchanged", "rejected", "kept_opted_out")
+
+
 def _summary(report: ImportReport) -> dict[str, Any]:
-    return {
-        "summary": report.summary,
-        "created": report.created,
-        "updated": report.updated,
-        "unchanged": report.unchanged,
-        "rejected": report.rejected,
-        "kept_opted_out": report.kept_opted_out,
-        "problem_count": len(report.problems),
-        "problems": list(report.problems[:SHOWN_PROBLEMS]),
-    }
+    """What the job page shows of a finished import: its counts and the first problems."""
+    shown = {name: getattr(report, name) for name in COUNTS}
+    problems = list(report.problems[:SHOWN_PROBLEMS])
+    return shown | {"problem_count": len(report.problems), "problems": problems}
 
 
 def _finish(

@@ -71,13 +71,9 @@ def schedule(request: Request) -> Schedule:
     return runtime(request).schedule
 
 
-def clock(request: Request) -> Callable[[], datetime]:
-    found: Callable[[], datetime] = request.app.state.clock
-    return found
-
-
 def now(request: Request) -> datetime:
-    return clock(request)()
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
 
 
 def template_env(request: Request) -> Any:
@@ -112,10 +108,7 @@ class Viewer:
     display_name: str
     role: Role
     csrf_token: str
-
-    @property
-    def actor(self) -> str:
-        return f"console:{self.username}"[:64]
+    actor: str  # how the audit log names them: console:<username>
 
     def may(self, role: str) -> bool:
         return self.role == Role.ADMIN or self.role == Role(role)
@@ -149,7 +142,8 @@ def _viewer(request: Request, *, touch: bool) -> Viewer:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise NeedSignIn(target, expired=bool(token))
         user = found.user
-        return Viewer(user.id, user.username, user.display_name, user.role, found.csrf_token)
+        actor = f"console:{user.username}"[:64]
+        return Viewer(user.id, user.username, user.display_name, user.role, found.csrf_token, actor)
 
 
 def require(role: str, *, watching: bool = False) -> Callable[..., Viewer]:
@@ -197,7 +191,9 @@ def render(
     return TEMPLATES.TemplateResponse(
         request,
         name,
-        {"who": who, "clinic": plan.clinic, "prefix": PREFIX, **context},
+        # Clinic things are in the clinic's zone unless the page names another (a patient's).
+        {"who": who, "clinic": plan.clinic, "prefix": PREFIX, "zone": plan.clinic.timezone}
+        | context,
         status_code=status,
     )
 
@@ -216,3 +212,25 @@ Sessions = Annotated[sessionmaker[Session], Depends(sessions)]
 Plan = Annotated[Schedule, Depends(schedule)]
 Now = Annotated[datetime, Depends(now)]
 Env = Annotated[Any, Depends(template_env)]
+
+
+@dataclass(frozen=True)
+class Desk:
+    """What a staff page that plans or changes a patient's messages needs, as one dependency:
+    the request, who is signed in, the database, the schedule and the clock's now."""
+
+    request: Request
+    who: Viewer
+    sessions: sessionmaker[Session]
+    plan: Schedule
+    now: datetime
+
+    def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return render(self.request, name, self.who, status, **context)
+
+
+def desk(request: Request, who: Staff, sessions: Sessions, plan: Plan, now: Now) -> Desk:
+    return Desk(request, who, sessions, plan, now)
+
+
+StaffDesk = Annotated[Desk, Depends(desk)]

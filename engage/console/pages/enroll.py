@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from engage.console import web
@@ -38,18 +38,10 @@ def _choices(form: Any, zone: str) -> tuple[list[str], list[Slot], str]:
 
 
 @router.get("/patients/{patient_id}/enroll")
-def enroll_page(
-    request: Request,
-    patient_id: int,
-    who: web.Staff,
-    sessions: web.Sessions,
-    plan: web.Plan,
-    env: web.Env,
-    now: web.Now,
-) -> Response:
-    query = request.query_params
+def enroll_page(patient_id: int, d: web.StaffDesk, env: web.Env) -> Response:
+    query, plan, now = d.request.query_params, d.plan, d.now
     preview, error, field = None, "", ""
-    with sessions() as session:
+    with d.sessions() as session:
         patient = load_patient(session, patient_id)
         if query.get("preview"):
             try:
@@ -69,10 +61,8 @@ def enroll_page(
             else [name for name in DEFAULT if name not in enrolled]
         )
         times = [*query.getlist("infusion"), *[""] * SLOTS][:SLOTS]
-        return web.render(
-            request,
+        return d.render(
             "enroll.html",
-            who,
             title="Enroll",
             p=patient,
             zone=patient.timezone,
@@ -88,31 +78,18 @@ def enroll_page(
 
 
 @router.post("/patients/{patient_id}/enroll")
-async def enroll(
-    request: Request,
-    patient_id: int,
-    who: web.Staff,
-    sessions: web.Sessions,
-    plan: web.Plan,
-    now: web.Now,
-) -> Response:
-    await web.checked(request, who)
-    form = await request.form()
-    with sessions() as session:
+async def enroll(patient_id: int, d: web.StaffDesk) -> Response:
+    await web.checked(d.request, d.who)
+    form = await d.request.form()
+    with d.sessions() as session:
         patient = load_patient(session, patient_id)
         try:
             sequences, slots, location = _choices(form, patient.timezone)
             course = enroll_course(
-                session,
-                plan,
-                patient_id,
-                sequences,
-                slots,
-                now=now,
-                actor=who.actor,
+                session, d.plan, patient_id, sequences, slots, now=d.now, actor=d.who.actor,
                 location=location,
-            )
+            )  # fmt: skip
         except REFUSALS as exc:
-            return problem_page(request, who, exc)
+            return problem_page(d.request, d.who, exc)
     names = ", ".join(e.sequence for e in course.enrollments)
     return back(patient_id, f"Enrolled in {names}; {len(course.booked)} appointment(s) booked.")

@@ -33,7 +33,6 @@ def hl7_page(
         title="HL7 feed",
         feed=feed,
         rows=rows,
-        zone=web.schedule(request).clinic.timezone,
         done=done[:300],
     )
 
@@ -48,7 +47,8 @@ async def reapply(request: Request, journal_id: int, who: web.Ops) -> Response:
             501, "Re-applying is not available here", "Run `engage hl7 failed reapply ID`."
         )
     try:
-        state, reason = service(web.runtime(request), web.clock(request), journal_id, who.actor)
+        clock = request.app.state.clock
+        state, reason = service(web.runtime(request), clock, journal_id, who.actor)
     except (NotFound, Conflict) as exc:
         return problem_page(request, who, exc)
     if state == "failed":

@@ -7,6 +7,7 @@ confirmations too. Marking is engage.ops.worklist.mark_handled, which the API ca
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -38,31 +39,21 @@ def inbox(
         rows = queries.replies(
             session, min(page, 10_000), keyword=chosen or None, handled=SHOWN[shown]
         )
+    filters: dict[str, Any] = {"keyword": chosen, "shown": shown}
     return web.render(
-        request,
-        "inbox.html",
-        who,
-        title="Inbox",
-        rows=rows,
-        keyword=chosen,
-        shown=shown,
-        keywords=KEYWORDS,
-        zone=web.schedule(request).clinic.timezone,
-        here=urlencode({"keyword": chosen, "shown": shown}),
-        done=done[:200],
-    )
+        request, "inbox.html", who, title="Inbox", rows=rows, keywords=KEYWORDS, done=done[:200],
+        here=urlencode(filters), **filters,
+    )  # fmt: skip
 
 
 @router.post("/inbox/{inbound_id}/handled")
-async def mark_handled(
-    request: Request, inbound_id: int, who: web.Staff, sessions: web.Sessions, now: web.Now
-) -> Response:
-    form = await web.checked(request, who)
+async def mark_handled(inbound_id: int, d: web.StaffDesk) -> Response:
+    form = await web.checked(d.request, d.who)
     try:
-        with sessions.begin() as session:
-            worklist.mark_handled(session, inbound_id, actor=who.actor, now=now)
+        with d.sessions.begin() as session:
+            worklist.mark_handled(session, inbound_id, actor=d.who.actor, now=d.now)
     except (NotFound, Conflict) as exc:
-        return problem_page(request, who, exc)
+        return problem_page(d.request, d.who, exc)
     back = {
         "keyword": str(form.get("keyword", "other"))[:16],
         "shown": str(form.get("shown", "unhandled"))[:16],

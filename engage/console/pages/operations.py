@@ -36,7 +36,6 @@ def operations(
         dead=dead,
         reason=reason,
         done=done,
-        zone=web.schedule(request).clinic.timezone,
     )
 
 

@@ -7,7 +7,6 @@ in place with htmx, or as its own page without JavaScript.
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -22,7 +21,6 @@ from engage.console.pages.consent import consent_context
 from engage.errors import Conflict, InvalidInput, NotFound, PlanningError
 from engage.ops import worklist
 from engage.patients.records import load_patient
-from engage.schedule.models import Schedule
 from engage.store.enrollments import Enrollment
 from engage.store.messages import Message
 from engage.timeline import patient_timeline
@@ -103,73 +101,46 @@ def message_text(
 
 
 @router.post("/enrollments/{enrollment_id}/{action}")
-async def enrollment_action(
-    request: Request,
-    enrollment_id: int,
-    action: str,
-    who: web.Staff,
-    sessions: web.Sessions,
-    plan: web.Plan,
-    now: web.Now,
-) -> Response:
-    form = await web.checked(request, who)
+async def enrollment_action(enrollment_id: int, action: str, d: web.StaffDesk) -> Response:
+    form = await web.checked(d.request, d.who)
     reason = str(form.get("reason", ""))[:500]
-    with sessions() as session:
+    with d.sessions() as session:
         enrollment = session.get(Enrollment, enrollment_id)
         if enrollment is None:
             raise NotFound(f"enrollment {enrollment_id} not found")
         patient_id = enrollment.patient_id
         try:
-            _act(session, plan, enrollment_id, action, reason, who, now)
+            _act(session, d, enrollment_id, action, reason)
         except REFUSALS as exc:
-            return problem_page(request, who, exc)
+            return problem_page(d.request, d.who, exc)
     return back(patient_id, f"Enrollment {enrollment_id}: {action} done.")
 
 
-def _act(
-    session: Session,
-    plan: Schedule,
-    enrollment_id: int,
-    action: str,
-    reason: str,
-    who: web.Viewer,
-    now: datetime,
-) -> None:
+def _act(session: Session, d: web.Desk, enrollment_id: int, action: str, reason: str) -> None:
     if action in ("pause", "unenroll") and not reason:
         raise InvalidInput("reason", f"say why you {action} (the patient's record keeps it)")
+    actor, now = d.who.actor, d.now
     if action == "pause":
-        service.pause(session, enrollment_id, reason=reason, now=now, actor=who.actor)
+        service.pause(session, enrollment_id, reason=reason, now=now, actor=actor)
     elif action == "resume":
-        service.resume(session, plan, enrollment_id, now=now, actor=who.actor)
+        service.resume(session, d.plan, enrollment_id, now=now, actor=actor)
     elif action == "unenroll":
-        service.unenroll(session, enrollment_id, reason=reason, now=now, actor=who.actor)
+        service.unenroll(session, enrollment_id, reason=reason, now=now, actor=actor)
     else:
         raise NotFound(f"no action {action!r}")
 
 
 @router.post("/patients/{patient_id}/appointments")
-async def book(
-    request: Request,
-    patient_id: int,
-    who: web.Staff,
-    sessions: web.Sessions,
-    plan: web.Plan,
-    now: web.Now,
-) -> Response:
-    form = await web.checked(request, who)
-    with sessions() as session:
+async def book(patient_id: int, d: web.StaffDesk) -> Response:
+    form = await web.checked(d.request, d.who)
+    with d.sessions() as session:
         patient = load_patient(session, patient_id)
         try:
             starts = parse_local("starts_at", form.get("starts_at"), patient.timezone)
+            location = str(form.get("location", ""))[:200]
             service.add_appointment(
-                session,
-                plan,
-                patient_id,
-                starts,
-                location=str(form.get("location", ""))[:200],
-                now=now,
-                actor=who.actor,
+                session, d.plan, patient_id, starts, location=location, now=d.now, actor=d.who.actor
             )
         except REFUSALS as exc:
-            return problem_page(request, who, exc)
+            return problem_page(d.request, d.who, exc)
     return back(patient_id, "Appointment booked; its messages are planned.")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
@@ -9,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from engage.console import forms, queries, web
 from engage.errors import DuplicateError, InvalidInput
 from engage.patients import records
+from engage.store.patients import Patient
 
 router = APIRouter()
 
@@ -36,15 +40,7 @@ def patients(
 @router.get("/patients/new")
 def new_patient(request: Request, who: web.Staff, plan: web.Plan) -> Response:
     blank = {"timezone": plan.clinic.timezone, "locale": plan.clinic.default_locale}
-    return web.render(
-        request,
-        "patient_form.html",
-        who,
-        title="New patient",
-        values=blank,
-        errors={},
-        patient=None,
-    )
+    return _form(request, who, None, blank, {})
 
 
 @router.post("/patients/new")
@@ -62,16 +58,7 @@ async def create(
             errors = _problem(exc)
         except IntegrityError:
             errors = {"form": "a patient with the same phone, email or reference was just saved"}
-    return web.render(
-        request,
-        "patient_form.html",
-        who,
-        422,
-        title="New patient",
-        values=form,
-        errors=errors,
-        patient=None,
-    )
+    return _form(request, who, None, form, errors, 422)
 
 
 @router.get("/patients/{patient_id}/edit")
@@ -79,15 +66,7 @@ def edit(request: Request, patient_id: int, who: web.Staff, sessions: web.Sessio
     with sessions() as session:
         patient = records.load_patient(session, patient_id)
     values = {key: getattr(patient, key) or "" for key in forms.PATIENT_FIELDS}
-    return web.render(
-        request,
-        "patient_form.html",
-        who,
-        title="Edit patient",
-        values=values,
-        errors={},
-        patient=patient,
-    )
+    return _form(request, who, patient, values, {})
 
 
 @router.post("/patients/{patient_id}/edit")
@@ -106,16 +85,7 @@ async def update(
             return RedirectResponse(f"{web.PREFIX}/patients/{patient_id}?saved=1", 303)
         except (DuplicateError, InvalidInput) as exc:
             errors = _problem(exc)
-    return web.render(
-        request,
-        "patient_form.html",
-        who,
-        422,
-        title="Edit patient",
-        values=form,
-        errors=errors,
-        patient=patient,
-    )
+    return _form(request, who, patient, form, errors, 422)
 
 
 def _problem(exc: DuplicateError | InvalidInput) -> dict[str, str]:
@@ -125,3 +95,19 @@ def _problem(exc: DuplicateError | InvalidInput) -> dict[str, str]:
             "duplicate_of": str(exc.existing_id),
         }
     return {exc.field: exc.problem}
+
+
+def _form(
+    request: Request,
+    who: web.Viewer,
+    patient: Patient | None,
+    values: Mapping[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
+    """The new or edit patient form, with each problem at its field."""
+    title = "Edit patient" if patient else "New patient"
+    return web.render(
+        request, "patient_form.html", who, status, title=title, values=values, errors=errors,
+        patient=patient,
+    )  # fmt: skip

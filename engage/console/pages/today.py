@@ -7,6 +7,7 @@ note, who and when are kept in the audit trail and shown under "Resolved today".
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -42,48 +43,34 @@ def today(
     now: web.Now,
     done: str = "",
 ) -> Response:
-    zone = plan.clinic.timezone
-    start, tomorrow, after = queries.clinic_days(now, zone)
+    start, tomorrow, after = queries.clinic_days(now, plan.clinic.timezone)
     with sessions() as session:
-        flagged = queries.flagged(session)
-        resolved = queries.resolved_since(session, start)
-        failed = queries.failures(session, now - timedelta(days=7))
         replies = queries.replies(session, 1)
-        todays = queries.appointments_between(session, start, tomorrow)
-        tomorrows = queries.appointments_between(session, tomorrow, after)
-    return web.render(
-        request,
-        "today.html",
-        who,
-        title="Today",
-        zone=zone,
-        day=start,
-        flagged=flagged,
-        resolved=resolved,
-        failed=failed,
-        replies=replies.rows[:10],
-        more_replies=replies.has_next or len(replies.rows) > 10,
-        days=[("Today", todays), ("Tomorrow", tomorrows)],
-        done=done[:200],
+        shown: dict[str, Any] = {
+            "flagged": queries.flagged(session),
+            "resolved": queries.resolved_since(session, start),
+            "failed": queries.failures(session, now - timedelta(days=7)),
+            "replies": replies.rows[:10],
+            "more_replies": replies.has_next or len(replies.rows) > 10,
+            "days": [
+                ("Today", queries.appointments_between(session, start, tomorrow)),
+                ("Tomorrow", queries.appointments_between(session, tomorrow, after)),
+            ],
+        }
+    page = web.render(
+        request, "today.html", who, title="Today", day=start, **shown, done=done[:200]
     )
+    return page
 
 
 @router.post("/flagged/{message_id}/resolve")
-async def resolve(
-    request: Request, message_id: int, who: web.Staff, sessions: web.Sessions, now: web.Now
-) -> Response:
+async def resolve(message_id: int, d: web.StaffDesk) -> Response:
     """Staff called the patient: reached or could not reach, with what was done."""
-    form = await web.checked(request, who)
+    form = await web.checked(d.request, d.who)
+    outcome, note = str(form.get("resolution", "")), str(form.get("note", ""))
     try:
-        with sessions.begin() as session:
-            worklist.resolve(
-                session,
-                message_id,
-                str(form.get("resolution", "")),
-                str(form.get("note", "")),
-                actor=who.actor,
-                now=now,
-            )
+        with d.sessions.begin() as session:
+            worklist.resolve(session, message_id, outcome, note, actor=d.who.actor, now=d.now)
     except (InvalidInput, NotFound, Conflict) as exc:
-        return problem_page(request, who, exc)
+        return problem_page(d.request, d.who, exc)
     return RedirectResponse(f"{web.PREFIX}/?done=Resolved%3A+the+note+is+kept.", 303)
