@@ -151,6 +151,8 @@ def _pages(patients: int) -> dict[str, tuple[str, Callable[[int], str]]]:
             "staff",
             lambda n: f"/console/patients?q={rng.choice(reads.LAST)[: 3 + n % 3]}",
         ),
+        # One letter typed: a tenth of a million patients match and are sorted by name.
+        "Patients: one letter": ("staff", lambda n: f"/console/patients?q={'BKMS'[n % 4]}"),
         "Patients: phone": ("staff", lambda n: f"/console/patients?q=%2B1212{2000000 + pid()}"),
         "A patient": ("staff", lambda n: f"/console/patients/{pid()}"),
         "A patient's consent": ("staff", lambda n: f"/console/patients/{pid()}/consent"),
