@@ -28,7 +28,7 @@ from pathlib import Path
 from hl7.client import MLLPClient
 
 from bench.procs import ROOT, Group, group, group_cpu_seconds
-from bench.services import drop_database, fresh_database
+from bench.services import drop_database, fresh_database, one_run_at_a_time
 from bench.stats import percentile
 from engage.store import Consent, Patient
 from engage.store.db import make_engine, session_factory
@@ -280,7 +280,8 @@ if __name__ == "__main__":
     out.mkdir(parents=True, exist_ok=True)
     from bench.machine import LoadWatch
 
-    with LoadWatch() as watch:
+    # The run lock, as `make bench` holds it: both create and drop the database engage_bench_hl7.
+    with one_run_at_a_time(), LoadWatch() as watch:
         result = measure(out, lambda d, t: None, count, conns, paced_seconds=10.0)
     print(
         f"load {watch.load.load_start:.1f}-{watch.load.load_max:.1f}, machine busy "
