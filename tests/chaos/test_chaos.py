@@ -123,7 +123,7 @@ def provider_down(st: Stack) -> None:
 SCENARIOS = [
     Scenario(
         "worker killed (-9) mid-batch",
-        "the other worker sends the rest; the victim's rows come back by stuck recovery",
+        "the other worker sends the rest; the victim's rows come back by their lease",
         kill_worker,
         duplicates_allowed=lambda _: _killed_in_flight.get("worker", 0) + 8,
     ),
