@@ -136,6 +136,8 @@ def _meaning(results: Results) -> str:
   empty PostgreSQL database, validation included, at 20,000, 100,000 and 500,000 rows; each size
   in a child process of its own, whose peak RSS (`ru_maxrss`, interpreter and libraries
   included) is the memory figure and whose CPU time per patient does not move with the load.
+  The importer keeps earlier rows' keys (to name a repeat by its line) in a private scratch
+  SQLite file with a bounded page cache (engage/patients/filekeys.py), not in memory.
 - **Bulk enrollment**: `enroll_csv` of N generated patients into pre-infusion (one infusion
   each); CPU per enrollment is the bench process's plus its PostgreSQL backends'.
 """
