@@ -32,13 +32,22 @@ REDIS_RESILIENCE: dict[str, Any] = {
 AMQP_HEARTBEAT_SECONDS = 10
 
 
+def visibility_timeout(settings: Settings) -> int:
+    """Seconds before Redis hands an unacked task to another worker (kombu looks every 10 s).
+
+    It is the only way a task a killed worker had taken, but not yet started on, comes back (a
+    few hundred milliseconds under load; afterwards the outbox lease covers its rows). A live
+    worker's long task handed out again is harmless: the copy finds its rows held by that
+    worker's lease, skips them and is acked. Two leases, and never under a minute.
+    """
+    return max(60, int(2 * settings.send_lease_seconds))
+
+
 def broker_options(settings: Settings) -> tuple[str, dict[str, object]]:
     """The broker URL and its transport options for these settings."""
     url = settings.broker_url
     if url.startswith(("redis://", "rediss://")):
-        # Redis redelivers an unacked task after the visibility timeout; keep it far above the
-        # longest send (timeout x attempts) so a slow send is never handed to a second worker.
-        return url, {"visibility_timeout": 3600, **REDIS_RESILIENCE}
+        return url, {"visibility_timeout": visibility_timeout(settings), **REDIS_RESILIENCE}
     if url:
         return url, {}
     folder = Path("var/broker").resolve()
