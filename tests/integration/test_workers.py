@@ -106,15 +106,24 @@ def test_two_dispatchers_and_four_workers_send_5000_messages_exactly_once(
 def test_a_worker_killed_mid_batch_loses_nothing(pg_url: str, tmp_path: Path) -> None:
     """A killed worker's share is back within its lease and a recovery, not `stuck_after`.
 
-    `stuck_after` stays at its default (300 s). The victim holds up to 8 tasks of 50; Redis keeps
-    them unacked for the visibility timeout (an hour), so the broker never hands them back:
-    every row of theirs, `queued` (a task taken, its batch not yet marked `sending`) or
-    `sending`, must come back through its lease (5 s here). The broker is a redis-server of the
-    test's own: a shared database number would let another run's workers take (or flush) ours.
+    `stuck_after` is 600 s here, out of reach of the budget. The victim holds up to 8 tasks of 50 (and Celery
+    may reserve one more it has not started): every row a started task took, `queued` or
+    `sending`, comes back through its lease (5 s here); a task reserved but not started has no
+    lease, and Redis hands it back after the visibility timeout (two leases, at least 60 s, then
+    its restore check). The budget, 280 s after the kill, ends before `stuck_after` counted from
+    the claim, so only those two paths can pass it. The broker is a redis-server of the test's
+    own: a shared database number would let another run's workers take (or flush) ours.
     """
     ids = fill(session_factory(make_engine(pg_url)), 600)
     with own_redis() as broker, ProviderServer(latency_ms=50) as fake:
-        env = env_for(pg_url, broker.url, fake, tmp_path, ENGAGE_SEND_LEASE_SECONDS="5")
+        env = env_for(
+            pg_url,
+            broker.url,
+            fake,
+            tmp_path,
+            ENGAGE_SEND_LEASE_SECONDS="5",
+            ENGAGE_STUCK_AFTER_SECONDS="600",
+        )
         with processes(env, tmp_path / "logs") as procs:
             procs.start("dispatcher", "dispatcher")
             victim = procs.start("worker-victim", "worker", "-c", "8", "-Q", "sms")
@@ -127,7 +136,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(pg_url: str, tmp_path: Path) ->
             unacked = redis.Redis.from_url(broker.url).hlen("unacked")
             wait_until(
                 lambda: states(pg_url)["sent"] == 600,
-                150,
+                280,
                 "every message sent after recovery",
                 report=lambda: (dict(after_kill), unacked, dict(states(pg_url))),
             )
