@@ -157,8 +157,12 @@ def gather(
             last_event = outbox.last_event_at(session, DISPATCHER)
         dispatchers = _dispatcher_beats(settings, now)
         queues, workers = broker.result()
-    if workers is None and queues.reachable:
-        workers = _beating_workers(settings, now)  # no broadcast to ping through (embedded)
+    if not workers and queues.reachable:
+        # No ping can travel (embedded), or none was answered in time (a worker busy with a
+        # burst): the beats, from each worker's own timer, say who is alive.
+        beating = _beating_workers(settings, now)
+        if beating is not None and (beating or workers is None):
+            workers = beating
     return Snapshot(
         at=now,
         window_seconds=window.total_seconds(),

@@ -62,3 +62,31 @@ def test_an_embedded_worker_is_reported_alive_by_its_beat(
         worker.wait(timeout=20)
         log.close()
         engine.dispose()
+
+
+def test_beats_speak_for_workers_too_busy_to_answer_a_ping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread-pool worker deep in a burst may miss the 0.5 s ping: status said "none alive"
+    beside a worker that beat seconds ago."""
+    from concurrent.futures import Future
+
+    from engage.ops.broker import QueueDepths
+    from engage.ops.heartbeat import heartbeat, instance_name
+
+    db = f"sqlite:///{tmp_path / 'engage.db'}"
+    upgrade(db)
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(database_url=db)
+    engine = make_engine(db)
+    nobody_answered: Future[tuple[QueueDepths, list[str] | None]] = Future()
+    nobody_answered.set_result((QueueDepths({"sms": 0}), []))
+    try:
+        sessions = session_factory(engine)
+        now = datetime.now(UTC)
+        assert gather(settings, sessions, now, broker=nobody_answered).workers == ()
+        heartbeat(settings, "worker")
+        snap = gather(settings, sessions, datetime.now(UTC), broker=nobody_answered)
+        assert snap.workers == (instance_name(),)
+    finally:
+        engine.dispose()
