@@ -23,6 +23,7 @@ from engage.patients.rows import normalize_email, normalize_phone
 from engage.store.audit import audit
 from engage.store.messages import Message
 from engage.store.patients import Patient
+from engage.text.fold import fold
 
 KEYS = ("external_ref", "phone", "email")
 REQUIRED = ("first_name", "last_name", "timezone", "locale", "preferred_channel")
@@ -103,9 +104,10 @@ def search_query(
     """Patients matching every criterion given (all when none is), by id."""
     query = select(Patient).order_by(Patient.id)
     if name and name.strip():
-        pattern = f"%{name.strip().lower()}%"
-        full = func.lower(Patient.first_name + " " + Patient.last_name)
-        query = query.where(or_(full.like(pattern), func.lower(Patient.last_name).like(pattern)))
+        pattern = f"%{_literal(fold(name.strip()))}%"
+        full = func.engage_fold(Patient.first_name + " " + Patient.last_name)
+        last = func.engage_fold(Patient.last_name)
+        query = query.where(or_(full.like(pattern, escape="\\"), last.like(pattern, escape="\\")))
     if phone and (digits := "".join(ch for ch in phone if ch.isdigit())):
         query = query.where(Patient.phone.like(f"%{digits}%"))
     if email and email.strip():
@@ -133,17 +135,20 @@ def find(session: Session, text: str, *, limit: int, offset: int) -> list[Patien
     elif sum(ch.isdigit() for ch in text) >= 4 and not any(ch.isalpha() for ch in text):
         query = search_query(phone=text)
     else:
-        query = select(Patient).where(_name_matches(_literal(lowered)))
-        query = query.order_by(Patient.last_name, Patient.first_name, Patient.id)
+        query = select(Patient).where(_name_matches(_literal(fold(text))))
+        # Alphabetical as people read it: "Álvarez" among the A's, not after "Zhou".
+        last, first = func.engage_fold(Patient.last_name), func.engage_fold(Patient.first_name)
+        query = query.order_by(last, first, Patient.id)
     return list(session.scalars(query.limit(limit).offset(offset)))
 
 
 def _name_matches(text: str) -> ColumnElement[bool]:
-    """A name as the front desk types it, each part a prefix (the indexed `lower()` columns):
-    "ana", "ana gar" or "garcía ana" (either order), or "García, Ana" as the lists show it."""
+    """A name as the front desk types it, each part a prefix of the folded name (indexed):
+    "ana", "ana gar" or "garcia ana" (either order, accents or not), or "García, Ana" as the
+    lists show it. `text` is folded already (engage.text.fold)."""
 
     def starts(column: Any, prefix: str) -> ColumnElement[bool]:
-        return func.lower(column).like(f"{prefix.strip()}%", escape="\\")
+        return func.engage_fold(column).like(f"{prefix.strip()}%", escape="\\")
 
     last, comma, first = text.partition(",")
     if comma and last.strip() and first.strip():

@@ -1,7 +1,8 @@
 """Engines and sessions (a message's state changes in `engage.store.message_states`).
 
 SQLite (the embedded default) runs in WAL mode with a busy timeout and enforced foreign keys, so
-a dispatcher, a worker and the CLI can share one file; PostgreSQL goes through psycopg 3.
+a dispatcher, a worker and the CLI can share one file, and knows `engage_fold` (name search);
+PostgreSQL goes through psycopg 3.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
+
+from engage.text.fold import fold
 
 DEFAULT_URL = "sqlite:///engage.db"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -42,6 +45,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
+    # Name search and its index call engage_fold (a SQL function on PostgreSQL, migration 0018).
+    dbapi_connection.create_function("engage_fold", 1, _fold_or_null, deterministic=True)
+
+
+def _fold_or_null(text: str | None) -> str | None:
+    return None if text is None else fold(text)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

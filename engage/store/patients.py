@@ -26,13 +26,14 @@ class Patient(Base):
     """A person the clinic messages. Phone is E.164, email normalised; either may be absent."""
 
     __tablename__ = "patient"
-    # Name search is by prefix (`find`): lower(name) LIKE 'smi%' can use these on PostgreSQL
-    # whatever the collation (text_pattern_ops); SQLite gets plain expression indexes.
+    # Name search is by prefix of the folded name (`find`, engage.text.fold): engage_fold(name)
+    # LIKE 'gar%' can use these on PostgreSQL whatever the collation (text_pattern_ops); SQLite
+    # gets plain expression indexes.
     __table_args__ = tuple(
         Index(
-            f"ix_patient_{column}_prefix",
-            func.lower(literal_column(column)).label(f"lower_{column}"),
-            postgresql_ops={f"lower_{column}": "text_pattern_ops"},
+            f"ix_patient_{column}_folded",
+            func.engage_fold(literal_column(column)).label(f"folded_{column}"),
+            postgresql_ops={f"folded_{column}": "text_pattern_ops"},
         )
         for column in ("last_name", "first_name")
     )

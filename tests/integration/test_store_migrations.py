@@ -75,7 +75,7 @@ def test_a_fresh_upgrade_warns_about_nothing(tmp_path: Path) -> None:
         upgrade(f"sqlite:///{tmp_path / 'fresh.db'}")
 
 
-def test_the_name_prefix_indexes_survive_every_migration(engine: sa.Engine) -> None:
+def test_the_folded_name_indexes_survive_every_migration(engine: sa.Engine) -> None:
     """Batch mode on SQLite copies tables and cannot reflect expression indexes: a later batch
     of `patient` would drop them without a word, and name search would scan the table."""
     if engine.dialect.name == "sqlite":
@@ -84,4 +84,4 @@ def test_the_name_prefix_indexes_survive_every_migration(engine: sa.Engine) -> N
         query = "SELECT indexname FROM pg_indexes WHERE tablename = 'patient'"
     with engine.connect() as connection:
         names = set(connection.execute(sa.text(query)).scalars())
-    assert {"ix_patient_first_name_prefix", "ix_patient_last_name_prefix"} <= names
+    assert {"ix_patient_first_name_folded", "ix_patient_last_name_folded"} <= names

@@ -1,0 +1,99 @@
+"""The front desk types names without accents: "garcia" finds "García" on both databases, and
+the database folds every letter exactly as engage.text.fold does (the index depends on it)."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engage.patients.records import find, search_query
+from engage.store.db import make_engine, session_factory
+from engage.text.fold import ACCENTED, fold
+from tests.factories import add_patient
+
+
+def test_the_database_folds_every_letter_as_python_does(engine: sa.Engine) -> None:
+    samples = [*ACCENTED, "García Núñez", "ŁUKASZ Ødegaard", "Zoë O'Brien-Smith", "Ωmega", ""]
+    with engine.connect() as connection:
+        folded = [
+            connection.execute(sa.text("SELECT engage_fold(:t)"), {"t": s}).scalar_one()
+            for s in samples
+        ]
+        assert connection.execute(sa.text("SELECT engage_fold(NULL)")).scalar_one() is None
+    assert folded == [fold(s) for s in samples]
+
+
+def _names(patients: list[object]) -> list[str]:
+    return [f"{p.first_name} {p.last_name}" for p in patients]  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def clinic(session: Session) -> Session:
+    for first, last in (("Ana", "García"), ("José", "Núñez"), ("Zoë", "Ødegaard"), ("Ana", "Gil")):
+        add_patient(session, first_name=first, last_name=last, phone=None, preferred="email")
+    add_patient(session, first_name="Noel", last_name="Garcia", phone=None, preferred="email")
+    return session
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [
+        ("garcia", ["Ana García", "Noel Garcia"]),
+        ("GARCÍA", ["Ana García", "Noel Garcia"]),
+        ("jose nunez", ["José Núñez"]),
+        ("Nunez, Jose", ["José Núñez"]),
+        ("zoe", ["Zoë Ødegaard"]),
+        ("odeg", ["Zoë Ødegaard"]),
+        ("ana g", ["Ana García", "Ana Gil"]),
+    ],
+)
+def test_a_name_typed_with_or_without_accents_finds_the_patient(
+    clinic: Session, typed: str, found: list[str]
+) -> None:
+    assert _names(find(clinic, typed, limit=10, offset=0)) == found
+
+
+def test_the_api_name_filter_folds_and_takes_wildcards_literally(clinic: Session) -> None:
+    assert _names(clinic.scalars(search_query(name="NUN")).all()) == ["José Núñez"]
+    assert _names(clinic.scalars(search_query(name="%")).all()) == []
+    assert _names(clinic.scalars(search_query(name="a_a")).all()) == []
+
+
+@pytest.mark.postgres
+def test_name_search_reads_the_folded_index_on_postgresql(postgres_db_url: str) -> None:
+    engine = make_engine(postgres_db_url)
+    clinic = session_factory(engine)()
+    add_patient(clinic, first_name="Ana", last_name="García", phone=None, preferred="email")
+    add_patient(clinic, first_name="Noel", last_name="Garcia", phone=None, preferred="email")
+    clinic.execute(
+        sa.text("""
+        INSERT INTO patient (first_name, last_name, timezone, locale, preferred_channel,
+                             email, created_at, updated_at)
+        SELECT 'P' || i, 'Name' || i, 'UTC', 'en', 'email', 'p' || i || '@example.org',
+               now(), now()
+        FROM generate_series(1, 5000) AS i""")
+    )
+    clinic.commit()
+    clinic.execute(sa.text("ANALYZE patient"))
+    ran: list[tuple[str, object]] = []
+    listen = lambda *args: ran.append((args[2], args[3]))  # noqa: E731
+    sa.event.listen(engine, "before_cursor_execute", listen)
+    try:
+        assert _names(find(clinic, "garcia", limit=10, offset=0)) == ["Ana García", "Noel Garcia"]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listen)
+    statement, parameters = next((s, p) for s, p in ran if "engage_fold" in s)
+    cursor = clinic.connection().connection.cursor()
+    cursor.execute(f"EXPLAIN {statement}", parameters)
+    plan = "\n".join(row[0] for row in cursor.fetchall())
+    clinic.close()
+    engine.dispose()
+    assert "ix_patient_last_name_folded" in plan, plan
+
+
+def test_names_list_alphabetically_whatever_their_accents(session: Session) -> None:
+    for last in ("Zhou", "Álvarez", "Alvord", "Éclair", "Ebert"):
+        add_patient(session, first_name="Sam", last_name=last, phone=None, preferred="email")
+    listed = [p.last_name for p in find(session, "sam", limit=10, offset=0)]
+    assert listed == ["Álvarez", "Alvord", "Ebert", "Éclair", "Zhou"]
