@@ -142,12 +142,25 @@ class _Server(ThreadingHTTPServer):
 class ProviderServer:
     """The server, its records and its script; threads share it under one lock."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0.0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_ms: float = 0.0,
+        remembering: ProviderServer | None = None,
+    ) -> None:
+        """`remembering`: the fake this one replaces after an outage. Twilio keeps the messages
+        it accepted while it was unreachable, so its Messages list still shows them."""
         self.latency = latency_ms / 1000
         self._lock = threading.Lock()
         self._records: list[Recorded] = []
         self._scripts: dict[str, deque[Reply]] = {TWILIO: deque(), SENDGRID: deque()}
-        self._created: list[dict[str, Any]] = []  # Twilio message resources, oldest first
+        # Twilio message resources, oldest first; by the id() of the request that made each.
+        self._created: list[dict[str, Any]] = []
+        self._created_by: dict[int, dict[str, Any]] = {}
+        if remembering is not None:
+            with remembering._lock:
+                self._created = list(remembering._created)
         self._stopping = threading.Event()
         self._httpd = _Server((host, port), _handler_for(self))
         self._thread: threading.Thread | None = None
@@ -181,6 +194,9 @@ class ProviderServer:
         """A request the provider went down before answering: it never took it."""
         with self._lock, contextlib.suppress(ValueError):
             self._records.remove(recorded)
+            created = self._created_by.pop(id(recorded), None)
+            if created is not None:
+                self._created.remove(created)
 
     def __enter__(self) -> ProviderServer:
         return self.start()
@@ -207,6 +223,7 @@ class ProviderServer:
             for queue in self._scripts.values():
                 queue.clear()
             self._created.clear()
+            self._created_by.clear()
 
     def answer(self, recorded: Recorded, match: re.Match[str] | None) -> Reply:
         """Record the request and pick its reply: the script's next one, else success."""
@@ -220,6 +237,7 @@ class ProviderServer:
         if recorded.route == TWILIO:
             with self._lock:
                 self._created.append(success.body)
+                self._created_by[id(recorded)] = success.body
         if scripted is not None:  # a hang(): success, late; a reset(): accepted, unanswered
             status = RESET if scripted.status == RESET else success.status
             return Reply(status, success.body, success.headers, scripted.delay)
