@@ -1,13 +1,21 @@
 """Gauges read at scrape time: the outbox from the database, the queues from the broker.
 
 Collected on demand rather than kept up to date by the code, so any process can serve them and
-they never drift from the truth. Register them in ONE scrape target (the API's /metrics): each
-scrape costs a grouped count over the message table and one broker round trip.
+they never drift from the truth. Register them in ONE scrape target (the API's /metrics).
+
+The backlog is read on every scrape (an index range over the few unsent rows). The all-time
+counts by state and the critical-not-reached count read the whole message table (seconds at ten
+million rows), so they are read on a thread instead, at most every `COUNTS_EVERY`, and a scrape
+serves the newest answer with its age (`engage_outbox_counts_age_seconds`): a scrape never waits
+on them, except the first, which has nothing to serve yet.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client.core import GaugeMetricFamily
@@ -16,6 +24,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from engage.logs import get_logger
 from engage.ops.broker import queue_depths
 from engage.ops.heartbeat import beats
 from engage.ops.outbox import backlog, counts_by_state, critical_not_reached
@@ -26,46 +35,104 @@ from engage.store.messages import MessageState
 # A safety-critical message this late has missed its purpose: operators are paged (and staff
 # see it flagged). Shorter than any pre-infusion reminder's lead time.
 CRITICAL_GRACE = timedelta(minutes=15)
+# How old the table-wide counts may be before a scrape starts reading them again (on a thread).
+# Far inside the critical grace above, and a few seconds of a core per refresh at 10M messages.
+COUNTS_EVERY = 30.0
+log = get_logger("engage.metrics")
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class _Counts:
+    """The table-wide answers, and when (monotonic) and how fast they were read."""
+
+    by_state: dict[tuple[str, str], int]
+    critical: int
+    read_at: float
+    seconds: float
+
+
 class OutboxCollector(Collector):
     """engage_messages{state,channel}, engage_backlog_messages{channel},
-    engage_backlog_oldest_age_seconds{channel}, engage_database_up."""
+    engage_backlog_oldest_age_seconds{channel}, engage_critical_undelivered_messages,
+    engage_outbox_counts_age_seconds, engage_database_up."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], clock: Callable[[], datetime] = _now
+        self,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], datetime] = _now,
+        counts_every: float = COUNTS_EVERY,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
+        self.counts_every = counts_every
+        self._counts: _Counts | None = None
+        self._lock = threading.Lock()
+        self._refreshing: threading.Thread | None = None
 
     def describe(self) -> Iterable[Metric]:
         return []  # never query the database just because the collector was registered
+
+    def _read_counts(self) -> _Counts:
+        started = time.monotonic()
+        with self.sessions() as session:
+            by_state = counts_by_state(session)
+            critical = critical_not_reached(session, self.clock() - CRITICAL_GRACE)
+        done = time.monotonic()
+        return _Counts(by_state, critical, done, done - started)
+
+    def _refresh(self) -> None:
+        try:
+            counts = self._read_counts()
+        except SQLAlchemyError as exc:  # the next scrape tries again; the age keeps growing
+            log.warning("metrics.counts_unread", error=type(exc).__name__)
+            return
+        finally:
+            with self._lock:
+                self._refreshing = None
+        with self._lock:
+            self._counts = counts
+
+    def counts(self) -> _Counts:
+        """The newest counts; read now if there are none yet, else refreshed on a thread."""
+        with self._lock:
+            counts = self._counts
+            stale = counts is None or time.monotonic() - counts.read_at >= self.counts_every
+            if counts is not None and stale and self._refreshing is None:
+                self._refreshing = threading.Thread(
+                    target=self._refresh, name="engage-metrics-counts", daemon=True
+                )
+                self._refreshing.start()
+        if counts is None:  # the first scrape: nothing to serve yet
+            counts = self._read_counts()
+            with self._lock:
+                self._counts = counts
+        return counts
 
     def collect(self) -> Iterable[Metric]:
         up = GaugeMetricFamily("engage_database_up", "1 if the outbox could be read.")
         now = self.clock()
         try:
             with self.sessions() as session:
-                counts = counts_by_state(session)
                 lag = backlog(session, now)
-                critical = critical_not_reached(session, now - CRITICAL_GRACE)
+            counts = self.counts()
         except SQLAlchemyError:
             up.add_metric([], 0)
             return [up]
         up.add_metric([], 1)
-        channels = sorted(set(CHANNELS) | {channel for _, channel in counts})
+        by_state = counts.by_state
+        channels = sorted(set(CHANNELS) | {channel for _, channel in by_state})
         messages = GaugeMetricFamily(
             "engage_messages",
-            "Messages in the outbox by state and channel.",
+            "Messages in the outbox by state and channel (as of engage_outbox_counts_age_seconds).",
             labels=["state", "channel"],
         )
         for state in MessageState:  # zeros too: a series must not vanish when it empties
             for channel in channels:
-                messages.add_metric([state.value, channel], counts.get((state.value, channel), 0))
+                messages.add_metric([state.value, channel], by_state.get((state.value, channel), 0))
         waiting = GaugeMetricFamily(
             "engage_backlog_messages", "Due but not yet sent, per channel.", labels=["channel"]
         )
@@ -82,10 +149,21 @@ class OutboxCollector(Collector):
             age.add_metric([channel], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
         unreached = GaugeMetricFamily(
             "engage_critical_undelivered_messages",
-            "Safety-critical messages due over 15 minutes ago that have not reached the patient.",
+            "Safety-critical messages due over 15 minutes ago that have not reached the patient "
+            "(as of engage_outbox_counts_age_seconds).",
         )
-        unreached.add_metric([], critical)
-        return [up, messages, waiting, age, unreached]
+        unreached.add_metric([], counts.critical)
+        counts_age = GaugeMetricFamily(
+            "engage_outbox_counts_age_seconds",
+            "How old engage_messages and engage_critical_undelivered_messages are: read on a "
+            "thread at most every 30 s, as they scan the whole outbox.",
+        )
+        counts_age.add_metric([], max(0.0, time.monotonic() - counts.read_at))
+        read = GaugeMetricFamily(
+            "engage_outbox_counts_read_seconds", "How long the newest of those reads took."
+        )
+        read.add_metric([], counts.seconds)
+        return [up, messages, waiting, age, unreached, counts_age, read]
 
 
 class BrokerCollector(Collector):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
+import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
+from sqlalchemy.orm import Session
 
 from engage.ops.metrics_scrape import OutboxCollector
 from engage.store import Consent, Message, MessageState
@@ -114,3 +119,39 @@ def test_a_critical_message_not_reached_15_minutes_after_it_was_due_is_counted(k
         s.get_one(Message, sent).state = S.SENT
     registry = scrape(OutboxCollector(kit.sessions, clock=kit.clock))
     assert registry.get_sample_value("engage_critical_undelivered_messages", {}) == 2
+
+
+def test_a_scrape_serves_the_table_wide_counts_it_has_and_refreshes_them_on_a_thread(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At ten million messages the all-time counts take seconds: only the first scrape waits."""
+    import engage.ops.metrics_scrape as scrape_module
+
+    pid = kit.patient()
+    kit.message(pid)
+    collector = OutboxCollector(kit.sessions, clock=kit.clock, counts_every=0.0)
+    registry = scrape(collector)
+    key = {"state": "scheduled", "channel": "sms"}
+    assert registry.get_sample_value("engage_messages", key) == 1  # the first read: now
+    read = threading.Event()
+    release = threading.Event()
+    slow = scrape_module.counts_by_state
+
+    def counts_by_state(session: Session) -> dict[tuple[str, str], int]:
+        read.set()
+        release.wait(10)  # a read of the whole table, still going while the scrapes answer
+        return slow(session)
+
+    monkeypatch.setattr(scrape_module, "counts_by_state", counts_by_state)
+    kit.message(pid)
+    started = time.monotonic()
+    assert registry.get_sample_value("engage_messages", key) == 1  # served, not waited for
+    assert read.wait(5)  # ...and read again off the scrape
+    assert registry.get_sample_value("engage_messages", key) == 1  # one refresh at a time
+    assert time.monotonic() - started < 5
+    assert registry.get_sample_value("engage_outbox_counts_age_seconds", {}) is not None
+    release.set()
+    deadline = time.monotonic() + 5
+    while registry.get_sample_value("engage_messages", key) != 2:
+        assert time.monotonic() < deadline, "the refreshed counts never reached a scrape"
+        time.sleep(0.01)
