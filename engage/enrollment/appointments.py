@@ -11,17 +11,17 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from engage.enrollment.anchors import infusion_length
-from engage.enrollment.booking import book_appointment, refuse_overlap
+from engage.enrollment.anchors import infusion_length, ranked_appointments
+from engage.enrollment.booking import LIVE, book_appointment, refuse_overlap
 from engage.enrollment.common import get_patient, open_enrollments, transaction
 from engage.enrollment.notices import CANCELLED, MOVED, notify_change
-from engage.enrollment.service import follow_appointments
+from engage.enrollment.service import follow_and_lock, follow_appointments
 from engage.errors import Conflict, NotFound, PlanningError
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
 from engage.store.audit import audit
 from engage.store.enrollments import Enrollment
-from engage.store.messages import PENDING, UNSENT, MessageState
+from engage.store.messages import PENDING, UNSENT, Message, MessageState
 
 
 @transaction
@@ -35,15 +35,29 @@ def add_appointment(
     location: str = "",
     now: datetime,
     actor: str,
+    enrollments: list[Enrollment] | None = None,
 ) -> Appointment:
-    """Book an infusion and plan its messages in every open enrollment of the patient."""
+    """Book an infusion and plan its messages in every open enrollment of the patient.
+
+    `enrollments` is the patient's `open_enrollments` when the caller read them already."""
     patient = get_patient(session, patient_id)
     ends_at = _checked_end(schedule, starts_at, ends_at)
+    ranked = ranked_appointments(session, patient_id)  # one read: the overlap check and ranks
     appointment = book_appointment(
-        session, patient, starts_at, ends_at, location, now=now, actor=actor
+        session, patient, starts_at, ends_at, location, now=now, actor=actor, live=_live(ranked)
     )
-    enrollments = open_enrollments(session, patient_id)
-    follow_appointments(session, schedule, patient, enrollments, now, actor, "appointment added")
+    if enrollments is None:
+        enrollments = open_enrollments(session, patient_id)
+    follow_appointments(
+        session,
+        schedule,
+        patient,
+        enrollments,
+        now,
+        actor,
+        "appointment added",
+        appointments=_ranked([*ranked, appointment]),
+    )
     return appointment
 
 
@@ -66,19 +80,26 @@ def move_appointment_in(
     if ends_at is None:
         ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
     ends_at = _checked_end(schedule, starts_at, ends_at)
-    refuse_overlap(
-        session,
-        get_patient(session, appointment.patient_id),
-        starts_at,
-        ends_at,
-        exclude=appointment_id,
-    )
+    patient = get_patient(session, appointment.patient_id)
+    ranked = ranked_appointments(session, patient.id)  # one read: the overlap check and ranks
+    refuse_overlap(session, patient, starts_at, ends_at, exclude=appointment_id, live=_live(ranked))
     before = {"starts_at": appointment.starts_at, "ends_at": appointment.ends_at}
     appointment.starts_at, appointment.ends_at, appointment.updated_at = starts_at, ends_at, now
     # A confirmation was for the old time: the patient confirms the new one again.
     appointment.state, appointment.confirmed_at = AppointmentState.SCHEDULED, None
-    enrollments = _follow(session, schedule, appointment, now, actor, "appointment moved")
-    notify_change(session, schedule, appointment, MOVED, now=now, actor=actor, among=enrollments)
+    enrollments, locked = _follow(
+        session, schedule, appointment, now, actor, "appointment moved", ranked=_ranked(ranked)
+    )
+    notify_change(
+        session,
+        schedule,
+        appointment,
+        MOVED,
+        now=now,
+        actor=actor,
+        among=enrollments,
+        locked_by_enrollment=locked,
+    )
     audit(
         session,
         actor=actor,
@@ -107,9 +128,18 @@ def cancel_appointment_in(
     appointment = _get_open(session, appointment_id)
     before = appointment.state
     appointment.state, appointment.updated_at = AppointmentState.CANCELLED, now
-    enrollments = _follow(session, schedule, appointment, now, actor, reason, withdraw=UNSENT)
+    enrollments, locked = _follow(
+        session, schedule, appointment, now, actor, reason, withdraw=UNSENT
+    )
     notify_change(
-        session, schedule, appointment, CANCELLED, now=now, actor=actor, among=enrollments
+        session,
+        schedule,
+        appointment,
+        CANCELLED,
+        now=now,
+        actor=actor,
+        among=enrollments,
+        locked_by_enrollment=locked,
     )
     audit(
         session,
@@ -140,14 +170,36 @@ def _follow(
     reason: str,
     *,
     withdraw: frozenset[MessageState] = PENDING,
-) -> list[Enrollment]:
-    """Re-plan every open enrollment of the appointment's patient; those enrollments."""
+    ranked: list[Appointment] | None = None,
+) -> tuple[list[Enrollment], dict[int, list[Message]]]:
+    """Re-plan every open enrollment of the appointment's patient (`ranked`: the patient's
+    ranked appointments, current, when the caller holds them); those enrollments and the
+    messages locked for it, by enrollment id."""
     patient = get_patient(session, appointment.patient_id)
     enrollments = open_enrollments(session, appointment.patient_id)
-    follow_appointments(
-        session, schedule, patient, enrollments, now, actor, reason, withdraw=withdraw
+    followed = follow_and_lock(
+        session,
+        schedule,
+        patient,
+        enrollments,
+        now,
+        actor,
+        reason,
+        withdraw=withdraw,
+        appointments=ranked,
     )
-    return enrollments
+    return enrollments, followed.locked
+
+
+def _live(ranked: list[Appointment]) -> list[Appointment]:
+    """The booked ones among ranked appointments (what `live_appointments` reads), in order."""
+    return [a for a in ranked if a.state in LIVE]
+
+
+def _ranked(appointments: list[Appointment]) -> list[Appointment]:
+    """Non-cancelled appointments in `ranked_appointments`' order, after changes in memory."""
+    kept = [a for a in appointments if a.state != AppointmentState.CANCELLED]
+    return sorted(kept, key=lambda a: (a.starts_at, a.id))
 
 
 def _get_open(session: Session, appointment_id: int) -> Appointment:

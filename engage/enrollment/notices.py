@@ -9,7 +9,7 @@ waiting when the appointment changes again is withdrawn: the newer one says what
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -36,10 +36,13 @@ def notify_change(
     now: datetime,
     actor: str,
     among: Sequence[Enrollment] | None = None,
+    locked_by_enrollment: Mapping[int, Sequence[Message]] | None = None,
 ) -> str | None:
     """Plan the notice of this change (`anchor` is MOVED or CANCELLED); its event key, if any.
 
-    `among` is the patient's open enrollments when the caller has them (read otherwise)."""
+    `among` is the patient's open enrollments when the caller has them (read otherwise);
+    `locked_by_enrollment` the messages the caller locked in this transaction, by enrollment id
+    (the notice's enrollment's are not read again when among them)."""
     if among is None:
         among = open_enrollments(session, appointment.patient_id)
     enrollment = next(
@@ -52,7 +55,6 @@ def notify_change(
     count = sum(1 for e in enrollment.events if e.key.startswith(prefix))
     key = f"{prefix}{count + 1}"
     enrollment.events.append(EnrollmentEvent(name=anchor, at=now, key=key, occurrence=1))
-    session.flush()
     replan(
         session,
         schedule,
@@ -62,6 +64,7 @@ def notify_change(
         actor=actor,
         reason=anchor.replace(".", " "),
         only=lambda _anchor, event_key: event_key == key,
+        stored=(locked_by_enrollment or {}).get(enrollment.id),
     )
     return key
 

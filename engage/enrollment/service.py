@@ -4,6 +4,7 @@ starts the booster sequence). Enrolling itself is `engage.enrollment.course`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -26,7 +27,7 @@ from engage.schedule.models import REPEATING_ANCHORS, Schedule
 from engage.store.appointments import Appointment
 from engage.store.audit import audit
 from engage.store.enrollments import Enrollment, EnrollmentEvent, EnrollmentState
-from engage.store.messages import PENDING, MessageState
+from engage.store.messages import PENDING, Message, MessageState
 from engage.store.patients import Patient
 
 BOOSTER = "booster"
@@ -102,6 +103,7 @@ def follow_appointments(
     reason: str,
     *,
     withdraw: frozenset[MessageState] = PENDING,
+    appointments: list[Appointment] | None = None,
 ) -> dict[int, set[str]]:
     """Bring the enrollments' appointment events up to date and re-plan the ones that changed;
     the changed event keys by enrollment id.
@@ -110,9 +112,48 @@ def follow_appointments(
     whatever the number of enrollments. A sequence with no step anchored to an appointment
     (education) keeps its events current but has nothing to re-plan, unless it still holds a
     message keyed to a changed appointment (a step removed from schedules.yaml): that one is
-    withdrawn as before.
+    withdrawn as before. `appointments` is the patient's `ranked_appointments` when the caller
+    holds them, current (read otherwise).
     """
-    wanted = appointment_events(ranked_appointments(session, patient.id))
+    return follow_and_lock(
+        session,
+        schedule,
+        patient,
+        enrollments,
+        now,
+        actor,
+        reason,
+        withdraw=withdraw,
+        appointments=appointments,
+    ).changed
+
+
+@dataclass(frozen=True)
+class Followed:
+    """What `follow_and_lock` did: the changed event keys, and the messages it locked, both by
+    enrollment id. The messages are the session's current objects: a later re-plan in the same
+    transaction can use them instead of locking and reading them again."""
+
+    changed: dict[int, set[str]]
+    locked: dict[int, list[Message]]
+
+
+def follow_and_lock(
+    session: Session,
+    schedule: Schedule,
+    patient: Patient,
+    enrollments: Sequence[Enrollment],
+    now: datetime,
+    actor: str,
+    reason: str,
+    *,
+    withdraw: frozenset[MessageState] = PENDING,
+    appointments: list[Appointment] | None = None,
+) -> Followed:
+    """`follow_appointments`, with the messages it locked."""
+    if appointments is None:
+        appointments = ranked_appointments(session, patient.id)
+    wanted = appointment_events(appointments)
     changed = {e.id: keys for e in enrollments if (keys := sync_appointment_events(e, wanted))}
     touched = [e for e in enrollments if e.id in changed]
     stored = locked_messages(session, [e.id for e in touched])
@@ -134,7 +175,7 @@ def follow_appointments(
             withdraw=withdraw,
             stored=mine,
         )
-    return changed
+    return Followed(changed, stored)
 
 
 def _plans_from_appointments(schedule: Schedule, enrollment: Enrollment) -> bool:

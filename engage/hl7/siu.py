@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engage.enrollment.appointments import add_appointment, cancel_appointment, move_appointment
+from engage.enrollment.common import OPEN
 from engage.enrollment.course import Slot, enroll_course
 from engage.errors import InvalidInput, NotFound
 from engage.hl7.adt import by_ref
@@ -150,9 +151,11 @@ class _Changes:
         A sequence the patient was ever enrolled in is not restarted (staff may have ended it).
         """
         session, booking, (patient, rule) = self.session, self.booking, self.course
-        known = set(
-            session.scalars(select(Enrollment.sequence).where(Enrollment.patient_id == patient.id))
-        )
+        # Every enrollment the patient ever had, in one read: which sequences are known, and the
+        # open ones a booking re-plans (add_appointment would read those again otherwise).
+        query = select(Enrollment).where(Enrollment.patient_id == patient.id)
+        enrollments = list(session.scalars(query.order_by(Enrollment.id)))
+        known = {enrollment.sequence for enrollment in enrollments}
         missing = [name for name in rule.sequences if name not in known]
         if not missing:
             appointment = add_appointment(
@@ -164,6 +167,7 @@ class _Changes:
                 location=booking.location_name,
                 now=self.now,
                 actor=ACTOR,
+                enrollments=[e for e in enrollments if e.state in OPEN],
             )
             return appointment, f"appointment {appointment.id} booked"
         course = enroll_course(
