@@ -30,9 +30,9 @@ from sqlalchemy import event
 
 from bench import reads
 from bench.procs import ROOT
-from bench.services import database_url, drop_database, fresh_database, one_run_at_a_time
+from bench.services import database_url, drop_database, one_run_at_a_time, settle
 from engage.accounts.users import create_user
-from engage.asgi import create_web_app
+from engage.asgi import create_web_app, freeze_startup_heap
 from engage.runtime import Runtime
 from engage.settings import Settings
 from engage.store.tokens import Role
@@ -103,9 +103,8 @@ def _extras(url: str, patients: int) -> None:
     with engine.begin() as conn:
         for sql in statements:
             conn.execute(sa.text(sql))
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text("VACUUM ANALYZE"))
     engine.dispose()
+    settle(url)
 
 
 def _client(url: str, folder: Path) -> tuple[Runtime, dict[str, TestClient]]:
@@ -215,11 +214,11 @@ def measure(
     started = time.perf_counter()
     url = database_url(reads.DATABASE)
     if not built:
-        url = fresh_database(reads.DATABASE)
-        reads._build(url, patients, per_patient)
+        url, _ = reads.prepare(patients, per_patient)
     _extras(url, patients)
     result = ConsoleResult(patients, patients * per_patient, time.perf_counter() - started)
     runtime, clients = _client(url, Path(tempfile.mkdtemp(prefix="console-bench-")))
+    freeze_startup_heap()  # as the served app does once it is built (engage.asgi)
     watch = _Statements(runtime.engine)
     slowest: dict[str, tuple[float, str, Any]] = {}
     pages = _pages(patients)
@@ -270,7 +269,10 @@ def section(result: ConsoleResult | None) -> str:
         "Each page requested through the ASGI app in-process (routing, the session check, the "
         "queries, Jinja) on the reads phase's database plus 300 flagged messages, "
         f"{max(1000, result.patients // 50):,} replies, a consent row and ledger entry and an "
-        "audit row per patient, HL7 dead letters and 150 appointments over two days. CPU is "
+        "audit row per patient, HL7 dead letters and 150 appointments over two days, then "
+        "VACUUM ANALYZE and CHECKPOINT; the app's start-up heap frozen as when served "
+        "(`engage.asgi.freeze_startup_heap`: unfrozen, a full collection paused a request for "
+        "0.4-0.7 s). CPU is "
         "this process's (the test client's share included); the session check each page makes "
         "is 2-3 of its statements. Plans of the slowest own statement of the three slowest "
         "pages (indexes for them: migration 0017):",

@@ -356,5 +356,6 @@ the naive design at smaller sizes (a few minutes less). `BENCH_ONLY=cli,bulk,rea
 the phases named (sendpath, pools, bursts, email, peer, steady, memory, reschedule, naive,
 visibility, import, hl7, cli, bulk, reads, console); `BENCH_SCALE=0.01` shrinks the
 bulk-enrollment and read phases (console measures its pages on the reads database). The read
-phase's database (`engage_reads`) is dropped at the end too.
+phase's database (`engage_reads`) is dropped at the end too; `BENCH_KEEP_READS=1` keeps a
+build of it (`engage_reads_kept`, ~4 GB) and copies that on later runs instead of building again.
 """

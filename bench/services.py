@@ -49,6 +49,50 @@ def fresh_database(name: str = DATABASE) -> str:
     return url
 
 
+def settle(url: str) -> None:
+    """What an operator does after a bulk load: VACUUM ANALYZE (statistics, hint bits and the
+    visibility map written now, not by the first reads) and CHECKPOINT (the dirty pages written
+    now, not by a checkpoint spread over the measurement)."""
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text("VACUUM ANALYZE"))
+        conn.execute(sa.text("CHECKPOINT"))
+    engine.dispose()
+
+
+def database_note(name: str) -> str | None:
+    """The comment on database `name` (None: no such database)."""
+    admin = _admin()
+    with admin.connect() as conn:
+        note = conn.execute(
+            sa.text(
+                "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database "
+                "WHERE datname = :name"
+            ),
+            {"name": name},
+        ).scalar()
+    admin.dispose()
+    return None if note is None else str(note)
+
+
+def note_database(name: str, note: str) -> None:
+    admin = _admin()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"COMMENT ON DATABASE \"{name}\" IS '{note}'"))
+    admin.dispose()
+
+
+def copy_database(template: str, name: str) -> str:
+    """Database `name` as a file copy of `template` (its rows, indexes, statistics and
+    visibility map: as settled as the template was); its SQLAlchemy URL."""
+    drop_database(name)
+    admin = _admin()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY'))
+    admin.dispose()
+    return database_url(name)
+
+
 def flush_broker() -> None:
     redis.Redis.from_url(BROKER).flushdb()
 
