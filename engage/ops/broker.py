@@ -58,16 +58,19 @@ def queue_depths(settings: Settings, timeout: float = 2.0) -> QueueDepths:
     return QueueDepths(depths)
 
 
-def ping_workers(settings: Settings, timeout: float = 1.0) -> list[str] | None:
+def ping_workers(
+    settings: Settings, timeout: float = 1.0, limit: int | None = None
+) -> list[str] | None:
     """Names of the Celery workers that answered a ping within `timeout`; None if unknown.
 
-    Unknown in embedded mode: the filesystem transport has no broadcast, so no ping travels.
+    With `limit`, the ping stops waiting once that many have answered (else it waits `timeout`
+    out). Unknown in embedded mode: the filesystem transport has no broadcast, so no ping travels.
     """
     if not settings.broker_url:
         return None
     celery = make_celery(settings)
     try:
-        replies = celery.control.ping(timeout=timeout)
+        replies = celery.control.ping(timeout=timeout, limit=limit)
     except Exception:  # a broker without broadcast support, or down
         return None
     finally:

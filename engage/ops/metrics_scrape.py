@@ -27,7 +27,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from engage.logs import get_logger
 from engage.ops.broker import queue_depths
 from engage.ops.heartbeat import beats
-from engage.ops.outbox import backlog, counts_by_state, critical_not_reached
+from engage.ops.outbox import (
+    backlog,
+    counts_by_state,
+    critical_not_reached,
+    plan_as_small_reads,
+)
 from engage.schedule.models import CHANNELS
 from engage.settings import Settings
 from engage.store.messages import MessageState
@@ -117,6 +122,7 @@ class OutboxCollector(Collector):
         now = self.clock()
         try:
             with self.sessions() as session:
+                plan_as_small_reads(session)
                 lag = backlog(session, now)
             counts = self.counts()
         except SQLAlchemyError:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from engage.store.messages import Message, MessageEvent, MessageState
@@ -15,6 +15,21 @@ S = MessageState
 # Due and not yet handed to a provider: waiting for a dispatcher, in the broker, or mid-call.
 UNSENT = (S.SCHEDULED, S.QUEUED, S.SENDING)
 FAILURES = (S.FAILED, S.UNDELIVERED, S.FLAGGED)
+
+
+# Every read below but counts_by_state is an index range over a few thousand rows at most, yet
+# at ten million messages the planner expects a million (it cannot know that few unsent rows
+# are due, or how many events an hour holds) and plans parallel workers and JIT compilation for
+# them: their start-up was most of `engage status` (0.6 s of 0.7 s measured on 1M patients /
+# 10M messages; 0.1 s without). For one transaction, PostgreSQL only; other databases ignore it.
+_SMALL_READS = ("SET LOCAL jit = off", "SET LOCAL max_parallel_workers_per_gather = 0")
+
+
+def plan_as_small_reads(session: Session) -> None:
+    """Tell PostgreSQL that this transaction's reads are small (no parallel workers, no JIT)."""
+    if session.get_bind().dialect.name == "postgresql":
+        for statement in _SMALL_READS:
+            session.execute(text(statement))
 
 
 @dataclass(frozen=True)

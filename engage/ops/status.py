@@ -150,6 +150,7 @@ def gather(
         if broker is None:
             broker = pool.submit(look_at_broker, settings, ping_timeout)
         with sessions() as session:
+            outbox.plan_as_small_reads(session)
             lag = outbox.backlog(session, now)
             lateness = outbox.lateness_seconds(session, since)
             moves = outbox.transitions_by_channel(session, since, ACTIVITY)
