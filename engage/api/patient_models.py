@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from engage.api.params import RequestBody
 from engage.patients.rows import normalize_email, normalize_phone
-from engage.schedule.models import check_zone
+from engage.schedule.zones import check_zone
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Phone = Annotated[str, Field(max_length=32), AfterValidator(normalize_phone)]

@@ -18,7 +18,8 @@ from engage.planning.planner import AnchorEvent, Recipient
 from engage.planning.preview import PreviewItem, preview
 from engage.rendering.environment import make_environment
 from engage.schedule.loader import load_schedule
-from engage.schedule.models import CHANNELS, check_zone
+from engage.schedule.models import CHANNELS
+from engage.schedule.zones import check_zone
 
 
 def _fail(message: str) -> typer.Exit:

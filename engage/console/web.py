@@ -20,6 +20,7 @@ from engage.console import timefmt
 from engage.rendering.environment import make_environment
 from engage.runtime import Runtime
 from engage.schedule.models import Schedule
+from engage.schedule.zones import COMMON
 from engage.settings import Settings
 from engage.store.tokens import Role
 
@@ -29,6 +30,7 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters.update(
     local=timefmt.local, zone_label=timefmt.zone_label, when=timefmt.when, ord=ord
 )
+TEMPLATES.env.globals["common_zones"] = COMMON
 
 
 class NeedSignIn(Exception):

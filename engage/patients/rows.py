@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
-from engage.schedule.models import check_zone
+from engage.schedule.zones import check_zone
 from engage.text.storable import text_problem
 
 DEFAULT_REGION = "US"  # how a phone number without +country code is read

@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 from datetime import time
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from engage.schedule.hl7 import Hl7Feed
 from engage.schedule.offsets import Offset, parse_offset
+from engage.schedule.zones import check_zone
 
 CHANNELS = ("sms", "email")
 LOCALES = ("en", "es")
@@ -210,14 +210,3 @@ class Schedule(_Frozen):
         except KeyError:
             known = ", ".join(sorted(self.sequences)) or "none"
             raise KeyError(f"unknown sequence {name!r} (known: {known})") from None
-
-
-def check_zone(value: str) -> str:
-    """Return an IANA zone name unchanged, or raise ValueError naming it."""
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # "America" is a folder
-        raise ValueError(
-            f"unknown time zone {value!r}: expected an IANA name such as America/New_York"
-        ) from None
-    return value

@@ -18,8 +18,8 @@ from engage.errors import InvalidInput
 from engage.patients.csvfile import read_records
 from engage.patients.importer import import_csv
 from engage.patients.rows import PatientRow, normalize_phone
-from engage.schedule.models import check_zone
 from engage.schedule.offsets import parse_offset
+from engage.schedule.zones import check_zone
 from engage.store import make_engine, session_factory
 from engage.store.migrate import upgrade
 from engage.store.patients import Patient

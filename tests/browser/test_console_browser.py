@@ -192,6 +192,24 @@ def test_enroll_in_a_course_with_the_whole_timeline_previewed(page, server: Serv
     expect(page.locator("#h-tl")).to_be_visible()
 
 
+def test_a_patient_whose_zone_is_typed_as_a_city_is_saved_in_that_zone(
+    page, server: Server
+) -> None:
+    # The front desk knows the patient lives in Denver, not that the zone is "America/Denver".
+    sign_in(page)
+    page.goto("/console/patients/new")
+    assert page.locator("#zones option[value='America/Denver']").count() == 1  # suggested
+    page.fill("#f-first_name", "Katherine")
+    page.fill("#f-last_name", "Johnson")
+    page.fill("#f-phone", "(720) 555-0142")
+    page.fill("#f-timezone", "Denvr")
+    page.get_by_role("button", name="Save patient").click()
+    expect(page.locator("#e-timezone")).to_contain_text("a city such as Chicago")
+    page.fill("#f-timezone", "denver")
+    page.get_by_role("button", name="Save patient").click()
+    expect(page.get_by_text("Denver time (America/Denver)")).to_be_visible()
+
+
 def test_move_an_appointment_and_see_the_diff(page, server: Server) -> None:
     patient_id = _patient(server, "Mary", "Jackson", "+12125550141", infusion_in_days=5)
     sign_in(page)

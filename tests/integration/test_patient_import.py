@@ -62,7 +62,7 @@ def test_bad_rows_are_reported_by_file_line_and_field_and_good_rows_still_stored
     assert report.problems == (
         "patients.csv:4: phone: not a valid phone number for its country",
         "patients.csv:5: timezone: unknown time zone 'Mars/Olympus': "
-        "expected an IANA name such as America/New_York",
+        "expected a city such as Chicago or an IANA name such as America/New_York",
         "patients.csv:5: locale: Input should be 'en' or 'es'",
         "patients.csv:5: email_consent: expected yes/no, true/false or 1/0, not 'maybe'",
         "patients.csv:7: sms_consent: yes, but there is no phone",

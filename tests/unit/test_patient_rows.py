@@ -104,7 +104,8 @@ def test_the_preferred_channel_defaults_to_the_one_the_row_can_reach() -> None:
 
 def test_an_unknown_zone_and_locale_are_named() -> None:
     assert problems_of(phone="4155552671", timezone="Central", locale="fr") == [
-        "timezone: unknown time zone 'Central': expected an IANA name such as America/New_York",
+        "timezone: unknown time zone 'Central': expected a city such as Chicago or an IANA "
+        "name such as America/New_York",
         "locale: Input should be 'en' or 'es'",
     ]
 
