@@ -192,6 +192,21 @@ def test_enroll_in_a_course_with_the_whole_timeline_previewed(page, server: Serv
     expect(page.locator("#h-tl")).to_be_visible()
 
 
+def test_every_page_in_the_menu_loads_without_a_browser_error(page, server: Server) -> None:
+    # The console is the clinic's tool all day: a page that logs an error (a missing icon, a
+    # script that fails) is noise in every support session's developer tools.
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, "admin")
+    menu = [a.get_attribute("href") for a in page.locator("header nav a").all()]
+    assert len(menu) >= 8, menu
+    for href in menu:
+        page.goto(href)
+        page.wait_for_load_state("networkidle")
+    assert errors == []
+
+
 def test_a_patient_whose_zone_is_typed_as_a_city_is_saved_in_that_zone(
     page, server: Server
 ) -> None:
