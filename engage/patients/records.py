@@ -116,16 +116,16 @@ def search_query(
 
 
 def find(session: Session, text: str, *, limit: int, offset: int) -> list[Patient]:
-    """One search box: an external reference, an email, a phone, or a name (indexed first).
+    """One search box: an external reference, an email, a phone, or a name (indexed first);
+    nothing typed lists the newest patients first.
 
     Exact keys are tried before the name: they hit an index, so the front desk typing a phone
     or a chart number gets its patient (or a family's patients) at once, whatever the size.
     """
     text = text.strip()
-    if not text:
-        return list(
-            session.scalars(select(Patient).order_by(Patient.id).limit(limit).offset(offset))
-        )
+    if not text:  # the patients the front desk just added or imported come first
+        newest = select(Patient).order_by(Patient.id.desc())
+        return list(session.scalars(newest.limit(limit).offset(offset)))
     exact = _exact_matches(session, text)
     if exact:
         return exact[offset : offset + limit]

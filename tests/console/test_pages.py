@@ -227,3 +227,20 @@ def test_an_error_page_keeps_the_menu_for_a_signed_in_user(staff: Console) -> No
     staff.client.cookies.clear()
     signed_out = staff.client.get("/console/nowhere")
     assert signed_out.status_code == 404 and ">Sign in<" in signed_out.text
+
+
+def test_the_list_shows_the_newest_patients_first_and_says_so(staff: Console) -> None:
+    # The front desk just added or imported someone: that patient heads the list, not page 400.
+    assert "No patients yet" in staff.client.get("/console/patients").text
+    _new_patient(staff, first_name="Ana", last_name="Zavala", external_ref="MRN-1")
+    _new_patient(
+        staff,
+        first_name="Bo",
+        last_name="Abbott",
+        phone="(415) 555-0199",
+        email="bo@x.org",
+        external_ref="MRN-2",
+    )
+    page = staff.client.get("/console/patients").text
+    assert "Newest first" in page
+    assert page.index("Abbott, Bo") < page.index("Zavala, Ana")
