@@ -8,7 +8,7 @@ withdraws pending rows the plan no longer wants. Rows past `scheduled` are never
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,7 +53,8 @@ def replan(
     """Plan `enrollment` again and reconcile its messages (those `only` selects, or all).
 
     `stored` is the enrollment's messages when the caller locked them already (`locked_messages`
-    for several enrollments in one query); otherwise they are read and locked here."""
+    for several enrollments in one query; those `only` selects are enough); otherwise they are
+    read and locked here."""
     sequence = get_sequence(schedule, enrollment.sequence)
     anchors = {step.id: step.anchor for step in sequence.steps}
 
@@ -93,11 +94,16 @@ def locked(query: Select[Message]) -> Select[Message]:
     return query.with_for_update().order_by(Message.id).execution_options(populate_existing=True)
 
 
-def locked_messages(session: Session, enrollment_ids: Sequence[int]) -> dict[int, list[Message]]:
-    """The messages of these enrollments, locked as `locked` does, in one query."""
+def locked_messages(
+    session: Session, enrollment_ids: Sequence[int], keys: Collection[str] | None = None
+) -> dict[int, list[Message]]:
+    """The messages of these enrollments (only those of event `keys` when given), locked as
+    `locked` does, in one query."""
     found: dict[int, list[Message]] = defaultdict(list)
     if enrollment_ids:
         query = select(Message).where(Message.enrollment_id.in_(enrollment_ids))
+        if keys is not None:
+            query = query.where(Message.event_key.in_(sorted(keys)))
         for message in session.scalars(locked(query)):
             found[message.enrollment_id].append(message)
     return found

@@ -130,9 +130,10 @@ def follow_appointments(
 
 @dataclass(frozen=True)
 class Followed:
-    """What `follow_and_lock` did: the changed event keys, and the messages it locked, both by
-    enrollment id. The messages are the session's current objects: a later re-plan in the same
-    transaction can use them instead of locking and reading them again."""
+    """What `follow_and_lock` did: the changed event keys, and the messages of those keys it
+    locked, both by enrollment id. The messages are the session's current objects: a later
+    re-plan of those keys (or of a new key, which has no messages yet) in the same transaction
+    can use them instead of locking and reading them again."""
 
     changed: dict[int, set[str]]
     locked: dict[int, list[Message]]
@@ -156,7 +157,10 @@ def follow_and_lock(
     wanted = appointment_events(appointments)
     changed = {e.id: keys for e in enrollments if (keys := sync_appointment_events(e, wanted))}
     touched = [e for e in enrollments if e.id in changed]
-    stored = locked_messages(session, [e.id for e in touched])
+    # Only the changed appointments' messages: the re-plan below touches no others, so neither
+    # loading nor locking the rest of the enrollments' history.
+    keys = set().union(*changed.values()) if changed else set()
+    stored = locked_messages(session, [e.id for e in touched], keys)
     for enrollment in touched:
         keys, mine = changed[enrollment.id], stored.get(enrollment.id, [])
         if not _plans_from_appointments(schedule, enrollment) and not any(
