@@ -13,11 +13,12 @@ from collections.abc import Iterable
 STAFF_MUST_CALL = "staff must call"
 RESOLVED_REACHED = "resolved by staff: patient reached"
 RESOLVED_UNREACHABLE = "resolved by staff: could not reach the patient"
+NO_CONSENTED_CHANNEL = "no consented channel"
 
 
 def no_consented_channel(step_channels: Iterable[str], *, critical: bool) -> str:
     """Why a planned step goes nowhere; a critical one says that staff must call."""
-    why = f"no consented channel (step allows {', '.join(step_channels)})"
+    why = f"{NO_CONSENTED_CHANNEL} (step allows {', '.join(step_channels)})"
     return f"{STAFF_MUST_CALL}: {why}" if critical else why
 
 

@@ -56,6 +56,33 @@ def test_the_preview_shows_every_message_in_local_time_and_stores_nothing(staff:
     assert "Not enrolled" in staff.client.get(f"/console/patients/{pid}").text
 
 
+def test_a_patient_who_agreed_to_nothing_is_warned_of_before_enrolling(staff: Console) -> None:
+    # Every row said "suppressed" in small print; staff enrolled patients into silence.
+    answer = staff.post(
+        "/console/patients/new",
+        {
+            "first_name": "Bo",
+            "last_name": "Lind",
+            "phone": "(415) 555-0177",
+            "timezone": "America/Los_Angeles",
+            "locale": "en",
+        },
+    )
+    silent = int(answer.headers["location"].split("/")[-1].split("?")[0])
+    page = staff.client.get(
+        f"/console/patients/{silent}/enroll", params=_enroll_query("2027-03-20T10:00")
+    ).text
+    warning = page[page.index('id="held-warning"') :].split("</div>", 1)[0]
+    assert "None of these" in warning and "will reach Bo" in warning
+    assert "flagged for staff to call" in warning  # the discharge safety message
+    assert f"/console/patients/{silent}#h-consent" in warning
+    reachable = _patient_with_sms(staff)
+    page = staff.client.get(
+        f"/console/patients/{reachable}/enroll", params=_enroll_query("2027-03-20T10:00")
+    ).text
+    assert 'id="held-warning"' not in page
+
+
 def test_confirming_enrolls_books_and_the_timeline_lists_the_messages(staff: Console) -> None:
     pid = _patient_with_sms(staff)
     answer = staff.post(

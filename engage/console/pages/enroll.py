@@ -5,6 +5,8 @@ will not go), then confirm. The preview is the course service's dry run, rolled 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
@@ -19,6 +21,8 @@ from engage.enrollment.common import open_enrollments
 from engage.enrollment.dryrun import preview_course
 from engage.errors import InvalidInput
 from engage.patients.records import load_patient
+from engage.planning.reasons import NO_CONSENTED_CHANNEL
+from engage.store.messages import MessageState
 
 router = APIRouter()
 SLOTS = 6  # a course is often up to six infusions
@@ -35,6 +39,27 @@ def _choices(form: Any, zone: str) -> tuple[list[str], list[Slot], str]:
         if str(text).strip()
     ]
     return sequences, slots, str(form.get("location", ""))[:200]
+
+
+@dataclass(frozen=True)
+class Held:
+    """The previewed messages that will not go, said above the table: a patient who never
+    agreed to texts or email would otherwise be enrolled into a course of silence."""
+
+    count: int
+    flagged: int
+    no_consent: bool
+
+
+def _held(messages: Sequence[Any]) -> Held | None:
+    held = [m for m in messages if m.shown_state in (MessageState.SUPPRESSED, MessageState.FLAGGED)]
+    if not held:
+        return None
+    return Held(
+        count=len(held),
+        flagged=sum(m.shown_state == MessageState.FLAGGED for m in held),
+        no_consent=any(NO_CONSENTED_CHANNEL in (m.reason or "") for m in held),
+    )
 
 
 @router.get("/patients/{patient_id}/enroll")
@@ -72,6 +97,7 @@ def enroll_page(patient_id: int, d: web.StaffDesk, env: web.Env) -> Response:
             times=times,
             location=query.get("location", ""),
             preview=preview,
+            held=_held(preview.messages) if preview else None,
             error=error,
             field=field,
         )
