@@ -13,7 +13,9 @@ Run as `celery -A bench.peer_app worker` with BENCH_PEER_DATABASE_URL and the Tw
 from __future__ import annotations
 
 import os
+import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from celery import Celery
@@ -27,23 +29,54 @@ QUEUE = "peer-sms"
 BODY = Template("Hello {{ first_name }}. Reply STOP to opt out.")
 
 app = Celery("peer", broker=BROKER)
-app.conf.update(task_acks_late=True, worker_prefetch_multiplier=4, task_default_queue=QUEUE)
+# kombu's Redis transport pools 10 connections by default: with acks_late, 64 greenlets acking
+# at once ran out ("Too many connections" on ack, each such task left unacked until the
+# visibility timeout). Notify sizes its pools to its concurrency; so does the peer here.
+app.conf.update(
+    task_acks_late=True,
+    worker_prefetch_multiplier=4,
+    task_default_queue=QUEUE,
+    broker_transport_options={"max_connections": 128},
+)
+
+# Database connections per worker process. The server (max_connections 100) is shared by both
+# peer workers, the bench and everyone else on the machine: 40 a process (50 with the default
+# overflow) took it past its limit at -c 32, tasks failed with "too many clients" and their
+# messages were never sent, so each such run waited out the phase's 10-minute limit. A task
+# holds its connection for about one provider round trip, so 20 carry ~350 tasks/s a process,
+# far above what the peer's CPU allows; a task beyond them waits for one (no overflow).
+POOL_SIZE = int(os.environ.get("BENCH_PEER_POOL_SIZE", "20"))
+RETRY_SECONDS = 1.0  # Notify retries deliver_sms on any exception; so does the peer
 
 _engine: sa.Engine | None = None
 _client: Client | None = None
+_lock = threading.Lock()
 
 
 def _resources() -> tuple[sa.Engine, Client]:
     global _engine, _client
-    if _engine is None or _client is None:
-        _engine = sa.create_engine(os.environ["BENCH_PEER_DATABASE_URL"], pool_size=40)
-        http = UrllibHttpClient(os.environ["ENGAGE_TWILIO_BASE_URL"], 10.0, 40)
-        _client = Client("AC" + "0" * 32, "token", http_client=http)
+    with _lock:  # the pool's threads start together: one engine and one client a process
+        if _engine is None or _client is None:
+            _engine = sa.create_engine(
+                os.environ["BENCH_PEER_DATABASE_URL"],
+                pool_size=POOL_SIZE,
+                max_overflow=0,
+                pool_timeout=60,
+            )
+            http = UrllibHttpClient(os.environ["ENGAGE_TWILIO_BASE_URL"], 10.0, 40)
+            _client = Client("AC" + "0" * 32, "token", http_client=http)
     return _engine, _client
 
 
 @app.task(name="peer.deliver", bind=True, max_retries=5)  # type: ignore[untyped-decorator]
-def deliver(self: object, message_id: int) -> None:
+def deliver(self: Any, message_id: int) -> None:
+    try:
+        _deliver(message_id)
+    except Exception as exc:  # Notify: self.retry(queue=retry) on any exception
+        raise self.retry(exc=exc, countdown=RETRY_SECONDS) from None
+
+
+def _deliver(message_id: int) -> None:
     engine, client = _resources()
     with engine.begin() as conn:
         row = conn.execute(
