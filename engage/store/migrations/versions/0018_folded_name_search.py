@@ -8,30 +8,11 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from alembic import op
 
+from engage.store.migrations.fold_table import FOLD_0018 as FOLD
+
 revision, down_revision = "0018", "0017"
 
 COLUMNS = ("last_name", "first_name")
-# engage.text.fold's table as of this revision, written out: a migration is history, so a later
-# edit of the table must come with a new migration (the fold test fails until it does).
-# One character for one, and neither string holds a quote: safe inside the SQL literal.
-ACCENTED = (
-    "ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿĀāĂăĄąĆ"
-    "ćĈĉĊċČčĎďĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐő"
-    "ŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžſƠơƯưǍǎǏǐǑǒǓǔǕǖǗǘǙǚ"
-    "ǛǜǞǟǠǡǦǧǨǩǪǫǬǭǰǴǵǸǹǺǻȀȁȂȃȄȅȆȇȈȉȊȋȌȍȎȏȐȑȒȓȔȕȖȗȘșȚțȞȟȦȧȨȩȪȫȬȭȮ"
-    "ȯȰȱȲȳØøĐđŁłĦħ"
-)
-BASES = (
-    "aaaaaaceeeeiiiinooooouuuuyaaaaaaceeeeiiiinooooouuuuyyaaaaaaccccccccddeeeeeeeeeeg"
-    "ggggggghhiiiiiiiiijjkkllllllnnnnnnoooooorrrrrrssssssssttttuuuuuuuuuuuuwwyyyzzzzz"
-    "zsoouuaaiioouuuuuuuuuuaaaaggkkoooojggnnaaaaaaeeeeiiiioooorrrruuuusstthhaaeeooooo"
-    "oooyyooddllhh"
-)
-FOLD = f"""
-CREATE OR REPLACE FUNCTION engage_fold(text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$ SELECT lower(translate($1, '{ACCENTED}', '{BASES}')) $$
-"""
 
 
 def upgrade() -> None:

@@ -9,33 +9,15 @@ the query only when the function is not declared strict (a NULL still folds to N
 
 from alembic import op
 
+from engage.store.migrations.fold_table import ACCENTED, BASES, FOLD_0018
+
 revision, down_revision = "0019", "0018"
 
-# Migration 0018's table, written out again: a migration is history (see 0018).
-ACCENTED = (
-    "ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿĀāĂăĄąĆ"
-    "ćĈĉĊċČčĎďĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐő"
-    "ŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžſƠơƯưǍǎǏǐǑǒǓǔǕǖǗǘǙǚ"
-    "ǛǜǞǟǠǡǦǧǨǩǪǫǬǭǰǴǵǸǹǺǻȀȁȂȃȄȅȆȇȈȉȊȋȌȍȎȏȐȑȒȓȔȕȖȗȘșȚțȞȟȦȧȨȩȪȫȬȭȮ"
-    "ȯȰȱȲȳØøĐđŁłĦħ"
-)
-BASES = (
-    "aaaaaaceeeeiiiinooooouuuuyaaaaaaceeeeiiiinooooouuuuyyaaaaaaccccccccddeeeeeeeeeeg"
-    "ggggggghhiiiiiiiiijjkkllllllnnnnnnoooooorrrrrrssssssssttttuuuuuuuuuuuuwwyyyzzzzz"
-    "zsoouuaaiioouuuuuuuuuuaaaaggkkoooojggnnaaaaaaeeeeiiiioooorrrruuuusstthhaaeeooooo"
-    "oooyyooddllhh"
-)
 FAST = f"""
 CREATE OR REPLACE FUNCTION engage_fold(text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT CASE WHEN $1 ~ '^[ -~]*$' THEN lower($1)
                   ELSE lower(translate($1, '{ACCENTED}', '{BASES}')) END $$
-"""
-# 0018's body; CREATE OR REPLACE keeps a function's attributes unless given, so STRICT is named.
-SLOW = f"""
-CREATE OR REPLACE FUNCTION engage_fold(text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$ SELECT lower(translate($1, '{ACCENTED}', '{BASES}')) $$
 """
 
 
@@ -46,4 +28,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(SLOW)
+        op.execute(FOLD_0018)
