@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from engage.enrollment.anchors import infusion_length, ranked_appointments
 from engage.enrollment.booking import LIVE, book_appointment, refuse_overlap
 from engage.enrollment.common import get_patient, open_enrollments, transaction
-from engage.enrollment.notices import CANCELLED, MOVED, notify_change
+from engage.enrollment.notices import CANCELLED, MOVED, earlier_notices, notify_change
 from engage.enrollment.service import follow_and_lock, follow_appointments
 from engage.errors import Conflict, NotFound, PlanningError
 from engage.schedule.models import Schedule
@@ -87,7 +87,7 @@ def move_appointment_in(
     appointment.starts_at, appointment.ends_at, appointment.updated_at = starts_at, ends_at, now
     # A confirmation was for the old time: the patient confirms the new one again.
     appointment.state, appointment.confirmed_at = AppointmentState.SCHEDULED, None
-    enrollments, locked = _follow(
+    enrollments, locked, earlier = _follow(
         session, schedule, appointment, now, actor, "appointment moved", ranked=_ranked(ranked)
     )
     notify_change(
@@ -99,6 +99,7 @@ def move_appointment_in(
         actor=actor,
         among=enrollments,
         locked_by_enrollment=locked,
+        earlier=earlier,
     )
     audit(
         session,
@@ -128,7 +129,7 @@ def cancel_appointment_in(
     appointment = _get_open(session, appointment_id)
     before = appointment.state
     appointment.state, appointment.updated_at = AppointmentState.CANCELLED, now
-    enrollments, locked = _follow(
+    enrollments, locked, earlier = _follow(
         session, schedule, appointment, now, actor, reason, withdraw=UNSENT
     )
     notify_change(
@@ -140,6 +141,7 @@ def cancel_appointment_in(
         actor=actor,
         among=enrollments,
         locked_by_enrollment=locked,
+        earlier=earlier,
     )
     audit(
         session,
@@ -171,10 +173,11 @@ def _follow(
     *,
     withdraw: frozenset[MessageState] = PENDING,
     ranked: list[Appointment] | None = None,
-) -> tuple[list[Enrollment], dict[int, list[Message]]]:
+) -> tuple[list[Enrollment], dict[int, list[Message]], list[Message]]:
     """Re-plan every open enrollment of the appointment's patient (`ranked`: the patient's
-    ranked appointments, current, when the caller holds them); those enrollments and the
-    messages locked for it, by enrollment id."""
+    ranked appointments, current, when the caller holds them); those enrollments, the
+    messages locked for it by enrollment id, and the appointment's earlier notices (locked in
+    the same read, for the notice of this change to withdraw)."""
     patient = get_patient(session, appointment.patient_id)
     enrollments = open_enrollments(session, appointment.patient_id)
     followed = follow_and_lock(
@@ -187,8 +190,9 @@ def _follow(
         reason,
         withdraw=withdraw,
         appointments=ranked,
+        also=earlier_notices(appointment),
     )
-    return enrollments, followed.locked
+    return enrollments, followed.locked, followed.also
 
 
 def _live(ranked: list[Appointment]) -> list[Appointment]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from engage.enrollment.anchors import anchor_events
@@ -107,6 +107,36 @@ def locked_messages(
         for message in session.scalars(locked(query)):
             found[message.enrollment_id].append(message)
     return found
+
+
+@dataclass(frozen=True)
+class AlsoLock:
+    """More messages to lock in the same read as `locked_messages_and`'s: those `where` selects
+    in SQL, told apart from the others by `test` (the same condition in Python)."""
+
+    where: ColumnElement[bool]
+    test: Callable[[Message], bool]
+
+
+def locked_messages_and(
+    session: Session, enrollment_ids: Sequence[int], keys: Collection[str], also: AlsoLock
+) -> tuple[dict[int, list[Message]], list[Message]]:
+    """`locked_messages` for event `keys`, and the messages `also` selects, in one locking read:
+    (the first by enrollment id, the others in id order)."""
+    found: dict[int, list[Message]] = defaultdict(list)
+    extra: list[Message] = []
+    ids, wanted = set(enrollment_ids), set(keys)
+    mine = (
+        and_(Message.enrollment_id.in_(sorted(ids)), Message.event_key.in_(sorted(wanted)))
+        if ids and wanted
+        else false()
+    )
+    for message in session.scalars(locked(select(Message).where(or_(mine, also.where)))):
+        if also.test(message):
+            extra.append(message)
+        if message.enrollment_id in ids and message.event_key in wanted:
+            found[message.enrollment_id].append(message)
+    return found, extra
 
 
 def _skip_state(item: PlannedMessage) -> MessageState:

@@ -4,7 +4,7 @@ starts the booster sequence). Enrolling itself is `engage.enrollment.course`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -21,7 +21,13 @@ from engage.enrollment.common import (
     open_enrollments,
     transaction,
 )
-from engage.enrollment.replan import Selector, locked_messages, replan
+from engage.enrollment.replan import (
+    AlsoLock,
+    Selector,
+    locked_messages,
+    locked_messages_and,
+    replan,
+)
 from engage.planning.planner import AnchorEvent
 from engage.schedule.models import REPEATING_ANCHORS, Schedule
 from engage.store.appointments import Appointment
@@ -137,6 +143,7 @@ class Followed:
 
     changed: dict[int, set[str]]
     locked: dict[int, list[Message]]
+    also: list[Message] = field(default_factory=list)  # what `also` asked to lock
 
 
 def follow_and_lock(
@@ -150,8 +157,10 @@ def follow_and_lock(
     *,
     withdraw: frozenset[MessageState] = PENDING,
     appointments: list[Appointment] | None = None,
+    also: AlsoLock | None = None,
 ) -> Followed:
-    """`follow_appointments`, with the messages it locked."""
+    """`follow_appointments`, with the messages it locked; `also` selects more messages to
+    lock in the same read (a change's earlier notices, which a notice withdraws)."""
     if appointments is None:
         appointments = ranked_appointments(session, patient.id)
     wanted = appointment_events(appointments)
@@ -160,7 +169,11 @@ def follow_and_lock(
     # Only the changed appointments' messages: the re-plan below touches no others, so neither
     # loading nor locking the rest of the enrollments' history.
     keys = set().union(*changed.values()) if changed else set()
-    stored = locked_messages(session, [e.id for e in touched], keys)
+    extra: list[Message] = []
+    if also is None:
+        stored = locked_messages(session, [e.id for e in touched], keys)
+    else:
+        stored, extra = locked_messages_and(session, [e.id for e in touched], keys, also)
     for enrollment in touched:
         keys, mine = changed[enrollment.id], stored.get(enrollment.id, [])
         if not _plans_from_appointments(schedule, enrollment) and not any(
@@ -179,7 +192,7 @@ def follow_and_lock(
             withdraw=withdraw,
             stored=mine,
         )
-    return Followed(changed, stored)
+    return Followed(changed, stored, extra)
 
 
 def _plans_from_appointments(schedule: Schedule, enrollment: Enrollment) -> bool:
