@@ -19,7 +19,15 @@ from engage.schedule.zones import check_zone
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Phone = Annotated[str, Field(max_length=32), AfterValidator(normalize_phone)]
 Email = Annotated[str, Field(max_length=254), AfterValidator(normalize_email)]
-Zone = Annotated[str, Field(max_length=64), AfterValidator(check_zone)]
+Zone = Annotated[
+    str,
+    Field(
+        max_length=64,
+        description='An IANA zone name in any case, or its city alone ("Chicago"); the '
+        "response holds the IANA name it was read as.",
+    ),
+    AfterValidator(check_zone),
+]
 Locale = Literal["en", "es"]
 Channel = Literal["sms", "email"]
 

@@ -45,6 +45,11 @@ def test_created_patient_is_normalised_and_audited(api: Api) -> None:
     assert row.after["phone"].startswith("sha256:")
 
 
+def test_a_zone_given_as_its_city_is_stored_as_its_iana_name(api: Api) -> None:
+    answer = api.post("/patients", json=NEW | {"timezone": "los angeles"})
+    assert answer.status_code == 201 and answer.json()["timezone"] == "America/Los_Angeles"
+
+
 @pytest.mark.parametrize(
     ("change", "loc", "words"),
     [
