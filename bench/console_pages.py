@@ -287,7 +287,7 @@ def main() -> None:
     """Standalone, without `make bench`'s report: prints the figures. It holds the run lock, as
     `make bench` does: it drops the reads database another run's phases may be reading."""
     patients = int(os.environ.get("BENCH_CONSOLE_PATIENTS", "1000000"))
-    calls = int(os.environ.get("BENCH_CONSOLE_CALLS", "100"))
+    calls = int(os.environ.get("BENCH_CONSOLE_CALLS", "300"))
     with one_run_at_a_time():
         try:
             found = measure(lambda done, of: None, patients, 10, calls, built=False)

@@ -32,6 +32,7 @@ from bench.services import (
     note_database,
     settle,
 )
+from bench.stats import percentile
 from engage.asgi import freeze_startup_heap
 from engage.ops.failed import FailedFilter, _query, list_failed
 from engage.ops.metrics_scrape import OutboxCollector
@@ -158,7 +159,9 @@ def _timed(calls: int, fn: Callable[[int], object]) -> list[float]:
 
 
 def _pct(sorted_ms: list[float], q: float) -> float:
-    return sorted_ms[min(len(sorted_ms) - 1, int(q * len(sorted_ms)))]
+    """Nearest rank, as bench.stats.percentile: of 100 calls p99 is the 99th slowest, not the
+    slowest (which the index int(q * n) gave: a "p99" of 100 calls was their maximum)."""
+    return percentile(sorted_ms, q * 100)
 
 
 def _reads(sessions: sessionmaker[Session], patients: int) -> dict[str, Callable[[int], object]]:
