@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from engage.enrollment.anchors import infusion_length, ranked_appointments, split_events
 from engage.enrollment.booking import book_course
 from engage.enrollment.common import get_patient, get_sequence, open_enrollments, transaction
-from engage.enrollment.service import follow_appointments, start_enrollment
+from engage.enrollment.service import follow_appointments, start_enrollments
 from engage.errors import Conflict, PlanningError
 from engage.planning.planner import AnchorEvent
 from engage.schedule.models import Schedule
@@ -77,19 +77,9 @@ def enroll_course_in(
             )
     course, booked = book_course(session, patient, slots, location, now=now, actor=actor)
     ranked = ranked_appointments(session, patient_id)
-    enrollments = [
-        start_enrollment(
-            session,
-            schedule,
-            patient,
-            name,
-            list(single),
-            now=now,
-            actor=actor,
-            appointments=ranked,
-        )
-        for name in names
-    ]
+    enrollments = start_enrollments(
+        session, schedule, patient, names, list(single), now=now, actor=actor, appointments=ranked
+    )
     if booked and others:
         follow_appointments(session, schedule, patient, others, now, actor, "appointment added")
     return Course(enrollments, course, booked)

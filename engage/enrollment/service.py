@@ -53,50 +53,88 @@ def start_enrollment(
 ) -> Enrollment:
     """Create the enrollment, its events and its messages (inside the caller's transaction).
 
-    `appointments` is the patient's `ranked_appointments` when the caller read them already
-    (a course starts several enrollments from the same ones)."""
+    `appointments` is the patient's `ranked_appointments` when the caller read them already."""
+    return start_enrollments(
+        session,
+        schedule,
+        patient,
+        [sequence_name],
+        events,
+        now=now,
+        actor=actor,
+        appointments=appointments,
+    )[0]
+
+
+def start_enrollments(
+    session: Session,
+    schedule: Schedule,
+    patient: Patient,
+    sequence_names: Sequence[str],
+    events: list[AnchorEvent],
+    *,
+    now: datetime,
+    actor: str,
+    appointments: list[Appointment] | None = None,
+) -> list[Enrollment]:
+    """`start_enrollment` for each of `sequence_names` (a course), from the same events and
+    appointments: the enrollments and their events are inserted in one flush, then each is
+    planned, so their messages, events and audit rows go out together (one INSERT per table,
+    not one per table and enrollment)."""
     names = {event.name for event in events}
     if "enrolled" not in names:
         events = [AnchorEvent("enrolled", now), *events]
     if COURSE_COMPLETED not in names and patient.course_completed_at is not None:
         events = [*events, AnchorEvent(COURSE_COMPLETED, patient.course_completed_at)]
-    enrollment = Enrollment(
-        patient_id=patient.id,
-        sequence=sequence_name,
-        state=EnrollmentState.ACTIVE,
-        reason="",
-        enrolled_at=now,
-        created_at=now,
-        updated_at=now,
-        events=[
-            EnrollmentEvent(name=e.name, at=e.at, key=e.key, occurrence=e.occurrence)
-            for e in events
-        ],
-    )
-    session.add(enrollment)
     if appointments is None:
         appointments = ranked_appointments(session, patient.id)
-    sync_appointment_events(enrollment, appointment_events(appointments))
-    session.flush()
-    result = replan(
-        session, schedule, enrollment, patient, now=now, actor=actor, reason="planned", stored=()
-    )  # a new enrollment has no messages yet
-    audit(
-        session,
-        actor=actor,
-        action="enrollment.create",
-        entity="enrollment",
-        entity_id=enrollment.id,
-        after={
-            "patient_id": patient.id,
-            "sequence": sequence_name,
-            "events": sorted(f"{e.name}@{e.at.isoformat()}" for e in events),
-            "planned": result.created,
-            "skipped": result.skipped,
-        },
-        at=now,
-    )
-    return enrollment
+    wanted = appointment_events(appointments)
+    enrollments = []
+    for sequence_name in sequence_names:
+        enrollment = Enrollment(
+            patient_id=patient.id,
+            sequence=sequence_name,
+            state=EnrollmentState.ACTIVE,
+            reason="",
+            enrolled_at=now,
+            created_at=now,
+            updated_at=now,
+            events=[
+                EnrollmentEvent(name=e.name, at=e.at, key=e.key, occurrence=e.occurrence)
+                for e in events
+            ],
+        )
+        session.add(enrollment)
+        sync_appointment_events(enrollment, wanted)
+        enrollments.append(enrollment)
+    session.flush()  # their ids, which their messages and audit rows name
+    for enrollment in enrollments:
+        result = replan(
+            session,
+            schedule,
+            enrollment,
+            patient,
+            now=now,
+            actor=actor,
+            reason="planned",
+            stored=(),  # a new enrollment has no messages yet
+        )
+        audit(
+            session,
+            actor=actor,
+            action="enrollment.create",
+            entity="enrollment",
+            entity_id=enrollment.id,
+            after={
+                "patient_id": patient.id,
+                "sequence": enrollment.sequence,
+                "events": sorted(f"{e.name}@{e.at.isoformat()}" for e in events),
+                "planned": result.created,
+                "skipped": result.skipped,
+            },
+            at=now,
+        )
+    return enrollments
 
 
 def follow_appointments(

@@ -62,6 +62,29 @@ def test_first_booking_books_once_and_enrolls_in_the_course(engine: sa.Engine) -
     assert scheduled(engine, appointment.id), "the booking planned the infusion's messages"
 
 
+def test_a_first_booking_writes_the_course_with_one_insert_per_table(engine: sa.Engine) -> None:
+    """The course's three enrollments are inserted together, then planned: their messages,
+    message events and audit rows go out in one INSERT per table (25 statements when each
+    enrollment was flushed and planned on its own, 15 now)."""
+    consenting_patient(engine)
+    feed = intake(engine)
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement.split("(")[0].strip())
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert feed.handle(fixture("siu_s12")).code == "AA"
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    if engine.dialect.name != "postgresql":
+        return  # SQLite's driver inserts rows whose ids are returned one at a time
+    for table in ("enrollment", "enrollment_event", "message", "message_event"):
+        assert statements.count(f"INSERT INTO {table}") == 1, (table, statements)
+    assert len(statements) <= 16, statements
+
+
 def test_reschedule_moves_the_planned_messages(engine: sa.Engine) -> None:
     consenting_patient(engine)
     feed = intake(engine)
