@@ -15,7 +15,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, case, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    any_,
+    bindparam,
+    case,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from engage.errors import Conflict
@@ -207,7 +219,7 @@ def move_many(
         values[stamp] = now
     result = session.execute(
         update(Message)
-        .where(Message.id.in_(ids), Message.state == from_state, *extra_where)
+        .where(_among(session, ids), Message.state == from_state, *extra_where)
         .values(**values)
         .returning(Message.id)
         .execution_options(synchronize_session=False)
@@ -261,6 +273,16 @@ def record_receipts(
     return moved
 
 
+def _among(session: Session, ids: Sequence[int] | ScalarSelect[int]) -> ColumnElement[bool]:
+    """`Message.id` is one of `ids`. On PostgreSQL a list is ONE array parameter
+    (`id = ANY(%(ids)s)`): an `IN` list binds a parameter per id, and psycopg neither prepares
+    nor caches statements of more than 50 parameters, so it converted each batch's SQL again
+    (~11% of the send path's CPU when profiled). SQLite has no arrays and keeps `IN`."""
+    if isinstance(ids, ScalarSelect) or session.get_bind().dialect.name != "postgresql":
+        return Message.id.in_(ids)
+    return Message.id == any_(bindparam("ids", list(ids), type_=ARRAY(Integer), unique=True))
+
+
 def _insert_events(
     session: Session,
     ids: Sequence[int],
@@ -286,7 +308,7 @@ def hold_queued(
     free = or_(Message.holder.is_(None), Message.holder == holder, Message.lease_until < now)
     result = session.execute(
         update(Message)
-        .where(Message.id.in_(ids), Message.state == S.QUEUED, free)
+        .where(_among(session, ids), Message.state == S.QUEUED, free)
         .values(holder=holder, lease_until=until)
         .returning(Message.id)
         .execution_options(synchronize_session=False)
