@@ -67,8 +67,12 @@ def section(results: Results) -> str:
         "",
         f"The database (`engage_reads`: {r.patients:,} patients, one enrollment each, "
         f"{r.messages:,} messages, 0.5% failed) was generated in PostgreSQL with "
-        f"`generate_series` in {r.build_seconds:.0f} s"
-        + (" (copied from a kept build: BENCH_KEEP_READS=1)" if r.copied else "")
+        + (
+            f"`generate_series` once and kept (BENCH_KEEP_READS=1); this run copied it in "
+            f"{r.build_seconds:.0f} s"
+            if r.copied
+            else f"`generate_series` in {r.build_seconds:.0f} s"
+        )
         + ", then VACUUM ANALYZEd and CHECKPOINTed, as an operator does after a bulk load (the "
         "server runs no autovacuum: nothing writes or analyses behind the measurement). The "
         "bench's process freezes its start-up heap as the served app does "
