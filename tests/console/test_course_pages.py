@@ -9,18 +9,22 @@ from tests.api_kit import NOW
 from tests.console_kit import Console
 
 
-def _patient_with_sms(console: Console) -> int:
+def _new_patient(console: Console, first_name: str, last_name: str, phone: str) -> int:
     answer = console.post(
         "/console/patients/new",
         {
-            "first_name": "Ana",
-            "last_name": "García",
-            "phone": "(415) 555-0123",
+            "first_name": first_name,
+            "last_name": last_name,
+            "phone": phone,
             "timezone": "America/Los_Angeles",
             "locale": "en",
         },
     )
-    patient_id = int(answer.headers["location"].split("/")[-1].split("?")[0])
+    return int(answer.headers["location"].split("/")[-1].split("?")[0])
+
+
+def _patient_with_sms(console: Console) -> int:
+    patient_id = _new_patient(console, "Ana", "García", "(415) 555-0123")
     with console.sessions.begin() as session:
         consent_service.change(
             session,
@@ -58,17 +62,7 @@ def test_the_preview_shows_every_message_in_local_time_and_stores_nothing(staff:
 
 def test_a_patient_who_agreed_to_nothing_is_warned_of_before_enrolling(staff: Console) -> None:
     # Every row said "suppressed" in small print; staff enrolled patients into silence.
-    answer = staff.post(
-        "/console/patients/new",
-        {
-            "first_name": "Bo",
-            "last_name": "Lind",
-            "phone": "(415) 555-0177",
-            "timezone": "America/Los_Angeles",
-            "locale": "en",
-        },
-    )
-    silent = int(answer.headers["location"].split("/")[-1].split("?")[0])
+    silent = _new_patient(staff, "Bo", "Lind", "(415) 555-0177")
     page = staff.client.get(
         f"/console/patients/{silent}/enroll", params=_enroll_query("2027-03-20T10:00")
     ).text
