@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from engage.patients.records import find, search_query
 from engage.store.db import make_engine, session_factory
+from engage.store.patients import Patient
 from engage.text.fold import ACCENTED, fold
 from tests.factories import add_patient
 
@@ -78,17 +79,8 @@ def test_name_search_reads_the_folded_index_on_postgresql(postgres_db_url: str) 
     )
     clinic.commit()
     clinic.execute(sa.text("ANALYZE patient"))
-    ran: list[tuple[str, object]] = []
-    listen = lambda *args: ran.append((args[2], args[3]))  # noqa: E731
-    sa.event.listen(engine, "before_cursor_execute", listen)
-    try:
-        assert _names(find(clinic, "garcia", limit=10, offset=0)) == ["Ana García", "Noel Garcia"]
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listen)
-    statement, parameters = next((s, p) for s, p in ran if "engage_fold" in s)
-    cursor = clinic.connection().connection.cursor()
-    cursor.execute(f"EXPLAIN {statement}", parameters)
-    plan = "\n".join(row[0] for row in cursor.fetchall())
+    found, plan = _found_and_plan(engine, clinic, "garcia", limit=10)
+    assert _names(found) == ["Ana García", "Noel Garcia"]
     clinic.close()
     engine.dispose()
     assert "Seq Scan" not in plan, plan
@@ -143,22 +135,13 @@ def test_a_prefix_matching_many_reads_its_first_page_in_name_order_on_postgresql
     add_patient(clinic, first_name="Bea", last_name="Zhou", phone=None, preferred="email")
     clinic.commit()
     clinic.execute(sa.text("ANALYZE patient"))
-    ran: list[tuple[str, object]] = []
-    listen = lambda *args: ran.append((args[2], args[3]))  # noqa: E731
-    sa.event.listen(engine, "before_cursor_execute", listen)
-    try:
-        first_page = find(clinic, "b", limit=51, offset=0)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listen)
+    first_page, plan = _found_and_plan(engine, clinic, "b", limit=51)
     last_page = find(clinic, "b", limit=51, offset=10_000 - 50)
     assert len(first_page) == 51 and all(p.last_name.startswith("b") for p in first_page)
     names = [p.last_name for p in first_page]
     assert names == sorted(names)
     assert [p.last_name for p in last_page][-1] == "Zhou"  # matched by the first name, last
-    statement, parameters = next((s, p) for s, p in ran if "engage_fold" in s)
     cursor = clinic.connection().connection.cursor()
-    cursor.execute(f"EXPLAIN {statement}", parameters)
-    plan = "\n".join(row[0] for row in cursor.fetchall())
     cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_patient_name_order'")
     (definition,) = cursor.fetchone()
     clinic.close()
@@ -166,3 +149,20 @@ def test_a_prefix_matching_many_reads_its_first_page_in_name_order_on_postgresql
     assert "Index Scan using ix_patient_name_order" in plan, plan
     # Byte order whatever the database's collation: LIKE 'gar%' is a range of it too.
     assert definition.count('COLLATE "C"') == 2, definition
+
+
+def _found_and_plan(
+    engine: sa.Engine, clinic: Session, text: str, *, limit: int
+) -> tuple[list[Patient], str]:
+    """`find`'s first page for `text`, and PostgreSQL's plan of the name search it ran."""
+    ran: list[tuple[str, object]] = []
+    listen = lambda *args: ran.append((args[2], args[3]))  # noqa: E731
+    sa.event.listen(engine, "before_cursor_execute", listen)
+    try:
+        found = find(clinic, text, limit=limit, offset=0)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listen)
+    statement, parameters = next((s, p) for s, p in ran if "engage_fold" in s)
+    cursor = clinic.connection().connection.cursor()
+    cursor.execute(f"EXPLAIN {statement}", parameters)
+    return found, "\n".join(row[0] for row in cursor.fetchall())
