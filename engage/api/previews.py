@@ -54,6 +54,9 @@ class PreviewItemOut(BaseModel):
     subject: str
     body: str
     skip_reason: str | None
+    moved: str | None = Field(
+        None, description="why the time is not the step's own (late, quiet hours), if it moved"
+    )
 
 
 def _events(plan: Schedule, given: list[EventIn], now: Any, zone: str) -> list[AnchorEvent]:

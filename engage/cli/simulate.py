@@ -79,6 +79,8 @@ def _table(items: list[PreviewItem], title: str) -> Table:
         text = (f"[b]{item.subject}[/b]\n" if item.subject else "") + item.body
         if p.skip_reason:
             text = f"[red]not sent: {p.skip_reason}[/red]\n{text}"
+        elif p.moved:
+            text = f"[yellow]{p.moved}[/yellow]\n{text}"
         table.add_row(
             item.due_local.strftime("%a %Y-%m-%d %H:%M %Z"),
             p.due_at.strftime("%Y-%m-%d %H:%M"),

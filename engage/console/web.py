@@ -186,16 +186,28 @@ async def checked(request: Request, who: Viewer) -> dict[str, Any]:
     return {k: v if not isinstance(v, str) else v.strip() for k, v in form.items()}
 
 
+def step_about(plan: Schedule) -> Callable[[str, str], str]:
+    """What a step is for, in the schedule's own words: staff read "Three days before the first
+    infusion, the full preparation", not the step's id alone ("" for a step no longer there)."""
+
+    def about(sequence: str, step: str) -> str:
+        found = plan.sequences.get(sequence)
+        steps = found.steps if found is not None else ()
+        return next((s.description for s in steps if s.id == step), "")
+
+    return about
+
+
 def render(
     request: Request, name: str, who: Viewer | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
     plan = schedule(request)
+    base = {"who": who, "clinic": plan.clinic, "prefix": PREFIX, "zone": plan.clinic.timezone}
     return TEMPLATES.TemplateResponse(
         request,
         name,
         # Clinic things are in the clinic's zone unless the page names another (a patient's).
-        {"who": who, "clinic": plan.clinic, "prefix": PREFIX, "zone": plan.clinic.timezone}
-        | context,
+        base | {"about": step_about(plan)} | context,
         status_code=status,
     )
 

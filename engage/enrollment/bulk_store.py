@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from engage.enrollment.bulk_plan import FreshCourse, PlannedEnrollment, placeholder
 from engage.enrollment.replan import appointment_id
 from engage.planning.planner import PlannedMessage
+from engage.planning.reasons import with_move
 from engage.store.appointments import Appointment, AppointmentState
 from engage.store.audit import AuditLog
 from engage.store.bulk_insert import insert_returning_ids, insert_rows
@@ -132,7 +133,7 @@ def _message_row(
         state = MessageState.FLAGGED if item.critical else MessageState.SUPPRESSED
     return {
         "state": state,
-        "reason": item.skip_reason or PLANNED,
+        "reason": item.skip_reason or with_move(PLANNED, item.moved),
         "patient_id": patient_id,
         "enrollment_id": enrollment_id,
         "appointment_id": appointment_id(key),

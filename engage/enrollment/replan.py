@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from engage.enrollment.anchors import anchor_events
 from engage.enrollment.common import get_sequence
 from engage.planning.planner import PlannedMessage, Recipient, plan
+from engage.planning.reasons import with_move
 from engage.schedule.models import Schedule
 from engage.store.enrollments import Enrollment
 from engage.store.message_states import create, reschedule, transition
@@ -157,7 +158,7 @@ def _create(
     return create(
         session,
         _skip_state(item) if skipped else MessageState.SCHEDULED,
-        item.skip_reason or reason,
+        item.skip_reason or with_move(reason, item.moved),
         actor,
         now,
         patient_id=enrollment.patient_id,
@@ -195,7 +196,8 @@ def _update(
     if (message.due_at, message.channel) == (item.due_at, item.channel):
         return None
     due_from = message.due_at
-    event = reschedule(session, message, item.due_at, reason, actor, channel=item.channel, at=now)
+    why = with_move(reason, item.moved)
+    event = reschedule(session, message, item.due_at, why, actor, channel=item.channel, at=now)
     event.due_from, event.due_to = due_from, item.due_at
     return "moved"
 

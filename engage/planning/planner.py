@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engage.errors import PlanningError
+from engage.planning import reasons
 from engage.planning.localtime import (
     add_months,
     last_allowed_before,
@@ -75,6 +76,7 @@ class PlannedMessage:
     due_at: datetime  # aware, UTC
     critical: bool
     skip_reason: str | None = None
+    moved: str | None = None  # why due_at is not the step's own time (sent late, quiet hours)
 
 
 def plan(
@@ -144,11 +146,7 @@ def _plan_one(
     quiet: QuietHours,
     now: datetime,
 ) -> PlannedMessage:
-    due, skip_reason = _if_late(step, due_time(step, event.at, zone), event.at, now)
-    if skip_reason is None and not step.critical:
-        due = next_allowed(due, zone, quiet)
-    if skip_reason is None and step.offset.before and due >= event.at:
-        due, skip_reason = _before_event(due, event.at, now, zone, None if step.critical else quiet)
+    due, skip_reason, moved = _timed(step, event.at, zone, quiet, now)
     channel = choose_channel(step, recipient.channels)
     if channel is None:
         channel = step.channels[0]
@@ -164,7 +162,35 @@ def _plan_one(
         due_at=due,
         critical=step.critical,
         skip_reason=skip_reason,
+        moved=None if skip_reason else moved,
     )
+
+
+def _timed(
+    step: Step, event_at: datetime, zone: ZoneInfo, quiet: QuietHours, now: datetime
+) -> tuple[datetime, str | None, str | None]:
+    """(due time, skip reason, why it is not the step's own time): rules 4 to 6 above."""
+    own = due_time(step, event_at, zone)
+    due, skip_reason = _if_late(step, own, event_at, now)
+    if skip_reason is not None:
+        return due, skip_reason, None
+    why = reasons.sent_late if due != own else None
+    if not step.critical:
+        allowed = next_allowed(due, zone, quiet)
+        if allowed != due:
+            why, due = why or reasons.out_of_quiet_hours, allowed
+    if step.offset.before and due >= event_at:
+        latest, skip_reason = _before_event(
+            due, event_at, now, zone, None if step.critical else quiet
+        )
+        if skip_reason is not None:
+            return due, skip_reason, None
+        why, due = reasons.before_its_event, latest
+    return due, None, why(_local(own, zone)) if why is not None and due != own else None
+
+
+def _local(instant: datetime, zone: ZoneInfo) -> datetime:
+    return instant.astimezone(zone)
 
 
 def _if_late(

@@ -41,6 +41,7 @@ class PreviewItem:
             "subject": self.subject,
             "body": self.body,
             "skip_reason": self.planned.skip_reason,
+            "moved": self.planned.moved,
         }
 
 

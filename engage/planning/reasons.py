@@ -9,6 +9,7 @@ message leave one of the two resolution reasons on it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 STAFF_MUST_CALL = "staff must call"
 RESOLVED_REACHED = "resolved by staff: patient reached"
@@ -25,3 +26,31 @@ def no_consented_channel(step_channels: Iterable[str], *, critical: bool) -> str
 def closed_without_fallback(channel: str) -> str:
     """Why a critical message found its channel closed at send time and no other open."""
     return f"{STAFF_MUST_CALL}: {channel} closed and no other open channel"
+
+
+# Why a planned message's time is not its step's own: said beside it in every timeline and preview.
+MOVED = "moved"
+
+
+def _when(local: datetime) -> str:
+    return f"{local:%a %d %b, %H:%M %Z}"
+
+
+def sent_late(own: datetime) -> str:
+    """A step whose time had passed when it was planned: it goes at once (`if_late: send`)."""
+    return f"{MOVED}: its time ({_when(own)}) had passed, so it goes at once"
+
+
+def out_of_quiet_hours(own: datetime) -> str:
+    """A non-critical step whose time fell in the clinic's quiet hours."""
+    return f"{MOVED}: out of quiet hours (its time was {_when(own)})"
+
+
+def before_its_event(own: datetime) -> str:
+    """A reminder that would have reached its event: the last allowed minute before it."""
+    return f"{MOVED}: to the last allowed time before its event (its time was {_when(own)})"
+
+
+def with_move(reason: str, moved: str | None) -> str:
+    """The reason a planned row carries: what planned it, and why its time moved, if it did."""
+    return f"{reason}; {moved}" if moved else reason

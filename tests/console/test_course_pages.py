@@ -60,6 +60,20 @@ def test_the_preview_shows_every_message_in_local_time_and_stores_nothing(staff:
     assert "Not enrolled" in staff.client.get(f"/console/patients/{pid}").text
 
 
+def test_the_preview_says_why_a_time_moved_and_what_each_message_is_for(staff: Console) -> None:
+    # An infusion tomorrow: the three-days-before preparation's own time (Mon 08 Mar) has
+    # passed, so it goes at once; the preview said only "planned" and the step's id.
+    pid = _patient_with_sms(staff)
+    page = staff.client.get(
+        f"/console/patients/{pid}/enroll", params=_enroll_query("2027-03-11T10:00")
+    ).text
+    row = page[page.index("first-3d") :].split("</tr>", 1)[0]
+    assert "Three days before the first infusion, the full preparation." in row
+    assert "moved: its time (Mon 08 Mar, 10:00 PST) had passed, so it goes at once" in row
+    on_time = page[page.index("first-1d") :].split("</tr>", 1)[0]
+    assert "moved" not in on_time
+
+
 def test_a_patient_who_agreed_to_nothing_is_warned_of_before_enrolling(staff: Console) -> None:
     # Every row said "suppressed" in small print; staff enrolled patients into silence.
     silent = _new_patient(staff, "Bo", "Lind", "(415) 555-0177")

@@ -212,7 +212,12 @@ def test_resuming_re_plans_what_fell_due_while_paused(session: Session) -> None:
     assert enrollment.state == "active"
     diary = messages(session, step_id="diary")[0]
     assert (diary.due_at, diary.state) == (later, "scheduled")
-    assert events_of(session, diary)[-1] == ("scheduled", "scheduled", "resumed")
+    # Its time passed during the pause: the row says so, beside what re-planned it.
+    assert events_of(session, diary)[-1] == (
+        "scheduled",
+        "scheduled",
+        "resumed; moved: its time (Wed 03 Mar, 10:00 EST) had passed, so it goes at once",
+    )
 
 
 def test_completing_the_course_enrolls_the_patient_in_the_booster(session: Session) -> None:

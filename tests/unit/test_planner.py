@@ -356,6 +356,38 @@ def test_a_step_due_exactly_now_is_not_late() -> None:
     assert (message.due_at, message.skip_reason) == (now, None)
 
 
+# Why a time moved: said beside the message in every preview and timeline
+
+
+def test_a_message_at_its_steps_own_time_says_nothing_moved() -> None:
+    message = plan_one(step(offset="-1d", at="17:00"), at(NEW_YORK, 2024, 6, 10, 10))
+    assert message.moved is None
+
+
+def test_a_late_step_sent_at_once_names_the_time_it_missed() -> None:
+    now = datetime(2024, 6, 9, 16, 0, tzinfo=UTC)
+    message = plan_one(step(offset="-3d", at="10:00"), at(NEW_YORK, 2024, 6, 10, 10), now=now)
+    assert message.moved == "moved: its time (Fri 07 Jun, 10:00 EDT) had passed, so it goes at once"
+
+
+def test_a_message_moved_out_of_quiet_hours_names_its_own_time() -> None:
+    message = plan_one(step(offset="+12h"), at(NEW_YORK, 2024, 6, 10, 10))  # 22:00 local
+    assert message.moved == "moved: out of quiet hours (its time was Mon 10 Jun, 22:00 EDT)"
+
+
+def test_a_reminder_moved_before_its_event_says_so() -> None:
+    message = plan_one(step(offset="-30m", at="17:00"), at(NEW_YORK, 2027, 3, 10, 8, 30))
+    assert message.moved == (
+        "moved: to the last allowed time before its event (its time was Wed 10 Mar, 17:00 EST)"
+    )
+
+
+def test_a_skipped_message_carries_its_skip_reason_and_no_move() -> None:
+    now = datetime(2024, 6, 12, 16, 0, tzinfo=UTC)
+    message = plan_one(step(offset="-3d", at="10:00"), at(NEW_YORK, 2024, 6, 10, 10), now=now)
+    assert (message.skip_reason, message.moved) == (LATE_EVENT_PASSED, None)
+
+
 # Channels
 
 

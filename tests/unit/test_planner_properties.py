@@ -324,6 +324,17 @@ def test_late_messages_are_due_now_or_kept_at_their_time_and_skipped(case: Scena
 
 @PROPERTY
 @given(scenarios())
+def test_a_message_says_why_its_time_moved_exactly_when_it_did(case: Scenario) -> None:
+    for message in case.plan():
+        own = due_time(case.step(message), case.event(message).at, case.zone)
+        if message.skip_reason is not None or message.due_at == own:
+            assert message.moved is None
+        else:
+            assert message.moved is not None and message.moved.startswith("moved: ")
+
+
+@PROPERTY
+@given(scenarios())
 def test_the_channel_is_the_preferred_consented_one_or_the_message_says_why_not(
     case: Scenario,
 ) -> None:
