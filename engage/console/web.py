@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engage.accounts.signin import Limits, current
 from engage.console import timefmt
+from engage.patients.rows import shown_phone
 from engage.rendering.environment import make_environment
 from engage.runtime import Runtime
 from engage.schedule.models import Schedule
@@ -28,7 +29,11 @@ COOKIE = "engage_session"
 PREFIX = "/console"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters.update(
-    local=timefmt.local, zone_label=timefmt.zone_label, when=timefmt.when, ord=ord
+    local=timefmt.local,
+    zone_label=timefmt.zone_label,
+    when=timefmt.when,
+    ord=ord,
+    phone=shown_phone,
 )
 TEMPLATES.env.globals["common_zones"] = COMMON
 

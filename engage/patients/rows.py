@@ -5,6 +5,7 @@ Every problem names its field; `problems(exc)` turns pydantic's errors into `fie
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -170,6 +171,21 @@ def normalize_phone(text: str, region: str = DEFAULT_REGION) -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValueError("not a valid phone number for its country")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@functools.lru_cache(maxsize=4096)
+def shown_phone(e164: str | None, region: str = DEFAULT_REGION) -> str:
+    """A stored number as staff dial it: national for the clinic's country ("(415) 555-0199"),
+    international for others ("+44 20 7946 0000"); what does not parse is shown as stored."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, region)
+    except phonenumbers.NumberParseException:
+        return e164
+    national = phonenumbers.region_code_for_number(number) == region
+    style = phonenumbers.PhoneNumberFormat
+    return phonenumbers.format_number(number, style.NATIONAL if national else style.INTERNATIONAL)
 
 
 def normalize_email(text: str) -> str:

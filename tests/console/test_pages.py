@@ -65,6 +65,18 @@ def test_patients_are_found_by_name_phone_email_and_chart_number(staff: Console)
         assert "García, Ana" in page, q
 
 
+def test_phones_are_shown_as_staff_dial_them_and_found_as_shown(staff: Console) -> None:
+    # Pages showed the stored "+14155550123"; the front desk reads and dials "(415) 555-0123".
+    page = staff.client.get(_new_patient(staff).headers["location"]).text
+    assert '<a href="tel:+14155550123">(415) 555-0123</a>' in page
+    abroad = _new_patient(
+        staff, first_name="Tom", phone="+44 20 7946 0958", email="t@example.org", external_ref=""
+    )
+    assert "+44 20 7946 0958" in staff.client.get(abroad.headers["location"]).text
+    listed = staff.client.get("/console/patients", params={"q": "(415) 555-0123"}).text
+    assert "García, Ana" in listed and "<td>(415) 555-0123</td>" in listed
+
+
 def test_operations_is_for_ops_and_shows_status(console: Console) -> None:
     console.sign_in("ops")
     page = console.client.get("/console/operations")
