@@ -21,6 +21,23 @@ SOURCES = (
     ("front-desk", "In person at the front desk"),
     ("patient-email", "Written request from the patient"),
 )
+# How every door names its source, in words staff read in the consent table and ledger.
+SOURCE_WORDS = dict(SOURCES) | {
+    "csv-import": "Patient import (CSV)",
+    "sms-stop": "Patient texted STOP",
+    "sms-start": "Patient texted START",
+    "twilio-21610": "Carrier: the number opted out (Twilio 21610)",
+    "email-unsubscribe": "Patient unsubscribed from email",
+    "hl7": "EHR feed (HL7)",
+    "intake-form": "Intake form",
+}
+
+
+def source_words(source: str | None) -> str:
+    """A ledger source as staff read it; a source no door names here is shown as stored."""
+    return SOURCE_WORDS.get(source or "", source or "")
+
+
 NOTICE = "unencrypted-notice-v1"  # "SMS and email are not encrypted", as the API's example
 REASON_MAX = 200
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engage.accounts.signin import Limits, current
 from engage.console import timefmt
+from engage.console.consentform import source_words
 from engage.patients.rows import shown_phone
 from engage.rendering.environment import make_environment
 from engage.runtime import Runtime
@@ -34,6 +35,7 @@ TEMPLATES.env.filters.update(
     when=timefmt.when,
     ord=ord,
     phone=shown_phone,
+    source=source_words,
 )
 TEMPLATES.env.globals["common_zones"] = COMMON
 

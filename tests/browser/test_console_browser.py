@@ -259,7 +259,7 @@ def test_a_signed_stop_closes_sms_and_the_timeline_shows_it(page, server: Server
     sign_in(page)
     page.goto(f"/console/patients/{patient_id}")
     consent = page.locator("section[aria-labelledby=h-consent]").inner_text()
-    assert "closed" in consent and "sms-stop" in consent
+    assert "closed" in consent and "Patient texted STOP" in consent
     timeline = page.locator("section[aria-labelledby=h-tl]").inner_text()
     assert "sms" in timeline.lower() and (
         "will not" in timeline or "suppressed" in timeline or "closed" in timeline
@@ -413,7 +413,7 @@ def test_staff_reopen_a_stopped_patient_only_with_express_consent(page, server: 
     page.locator("summary", has_text="Consent ledger").click()
     ledger = page.locator("section[aria-labelledby=h-consent] table").last.inner_text()
     assert "Called 2 Dec and asked for texts again" in ledger and "console:staff" in ledger
-    assert "express" in ledger and "sms-stop" in ledger
+    assert "express" in ledger and "Patient texted STOP" in ledger
     check_page(page, "patient-consent")
 
 

@@ -64,7 +64,9 @@ def test_staff_record_express_consent_and_the_ledger_shows_who_why_and_when(
     assert "SMS consent granted." in page
     ledger = page[page.index("Consent ledger") :]
     assert "Called the clinic, asked for texts again" in ledger and "console:staff" in ledger
-    assert "phone-call" in ledger and "(express)" in ledger and "CST" in ledger
+    # The source in words staff read, not its stored slug ("phone-call").
+    assert "Phone call with the patient" in ledger and "phone-call" not in ledger
+    assert "(express)" in ledger and "CST" in ledger
     [event] = _events(staff, pid)
     assert (event.granted, event.origin, event.actor) == (True, "express", "console:staff")
     assert event.notice == "unencrypted-notice-v1"
