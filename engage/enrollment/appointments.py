@@ -8,6 +8,7 @@ second infusion becoming the first) re-plans the other appointments whose occurr
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -15,13 +16,13 @@ from engage.enrollment.anchors import infusion_length, ranked_appointments
 from engage.enrollment.booking import LIVE, book_appointment, refuse_overlap
 from engage.enrollment.common import get_patient, open_enrollments, transaction
 from engage.enrollment.notices import CANCELLED, MOVED, earlier_notices, notify_change
-from engage.enrollment.service import follow_and_lock, follow_appointments
+from engage.enrollment.service import AppointmentChange, follow_appointments
 from engage.errors import Conflict, NotFound, PlanningError
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
 from engage.store.audit import audit
 from engage.store.enrollments import Enrollment
-from engage.store.messages import PENDING, UNSENT, Message, MessageState
+from engage.store.messages import UNSENT
 
 
 @transaction
@@ -48,15 +49,9 @@ def add_appointment(
     )
     if enrollments is None:
         enrollments = open_enrollments(session, patient_id)
+    added = AppointmentChange(now, actor, "appointment added")
     follow_appointments(
-        session,
-        schedule,
-        patient,
-        enrollments,
-        now,
-        actor,
-        "appointment added",
-        appointments=_ranked([*ranked, appointment]),
+        session, schedule, patient, enrollments, added, appointments=_ranked([*ranked, appointment])
     )
     return appointment
 
@@ -87,30 +82,9 @@ def move_appointment_in(
     appointment.starts_at, appointment.ends_at, appointment.updated_at = starts_at, ends_at, now
     # A confirmation was for the old time: the patient confirms the new one again.
     appointment.state, appointment.confirmed_at = AppointmentState.SCHEDULED, None
-    enrollments, locked, earlier = _follow(
-        session, schedule, appointment, now, actor, "appointment moved", ranked=_ranked(ranked)
-    )
-    notify_change(
-        session,
-        schedule,
-        appointment,
-        MOVED,
-        now=now,
-        actor=actor,
-        among=enrollments,
-        locked_by_enrollment=locked,
-        earlier=earlier,
-    )
-    audit(
-        session,
-        actor=actor,
-        action="appointment.move",
-        entity="appointment",
-        entity_id=appointment_id,
-        before=before,
-        after={"starts_at": starts_at, "ends_at": ends_at},
-        at=now,
-    )
+    moved = AppointmentChange(now, actor, "appointment moved")
+    after = {"starts_at": starts_at, "ends_at": ends_at}
+    _follow(session, schedule, appointment, MOVED, moved, before, after, ranked=_ranked(ranked))
     return appointment
 
 
@@ -129,30 +103,9 @@ def cancel_appointment_in(
     appointment = _get_open(session, appointment_id)
     before = appointment.state
     appointment.state, appointment.updated_at = AppointmentState.CANCELLED, now
-    enrollments, locked, earlier = _follow(
-        session, schedule, appointment, now, actor, reason, withdraw=UNSENT
-    )
-    notify_change(
-        session,
-        schedule,
-        appointment,
-        CANCELLED,
-        now=now,
-        actor=actor,
-        among=enrollments,
-        locked_by_enrollment=locked,
-        earlier=earlier,
-    )
-    audit(
-        session,
-        actor=actor,
-        action="appointment.cancel",
-        entity="appointment",
-        entity_id=appointment_id,
-        before={"state": before},
-        after={"state": appointment.state, "reason": reason},
-        at=now,
-    )
+    cancelled = AppointmentChange(now, actor, reason, withdraw=UNSENT)
+    after = {"state": appointment.state, "reason": reason}
+    _follow(session, schedule, appointment, CANCELLED, cancelled, {"state": before}, after)
     return appointment
 
 
@@ -163,36 +116,57 @@ cancel_appointment.__doc__ = (
 )
 
 
+_AUDITED = {MOVED: "appointment.move", CANCELLED: "appointment.cancel"}
+
+
 def _follow(
     session: Session,
     schedule: Schedule,
     appointment: Appointment,
-    now: datetime,
-    actor: str,
-    reason: str,
+    notice: str,
+    change: AppointmentChange,
+    before: dict[str, Any],
+    after: dict[str, Any],
     *,
-    withdraw: frozenset[MessageState] = PENDING,
     ranked: list[Appointment] | None = None,
-) -> tuple[list[Enrollment], dict[int, list[Message]], list[Message]]:
-    """Re-plan every open enrollment of the appointment's patient (`ranked`: the patient's
-    ranked appointments, current, when the caller holds them); those enrollments, the
-    messages locked for it by enrollment id, and the appointment's earlier notices (locked in
-    the same read, for the notice of this change to withdraw)."""
+) -> None:
+    """What every move and cancellation does once the appointment row is changed: re-plan every
+    open enrollment of its patient (`ranked`: the patient's ranked appointments, current, when
+    the caller holds them), plan the notice of the change (`notice`: MOVED or CANCELLED), which
+    withdraws the appointment's earlier notices (locked in the re-plan's read), and audit it
+    (`before` and `after`: the row's changed fields)."""
     patient = get_patient(session, appointment.patient_id)
     enrollments = open_enrollments(session, appointment.patient_id)
-    followed = follow_and_lock(
+    followed = follow_appointments(
         session,
         schedule,
         patient,
         enrollments,
-        now,
-        actor,
-        reason,
-        withdraw=withdraw,
+        change,
         appointments=ranked,
         also=earlier_notices(appointment),
     )
-    return enrollments, followed.locked, followed.also
+    notify_change(
+        session,
+        schedule,
+        appointment,
+        notice,
+        now=change.now,
+        actor=change.actor,
+        among=enrollments,
+        locked_by_enrollment=followed.locked,
+        earlier=followed.also,
+    )
+    audit(
+        session,
+        actor=change.actor,
+        action=_AUDITED[notice],
+        entity="appointment",
+        entity_id=appointment.id,
+        before=before,
+        after=after,
+        at=change.now,
+    )
 
 
 def _live(ranked: list[Appointment]) -> list[Appointment]:

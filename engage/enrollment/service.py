@@ -137,44 +137,21 @@ def start_enrollments(
     return enrollments
 
 
-def follow_appointments(
-    session: Session,
-    schedule: Schedule,
-    patient: Patient,
-    enrollments: Sequence[Enrollment],
-    now: datetime,
-    actor: str,
-    reason: str,
-    *,
-    withdraw: frozenset[MessageState] = PENDING,
-    appointments: list[Appointment] | None = None,
-) -> dict[int, set[str]]:
-    """Bring the enrollments' appointment events up to date and re-plan the ones that changed;
-    the changed event keys by enrollment id.
+@dataclass(frozen=True)
+class AppointmentChange:
+    """A change of a patient's appointments as the enrollments follow it: when, by whom, the
+    reason the re-planned messages carry, and which states of a changed appointment's messages
+    it withdraws (a cancellation withdraws every unsent one, not only the pending)."""
 
-    One read of the patient's appointments and one locking read of the messages to re-plan,
-    whatever the number of enrollments. A sequence with no step anchored to an appointment
-    (education) keeps its events current but has nothing to re-plan, unless it still holds a
-    message keyed to a changed appointment (a step removed from schedules.yaml): that one is
-    withdrawn as before. `appointments` is the patient's `ranked_appointments` when the caller
-    holds them, current (read otherwise).
-    """
-    return follow_and_lock(
-        session,
-        schedule,
-        patient,
-        enrollments,
-        now,
-        actor,
-        reason,
-        withdraw=withdraw,
-        appointments=appointments,
-    ).changed
+    now: datetime
+    actor: str
+    reason: str
+    withdraw: frozenset[MessageState] = PENDING
 
 
 @dataclass(frozen=True)
 class Followed:
-    """What `follow_and_lock` did: the changed event keys, and the messages of those keys it
+    """What `follow_appointments` did: the changed event keys, and the messages of those keys it
     locked, both by enrollment id. The messages are the session's current objects: a later
     re-plan of those keys (or of a new key, which has no messages yet) in the same transaction
     can use them instead of locking and reading them again."""
@@ -184,21 +161,26 @@ class Followed:
     also: list[Message] = field(default_factory=list)  # what `also` asked to lock
 
 
-def follow_and_lock(
+def follow_appointments(
     session: Session,
     schedule: Schedule,
     patient: Patient,
     enrollments: Sequence[Enrollment],
-    now: datetime,
-    actor: str,
-    reason: str,
+    change: AppointmentChange,
     *,
-    withdraw: frozenset[MessageState] = PENDING,
     appointments: list[Appointment] | None = None,
     also: AlsoLock | None = None,
 ) -> Followed:
-    """`follow_appointments`, with the messages it locked; `also` selects more messages to
-    lock in the same read (a change's earlier notices, which a notice withdraws)."""
+    """Bring the enrollments' appointment events up to date and re-plan the ones that changed.
+
+    One read of the patient's appointments and one locking read of the messages to re-plan,
+    whatever the number of enrollments. A sequence with no step anchored to an appointment
+    (education) keeps its events current but has nothing to re-plan, unless it still holds a
+    message keyed to a changed appointment (a step removed from schedules.yaml): that one is
+    withdrawn as before. `appointments` is the patient's `ranked_appointments` when the caller
+    holds them, current (read otherwise); `also` selects more messages to lock in the same read
+    (a change's earlier notices, which a notice withdraws).
+    """
     if appointments is None:
         appointments = ranked_appointments(session, patient.id)
     wanted = appointment_events(appointments)
@@ -223,11 +205,11 @@ def follow_and_lock(
             schedule,
             enrollment,
             patient,
-            now=now,
-            actor=actor,
-            reason=reason,
+            now=change.now,
+            actor=change.actor,
+            reason=change.reason,
             only=_keyed(keys),
-            withdraw=withdraw,
+            withdraw=change.withdraw,
             stored=mine,
         )
     return Followed(changed, stored, extra)
