@@ -1,5 +1,6 @@
 """The column and constraint shapes the migration files share: a timestamp, a named primary key,
-a named foreign key, a column checked against a list of values.
+a named foreign key, a column checked against a list of values, and a column of each plain type
+(not null unless asked), so a table is a list of its columns' names and types.
 
 A migration is history, so what these build must never change once a revision uses them (an
 edit here would alter what an old revision creates): add a new factory instead of editing one.
@@ -62,3 +63,28 @@ def one_of(table: str, column: str, values: tuple[str, ...]) -> list[SchemaItem]
         sa.Column(column, sa.String(16), nullable=False),
         sa.CheckConstraint(in_values(column, values), name=op.f(f"ck_{table}_{column}")),
     ]
+
+
+def string(name: str, length: int, *, nullable: bool = False) -> sa.Column[object]:
+    """A `varchar(length)`."""
+    return sa.Column(name, sa.String(length), nullable=nullable)
+
+
+def text(name: str, *, nullable: bool = False) -> sa.Column[object]:
+    """A text of any length."""
+    return sa.Column(name, sa.Text(), nullable=nullable)
+
+
+def integer(name: str, *, nullable: bool = False) -> sa.Column[object]:
+    """An integer (a count, or the id of another row, whose foreign key the table names)."""
+    return sa.Column(name, sa.Integer(), nullable=nullable)
+
+
+def boolean(name: str, *, nullable: bool = False) -> sa.Column[object]:
+    """A true or false."""
+    return sa.Column(name, sa.Boolean(), nullable=nullable)
+
+
+def json_value(name: str, *, nullable: bool = False) -> sa.Column[object]:
+    """A JSON document (`json` on PostgreSQL, text on SQLite)."""
+    return sa.Column(name, sa.JSON(), nullable=nullable)

@@ -5,7 +5,7 @@ and the SMS patients send in.
 import sqlalchemy as sa
 from alembic import op
 
-from engage.store.migrations.columns import ROLES, fk, instant, key, one_of
+from engage.store.migrations.columns import ROLES, fk, instant, integer, key, one_of, string, text
 
 revision, down_revision = "0002", "0001"
 
@@ -14,9 +14,9 @@ def upgrade() -> None:
     op.create_table(
         "api_token",
         *key("api_token"),
-        sa.Column("name", sa.String(64), nullable=False),
+        string("name", 64),
         *one_of("api_token", "role", ROLES),
-        sa.Column("token_hash", sa.String(64), nullable=False),
+        string("token_hash", 64),
         instant("created_at"),
         instant("revoked_at", nullable=True),
         sa.UniqueConstraint("token_hash", name="uq_api_token_token_hash"),
@@ -24,20 +24,20 @@ def upgrade() -> None:
     op.create_table(
         "webhook_event",
         *key("webhook_event"),
-        sa.Column("provider", sa.String(16), nullable=False),
-        sa.Column("event_id", sa.String(200), nullable=False),
+        string("provider", 16),
+        string("event_id", 200),
         instant("received_at"),
         sa.UniqueConstraint("provider", "event_id", name="uq_webhook_event_provider_event_id"),
     )
     op.create_table(
         "inbound_message",
         *key("inbound_message"),
-        sa.Column("patient_id", sa.Integer(), nullable=True),
-        sa.Column("provider_id", sa.String(64), nullable=False),
-        sa.Column("from_phone", sa.String(32), nullable=False),
-        sa.Column("from_hash", sa.String(64), nullable=False),
-        sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("keyword", sa.String(16), nullable=False),
+        integer("patient_id", nullable=True),
+        string("provider_id", 64),
+        string("from_phone", 32),
+        string("from_hash", 64),
+        text("body"),
+        string("keyword", 16),
         instant("received_at"),
         fk("inbound_message", "patient_id", "patient"),
     )

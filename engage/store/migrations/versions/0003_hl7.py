@@ -5,7 +5,7 @@ filler's appointment ids with the newest message applied to each.
 import sqlalchemy as sa
 from alembic import op
 
-from engage.store.migrations.columns import fk, instant, key, one_of
+from engage.store.migrations.columns import fk, instant, integer, key, one_of, string, text
 
 revision, down_revision = "0003", "0002"
 
@@ -16,17 +16,17 @@ def upgrade() -> None:
     op.create_table(
         "hl7_message",
         *key("hl7_message"),
-        sa.Column("sender", sa.String(200), nullable=False),
-        sa.Column("control_id", sa.String(200), nullable=False),
-        sa.Column("message_type", sa.String(16), nullable=False),
+        string("sender", 200),
+        string("control_id", 200),
+        string("message_type", 16),
         instant("sent_at", nullable=True),
         instant("received_at"),
-        sa.Column("raw", sa.Text(), nullable=False),
+        text("raw"),
         *one_of("hl7_message", "state", STATES),
-        sa.Column("ack_code", sa.String(2), nullable=False),
-        sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("error_field", sa.String(16), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
+        string("ack_code", 2),
+        text("reason"),
+        string("error_field", 16),
+        integer("attempts"),
         instant("updated_at"),
         sa.UniqueConstraint("sender", "control_id", name="uq_hl7_message_sender_control_id"),
     )
@@ -36,12 +36,12 @@ def upgrade() -> None:
     op.create_table(
         "hl7_appointment",
         *key("hl7_appointment"),
-        sa.Column("filler_id", sa.String(200), nullable=False),
-        sa.Column("appointment_id", sa.Integer(), nullable=True),
-        sa.Column("patient_id", sa.Integer(), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
+        string("filler_id", 200),
+        integer("appointment_id", nullable=True),
+        integer("patient_id"),
+        string("status", 16),
         instant("version"),
-        sa.Column("message_id", sa.Integer(), nullable=True),
+        integer("message_id", nullable=True),
         instant("updated_at"),
         sa.UniqueConstraint("filler_id", name="uq_hl7_appointment_filler_id"),
         fk("hl7_appointment", "appointment_id", "appointment"),

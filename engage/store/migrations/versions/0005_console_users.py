@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from engage.store.migrations.columns import ROLES, fk, instant, key, one_of
+from engage.store.migrations.columns import ROLES, fk, instant, integer, key, one_of, string
 
 revision, down_revision = "0005", "0004"
 
@@ -12,10 +12,10 @@ def upgrade() -> None:
     op.create_table(
         "console_user",
         *key("console_user"),
-        sa.Column("username", sa.String(64), nullable=False),
-        sa.Column("display_name", sa.String(100), nullable=False),
+        string("username", 64),
+        string("display_name", 100),
         *one_of("console_user", "role", ROLES),
-        sa.Column("password_hash", sa.String(200), nullable=False),
+        string("password_hash", 200),
         instant("created_at"),
         instant("disabled_at", nullable=True),
         sa.UniqueConstraint("username", name="uq_console_user_username"),
@@ -23,9 +23,9 @@ def upgrade() -> None:
     op.create_table(
         "console_session",
         *key("console_session"),
-        sa.Column("token_hash", sa.String(64), nullable=False),
-        sa.Column("csrf_token", sa.String(64), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
+        string("token_hash", 64),
+        string("csrf_token", 64),
+        integer("user_id"),
         instant("created_at"),
         instant("last_seen_at"),
         instant("ended_at", nullable=True),
@@ -37,8 +37,8 @@ def upgrade() -> None:
         "login_failure",
         *key("login_failure"),
         instant("at"),
-        sa.Column("username", sa.String(64), nullable=False),
-        sa.Column("source", sa.String(64), nullable=False),
+        string("username", 64),
+        string("source", 64),
     )
     op.create_index("ix_login_failure_username_at", "login_failure", ["username", "at"])
     op.create_index("ix_login_failure_source_at", "login_failure", ["source", "at"])

@@ -2,17 +2,16 @@
 so recovery gives back only what no live worker holds.
 """
 
-import sqlalchemy as sa
 from alembic import op
 
-from engage.store.migrations.columns import instant
+from engage.store.migrations.columns import instant, string
 
 revision, down_revision = "0008", "0007"
 
 
 def upgrade() -> None:
     with op.batch_alter_table("message") as batch:
-        batch.add_column(sa.Column("holder", sa.String(64), nullable=True))
+        batch.add_column(string("holder", 64, nullable=True))
         batch.add_column(instant("lease_until", nullable=True))
 
 

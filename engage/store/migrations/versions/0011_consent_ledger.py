@@ -6,7 +6,7 @@ starts empty.
 import sqlalchemy as sa
 from alembic import op
 
-from engage.store.migrations.columns import instant
+from engage.store.migrations.columns import boolean, instant, string, text
 
 revision, down_revision = "0011", "0010"
 
@@ -16,14 +16,14 @@ def upgrade() -> None:
         "consent_event",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("patient_id", sa.Integer(), sa.ForeignKey("patient.id"), nullable=False),
-        sa.Column("channel", sa.String(8), nullable=False),
-        sa.Column("granted", sa.Boolean(), nullable=False),
+        string("channel", 8),
+        boolean("granted"),
         instant("at"),
-        sa.Column("source", sa.String(32), nullable=False),
-        sa.Column("actor", sa.String(64), nullable=False),
-        sa.Column("origin", sa.String(16), nullable=False),
-        sa.Column("notice", sa.Text(), nullable=False),
-        sa.Column("reason", sa.Text(), nullable=False),
+        string("source", 32),
+        string("actor", 64),
+        string("origin", 16),
+        text("notice"),
+        text("reason"),
     )
     op.create_index(
         "ix_consent_event_patient_channel_at", "consent_event", ["patient_id", "channel", "at"]

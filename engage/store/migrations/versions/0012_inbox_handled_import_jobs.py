@@ -5,7 +5,7 @@ patients imports run in the background with their progress stored (import_job).
 import sqlalchemy as sa
 from alembic import op
 
-from engage.store.migrations.columns import instant
+from engage.store.migrations.columns import instant, integer, json_value, string, text
 
 revision, down_revision = "0012", "0011"
 
@@ -15,7 +15,7 @@ UNHANDLED = sa.text("handled_at IS NULL")
 def upgrade() -> None:
     with op.batch_alter_table("inbound_message") as batch:
         batch.add_column(instant("handled_at", nullable=True))
-        batch.add_column(sa.Column("handled_by", sa.String(64), nullable=True))
+        batch.add_column(string("handled_by", 64, nullable=True))
     op.create_index(
         "ix_inbound_message_unhandled",
         "inbound_message",
@@ -26,13 +26,13 @@ def upgrade() -> None:
     op.create_table(
         "import_job",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("actor", sa.String(64), nullable=False),
-        sa.Column("filename", sa.String(100), nullable=False),
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("rows_done", sa.Integer(), nullable=False),
-        sa.Column("rows_total", sa.Integer(), nullable=False),
-        sa.Column("report", sa.JSON(), nullable=True),
-        sa.Column("error", sa.Text(), nullable=False),
+        string("actor", 64),
+        string("filename", 100),
+        string("state", 16),
+        integer("rows_done"),
+        integer("rows_total"),
+        json_value("report", nullable=True),
+        text("error"),
         instant("started_at"),
         instant("updated_at"),
         instant("finished_at", nullable=True),
