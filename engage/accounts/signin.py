@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engage.accounts.passwords import verify
-from engage.store.audit import audit
+from engage.store.audit import audit_change
 from engage.store.users import LoginFailure, User, UserSession
 
 WINDOW = timedelta(minutes=15)
@@ -94,14 +94,7 @@ def sign_in(
             last_seen_at=now,
         )
     )
-    audit(
-        session,
-        actor=user.actor,
-        action="user.sign-in",
-        entity="console_user",
-        entity_id=user.id,
-        at=now,
-    )
+    audit_change(session, user, "user.sign-in", actor=user.actor, at=now)
     return SignedIn(token, csrf, user)
 
 
@@ -127,11 +120,4 @@ def sign_out(session: Session, token: str, *, now: datetime) -> None:
     found = session.scalar(select(UserSession).where(UserSession.token_hash == _digest(token)))
     if found is not None and found.ended_at is None:
         found.ended_at = now
-        audit(
-            session,
-            actor=found.user.actor,
-            action="user.sign-out",
-            entity="console_user",
-            entity_id=found.user_id,
-            at=now,
-        )
+        audit_change(session, found.user, "user.sign-out", actor=found.user.actor, at=now)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from engage.accounts.passwords import hash_password, weakness
 from engage.errors import Conflict, InvalidInput, NotFound
-from engage.store.audit import audit
+from engage.store.audit import audit_change
 from engage.store.base import utcnow
 from engage.store.tokens import Role
 from engage.store.users import User, UserSession
@@ -46,12 +46,11 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    audit(
+    audit_change(
         session,
+        user,
+        "user.create",
         actor=actor,
-        action="user.create",
-        entity="console_user",
-        entity_id=user.id,
         after={"username": username, "role": role},
         at=now,
     )
@@ -79,12 +78,11 @@ def disable_user(session: Session, username: str, *, actor: str, now: datetime) 
             )
         ):
             open_session.ended_at = now
-        audit(
+        audit_change(
             session,
+            user,
+            "user.disable",
             actor=actor,
-            action="user.disable",
-            entity="console_user",
-            entity_id=user.id,
             before={"disabled_at": None},
             after={"disabled_at": now},
             at=now,

@@ -24,7 +24,7 @@ from engage.delivery.retry import RetryPolicy, SettleWaits, outage
 from engage.errors import DeliveryError
 from engage.logs import get_logger
 from engage.ops import metrics
-from engage.store.audit import audit
+from engage.store.audit import audit_change
 from engage.store.message_states import transition
 from engage.store.messages import Message, MessageState
 
@@ -130,13 +130,11 @@ def _why_given_up(
 
 def _alert_staff(session: Session, message: Message, since: datetime, now: datetime) -> None:
     failing = outage((now - since).total_seconds())
-    audit(
+    audit_change(
         session,
+        message,
+        "message.critical_undelivered",
         actor=WORKER,
-        action="message.critical_undelivered",
-        entity="message",
-        entity_id=message.id,
-        before=None,
         after={"failing_for": failing, "attempts": message.attempts, "retrying": True},
         at=now,
     )

@@ -20,7 +20,7 @@ from engage.enrollment.service import AppointmentChange, follow_appointments
 from engage.errors import Conflict, NotFound, PlanningError
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
-from engage.store.audit import audit
+from engage.store.audit import audit_change
 from engage.store.enrollments import Enrollment
 from engage.store.messages import UNSENT
 
@@ -157,12 +157,11 @@ def _follow(
         locked_by_enrollment=followed.locked,
         earlier=followed.also,
     )
-    audit(
+    audit_change(
         session,
+        appointment,
+        _AUDITED[notice],
         actor=change.actor,
-        action=_AUDITED[notice],
-        entity="appointment",
-        entity_id=appointment.id,
         before=before,
         after=after,
         at=change.now,

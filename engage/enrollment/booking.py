@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engage.errors import Conflict
 from engage.store.appointments import Appointment, AppointmentState
-from engage.store.audit import audit
+from engage.store.audit import audit_change
 from engage.store.patients import Patient
 
 LIVE = (AppointmentState.SCHEDULED, AppointmentState.CONFIRMED)  # appointments that hold a slot
@@ -101,12 +101,11 @@ def book_appointment(
     )
     session.add(appointment)
     session.flush()
-    audit(
+    audit_change(
         session,
+        appointment,
+        "appointment.create",
         actor=actor,
-        action="appointment.create",
-        entity="appointment",
-        entity_id=appointment.id,
         after={"patient_id": patient.id, "starts_at": starts_at, "ends_at": ends_at},
         at=now,
     )

@@ -12,7 +12,7 @@ from engage.enrollment.common import OPEN, get_enrollment, get_patient, transact
 from engage.enrollment.replan import locked, replan
 from engage.errors import Conflict, InvalidInput
 from engage.schedule.models import Schedule
-from engage.store.audit import audit
+from engage.store.audit import audit_change
 from engage.store.enrollments import Enrollment, EnrollmentState
 from engage.store.message_states import transition
 from engage.store.messages import UNSENT, Message, MessageState
@@ -124,12 +124,11 @@ def _audit_state(
     action: str,
     **extra: object,
 ) -> None:
-    audit(
+    audit_change(
         session,
+        enrollment,
+        action,
         actor=actor,
-        action=action,
-        entity="enrollment",
-        entity_id=enrollment.id,
         before={"state": before},
         after={"state": enrollment.state, "reason": enrollment.reason, **extra},
         at=now,

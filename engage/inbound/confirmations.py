@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from engage.errors import Conflict
 from engage.store.appointments import Appointment, AppointmentState
-from engage.store.audit import audit
+from engage.store.audit import audit_change
 
 _OPEN = (AppointmentState.SCHEDULED, AppointmentState.CONFIRMED)
 
@@ -38,12 +38,11 @@ def confirm(session: Session, appointment: Appointment, *, now: datetime, actor:
     appointment.state = AppointmentState.CONFIRMED
     appointment.confirmed_at = now
     appointment.updated_at = now
-    audit(
+    audit_change(
         session,
+        appointment,
+        "appointment.confirm",
         actor=actor,
-        action="appointment.confirm",
-        entity="appointment",
-        entity_id=appointment.id,
         before={"state": AppointmentState.SCHEDULED},
         after={"state": AppointmentState.CONFIRMED, "confirmed_at": now},
         at=now,

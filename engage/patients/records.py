@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from engage.errors import DuplicateError, InvalidInput, NotFound
 from engage.patients.matching import name_key
 from engage.patients.rows import normalize_email, normalize_phone
-from engage.store.audit import audit
+from engage.store.audit import audit_change
 from engage.store.messages import Message
 from engage.store.patients import Patient
 from engage.text.fold import fold
@@ -51,15 +51,7 @@ def create_patient(
     patient = Patient(**values, created_at=now, updated_at=now)
     session.add(patient)
     session.flush()
-    audit(
-        session,
-        actor=actor,
-        action="patient.create",
-        entity="patient",
-        entity_id=patient.id,
-        after=audit_view(values),
-        at=now,
-    )
+    audit_change(session, patient, "patient.create", actor=actor, after=audit_view(values), at=now)
     return patient
 
 
@@ -84,12 +76,11 @@ def update_patient(
     for key, value in changes.items():
         setattr(patient, key, value)
     patient.updated_at = now
-    audit(
+    audit_change(
         session,
+        patient,
+        "patient.update",
         actor=actor,
-        action="patient.update",
-        entity="patient",
-        entity_id=patient.id,
         before=audit_view(before),
         after=audit_view(changes),
         at=now,

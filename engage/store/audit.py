@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol, TypedDict, Unpack
 
 from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -29,6 +29,15 @@ class AuditLog(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class Values(TypedDict, total=False):
+    """What an audit row says of the change, each part optional: the values before and after
+    (ids and states, never message bodies), and when (now unless given)."""
+
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    at: datetime | None
+
+
 def audit(
     session: Session,
     *,
@@ -36,22 +45,37 @@ def audit(
     action: str,
     entity: str,
     entity_id: object,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-    at: datetime | None = None,
+    **values: Unpack[Values],
 ) -> AuditLog:
     """Add an audit row to the session's current transaction (it commits with the change)."""
     row = AuditLog(
-        at=at or utcnow(),
+        at=values.get("at") or utcnow(),
         actor=actor,
         action=action,
         entity=entity,
         entity_id=str(entity_id),
-        before=_jsonable(before),
-        after=_jsonable(after),
+        before=_jsonable(values.get("before")),
+        after=_jsonable(values.get("after")),
     )
     session.add(row)
     return row
+
+
+class _Record(Protocol):
+    """A stored row: its table names the entity, its id the entity id."""
+
+    __tablename__: Any
+
+    @property
+    def id(self) -> int: ...
+
+
+def audit_change(
+    session: Session, record: _Record, action: str, *, actor: str, **values: Unpack[Values]
+) -> AuditLog:
+    """`audit` of a change of one stored row, which names the entity (its table) and its id."""
+    entity = record.__tablename__
+    return audit(session, actor=actor, action=action, entity=entity, entity_id=record.id, **values)
 
 
 def _jsonable(values: dict[str, Any] | None) -> dict[str, Any] | None:

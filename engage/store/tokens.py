@@ -15,7 +15,7 @@ from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engage.errors import NotFound
-from engage.store.audit import audit
+from engage.store.audit import audit_change
 from engage.store.base import Base, UTCDateTime, str_enum, utcnow
 
 TOKEN_PREFIX = "eng_"  # lets secret scanners and people recognise a leaked engage token
@@ -61,14 +61,8 @@ def create_token(
     row = ApiToken(name=name, role=role, token_hash=hash_token(raw), created_at=now or utcnow())
     session.add(row)
     session.flush()
-    audit(
-        session,
-        actor=actor,
-        action="token.create",
-        entity="api_token",
-        entity_id=row.id,
-        after={"name": name, "role": role},
-        at=now,
+    audit_change(
+        session, row, "token.create", actor=actor, after={"name": name, "role": role}, at=now
     )
     return row, raw
 
@@ -94,12 +88,11 @@ def revoke_token(
         raise NotFound(f"token {token_id} not found")
     if row.revoked_at is None:
         row.revoked_at = now or utcnow()
-        audit(
+        audit_change(
             session,
+            row,
+            "token.revoke",
             actor=actor,
-            action="token.revoke",
-            entity="api_token",
-            entity_id=row.id,
             before={"revoked_at": None},
             after={"revoked_at": row.revoked_at},
             at=now,
