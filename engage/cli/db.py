@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import getpass
+from collections.abc import Callable
+from typing import TypeVar
+
 import typer
 from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from engage.cli.serve import settings_or_exit
+from engage.errors import NotFound
 from engage.settings import Settings
 from engage.store.db import make_engine, session_factory
 from engage.store.migrate import current, head, upgrade
 
 db_app = typer.Typer(help="The database: migrations and their state.", no_args_is_help=True)
 app = db_app  # `engage db`: registered in cli/main.py
+T = TypeVar("T")
 
 
 def shown(url: str) -> str:
@@ -52,3 +58,26 @@ def open_store(settings: Settings) -> sessionmaker[Session]:
         )
         raise typer.Exit(1)
     return session_factory(make_engine(settings.database_url))
+
+
+def actor() -> str:
+    """Who the audit log names for a change made from the CLI: the OS user."""
+    return f"cli:{getpass.getuser()}"[:64]
+
+
+def read(query: Callable[[Session], T]) -> T:
+    """`query`'s answer, read in one session on the configured store."""
+    with open_store(settings_or_exit())() as session:
+        return query(session)
+
+
+def write(change: Callable[[Session], T]) -> T:
+    """`change` in one transaction on the configured store; NotFound ends the command (the
+    message, exit 1) with nothing stored."""
+    sessions = open_store(settings_or_exit())
+    try:
+        with sessions.begin() as session:
+            return change(session)
+    except NotFound as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None

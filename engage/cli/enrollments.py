@@ -7,7 +7,6 @@ local time when it has no offset: the pause then ends on its own.
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,10 +32,6 @@ app = enrollments_app  # `engage enrollments`: registered in cli/main.py
 
 PATIENT = typer.Argument(..., help="The patient's id.")
 ONE = typer.Option(None, "--enrollment", help="Only this enrollment (default: all of them).")
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"[:64]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -72,10 +67,12 @@ def pause_command(
         end = parse_event(f"until={until}", patient.timezone).at if until else None
         if enrollment is None:
             ids = service.pause_patient(
-                session, patient_id, reason=reason, now=now, actor=_actor(), until=end
+                session, patient_id, reason=reason, now=now, actor=db_cli.actor(), until=end
             )
         else:
-            service.pause(session, enrollment, reason=reason, now=now, actor=_actor(), until=end)
+            service.pause(
+                session, enrollment, reason=reason, now=now, actor=db_cli.actor(), until=end
+            )
             ids = [enrollment]
     when = f" until {end.astimezone(ZoneInfo(patient.timezone)):%Y-%m-%d %H:%M %Z}" if end else ""
     typer.echo(f"paused enrollment(s) {', '.join(map(str, ids))}{when}")
@@ -89,9 +86,11 @@ def resume_command(patient_id: int = PATIENT, enrollment: int | None = ONE) -> N
     now = datetime.now(UTC)
     with _session(settings) as session:
         if enrollment is None:
-            ids = service.resume_patient(session, schedule, patient_id, now=now, actor=_actor())
+            ids = service.resume_patient(
+                session, schedule, patient_id, now=now, actor=db_cli.actor()
+            )
         else:
-            service.resume(session, schedule, enrollment, now=now, actor=_actor())
+            service.resume(session, schedule, enrollment, now=now, actor=db_cli.actor())
             ids = [enrollment]
     typer.echo(f"resumed enrollment(s) {', '.join(map(str, ids))}")
 
@@ -108,12 +107,12 @@ def unenroll_command(
     with _session(settings) as session:
         if enrollment is None:
             done = service.unenroll_patient(
-                session, patient_id, reason=reason, now=now, actor=_actor()
+                session, patient_id, reason=reason, now=now, actor=db_cli.actor()
             )
         else:
             done = {
                 enrollment: service.unenroll(
-                    session, enrollment, reason=reason, now=now, actor=_actor()
+                    session, enrollment, reason=reason, now=now, actor=db_cli.actor()
                 )
             }
     for enrollment_id, cancelled in done.items():

@@ -6,22 +6,15 @@ replaced, never recovered.
 
 from __future__ import annotations
 
-import getpass
-
 import typer
 
 from engage.cli import db as db_cli
 from engage.cli.serve import settings_or_exit
 from engage.cli.tables import print_table
-from engage.errors import NotFound
 from engage.store.tokens import Role, create_token, list_tokens, revoke_token
 
 tokens_app = typer.Typer(help="API bearer tokens: create, list, revoke.", no_args_is_help=True)
 app = tokens_app  # `engage tokens`: registered in cli/main.py
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"[:64]
 
 
 @tokens_app.command("create")
@@ -36,7 +29,7 @@ def create_command(
         raise typer.Exit(2)
     sessions = db_cli.open_store(settings_or_exit())
     with sessions.begin() as session:
-        row, raw = create_token(session, name=name, role=role, actor=_actor())
+        row, raw = create_token(session, name=name, role=role, actor=db_cli.actor())
     typer.echo(f"token {row.id} ({role.value}, {name}); shown once, store it now:", err=True)
     typer.echo(raw)
 
@@ -44,9 +37,7 @@ def create_command(
 @tokens_app.command("list")
 def list_command() -> None:
     """Every token: id, name, role, created, revoked (never the token itself)."""
-    sessions = db_cli.open_store(settings_or_exit())
-    with sessions() as session:
-        rows = list_tokens(session)
+    rows = db_cli.read(list_tokens)
     print_table(
         ("id", "name", "role", "created", "revoked"),
         ((row.id, row.name, row.role, row.created_at, row.revoked_at) for row in rows),
@@ -58,11 +49,5 @@ def revoke_command(
     token_id: int = typer.Argument(..., help="The id `engage tokens list` shows."),
 ) -> None:
     """Revoke a token: requests carrying it get 401 from now on."""
-    sessions = db_cli.open_store(settings_or_exit())
-    try:
-        with sessions.begin() as session:
-            revoke_token(session, token_id, actor=_actor())
-    except NotFound as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    db_cli.write(lambda session: revoke_token(session, token_id, actor=db_cli.actor()))
     typer.echo(f"token {token_id} revoked")

@@ -6,7 +6,6 @@ argon2id hash is stored.
 
 from __future__ import annotations
 
-import getpass
 import os
 
 import typer
@@ -15,16 +14,12 @@ from engage.accounts.users import create_user, disable_user, list_users
 from engage.cli import db as db_cli
 from engage.cli.serve import settings_or_exit
 from engage.cli.tables import print_table
-from engage.errors import Conflict, InvalidInput, NotFound
+from engage.errors import Conflict, InvalidInput
 from engage.store.base import utcnow
 from engage.store.tokens import Role
 
 users_app = typer.Typer(help="Console users: create, list, disable.", no_args_is_help=True)
 app = users_app  # `engage users`: registered in cli/main.py
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"[:64]
 
 
 def _password() -> str:
@@ -55,7 +50,7 @@ def create_command(
                 username=username,
                 password=password,
                 role=role,
-                actor=_actor(),
+                actor=db_cli.actor(),
                 display_name=name,
             )
     except (InvalidInput, Conflict) as exc:
@@ -67,9 +62,7 @@ def create_command(
 @users_app.command("list")
 def list_command() -> None:
     """Every user: username, name, role, created, disabled (never a password)."""
-    sessions = db_cli.open_store(settings_or_exit())
-    with sessions() as session:
-        rows = list_users(session)
+    rows = db_cli.read(list_users)
     print_table(
         ("username", "name", "role", "created", "disabled"),
         (
@@ -82,11 +75,7 @@ def list_command() -> None:
 @users_app.command("disable")
 def disable_command(username: str = typer.Argument(...)) -> None:
     """Disable a user and end their sessions at once."""
-    sessions = db_cli.open_store(settings_or_exit())
-    try:
-        with sessions.begin() as session:
-            disable_user(session, username, actor=_actor(), now=utcnow())
-    except NotFound as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    db_cli.write(
+        lambda session: disable_user(session, username, actor=db_cli.actor(), now=utcnow())
+    )
     typer.echo(f"user {username} disabled")
