@@ -7,10 +7,12 @@ what the action would do. Times without a UTC offset are the patient's local tim
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
+from fastapi.types import DecoratedCallable
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -151,26 +153,41 @@ def _changes(changes: list[MessageChange], zone: str) -> list[ChangeOut]:
     ]
 
 
-@router.post(
-    "/appointments/{appointment_id}/move/preview", response_model=list[ChangeOut], responses=WRITE
-)
+def _preview_route(change: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """The route of the preview of an appointment's `change` (move, cancel), as each answers."""
+    path = f"/appointments/{{appointment_id}}/{change}/preview"
+    return router.post(path, response_model=list[ChangeOut], responses=WRITE)
+
+
+def _previewed(
+    session: Session, appointment_id: int, preview: Callable[[str], list[MessageChange]]
+) -> list[ChangeOut]:
+    """What `preview` (given the patient's time zone, for the body's times) would change, with
+    the times in the patient's local time too."""
+    zone = _zone_of(session, appointment_id)
+    return _changes(preview(zone), zone)
+
+
+@_preview_route("move")
 def move_preview(
     appointment_id: Id, body: AppointmentMove, who: Staff, session: Db, plan: Plan, now: Now
 ) -> list[ChangeOut]:
     """Which messages the move would move (from when to when), cancel or add; nothing stored."""
-    zone = _zone_of(session, appointment_id)
-    starts_at, ends_at = times(body, zone)
-    changes = preview_move(session, plan, appointment_id, starts_at, ends_at, now=now)
-    return _changes(changes, zone)
+
+    def preview(zone: str) -> list[MessageChange]:
+        starts_at, ends_at = times(body, zone)
+        return preview_move(session, plan, appointment_id, starts_at, ends_at, now=now)
+
+    return _previewed(session, appointment_id, preview)
 
 
-@router.post(
-    "/appointments/{appointment_id}/cancel/preview", response_model=list[ChangeOut], responses=WRITE
-)
+@_preview_route("cancel")
 def cancel_preview(
     appointment_id: Id, body: Cancel, who: Staff, session: Db, plan: Plan, now: Now
 ) -> list[ChangeOut]:
     """Which messages cancelling would cancel (or add, such as a notice); nothing stored."""
-    zone = _zone_of(session, appointment_id)
-    changes = preview_cancel(session, plan, appointment_id, reason=body.reason, now=now)
-    return _changes(changes, zone)
+    return _previewed(
+        session,
+        appointment_id,
+        lambda _zone: preview_cancel(session, plan, appointment_id, reason=body.reason, now=now),
+    )
