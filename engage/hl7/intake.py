@@ -58,9 +58,14 @@ class Intake:
     """Applies messages against one database and schedule; thread-safe (one session a call)."""
 
     def __init__(
-        self, engine: Engine, schedule: Schedule, clock: Callable[[], datetime] = _now
+        self,
+        engine: Engine,
+        schedule: Schedule,
+        clock: Callable[[], datetime] = _now,
+        *,
+        set_wise: bool = True,  # False: SIU through the ORM services only (tests compare both)
     ) -> None:
-        self.engine, self.schedule, self.clock = engine, schedule, clock
+        self.engine, self.schedule, self.clock, self.set_wise = engine, schedule, clock, set_wise
         self.zone = ZoneInfo(schedule.clinic.timezone)
         self.region = schedule.hl7.phone_region or _region_of(schedule.clinic.phone)
 
@@ -116,7 +121,9 @@ class Intake:
             if kind == "ADT":
                 return apply_adt(session, self.schedule, message, event, self.region, now)
             if kind == "SIU":
-                return apply_siu(session, self.schedule, message, head, row, now)
+                return apply_siu(
+                    session, self.schedule, message, head, row, now, set_wise=self.set_wise
+                )
         except (KeyError, IndexError, ValueError, TypeError) as exc:
             # python-hl7 raises these for shapes it cannot walk: a field engage cannot read.
             raise InvalidInput("message", f"unreadable structure ({type(exc).__name__})") from None

@@ -17,6 +17,7 @@ import hl7
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engage.enrollment import setwise
 from engage.enrollment.appointments import add_appointment, cancel_appointment, move_appointment
 from engage.enrollment.common import OPEN
 from engage.enrollment.course import Slot, enroll_course
@@ -29,9 +30,8 @@ from engage.hl7.outcome import ACTOR, Outcome
 from engage.schedule.hl7 import Hl7Infusion
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
-from engage.store.enrollments import Enrollment
 from engage.store.hl7 import Hl7Appointment, Hl7Message, Hl7State
-from engage.store.patients import Patient
+from engage.store.patients import Patient, consented_channels
 
 CLOSED = (AppointmentState.CANCELLED, AppointmentState.COMPLETED)
 
@@ -43,7 +43,10 @@ def apply_siu(
     head: Header,
     journal: Hl7Message,
     now: datetime,
+    *,
+    set_wise: bool = True,
 ) -> Outcome:
+    """Apply one SIU; `set_wise` False takes the ORM services only (the fast path's yardstick)."""
     event = head.message_type.partition("^")[2]
     if event not in ("S12", "S13", "S14", "S15", "S17", "S26"):
         return Outcome.ignored(f"SIU^{event} is not an event engage reads")
@@ -62,9 +65,9 @@ def apply_siu(
         return Outcome(Hl7State.STALE, "older (MSH-7) than the message already applied")
     if linked is not None and linked.state == AppointmentState.COMPLETED:
         return Outcome.ignored("the infusion took place: later changes are not applied to it")
-    changes = _Changes(session, schedule, now, booking, (patient, rule))
+    changes = _Changes(session, schedule, now, booking, (patient, rule), set_wise)
     current = None if linked is None or linked.state in CLOSED else linked
-    appointment: Appointment | None
+    appointment: int | None
     if booking.action in ("book", "move"):
         appointment, reason = changes.book_or_move(current)
         status = "booked"
@@ -74,7 +77,7 @@ def apply_siu(
     if link is None:
         link = Hl7Appointment(filler_id=booking.filler_id, patient_id=patient.id)
         session.add(link)
-    link.appointment_id = appointment.id if appointment is not None else link.appointment_id
+    link.appointment_id = appointment if appointment is not None else link.appointment_id
     link.status, link.version, link.message, link.updated_at = status, head.sent_at, journal, now
     return Outcome.applied(reason)
 
@@ -104,18 +107,32 @@ class _Changes:
         now: datetime,
         booking: Booking,
         course: tuple[Patient, Hl7Infusion],  # the patient, and the rule the booking matched
+        set_wise: bool,
     ) -> None:
         self.session, self.schedule, self.now = session, schedule, now
-        self.booking, self.course = booking, course
+        self.booking, self.course, self.set_wise = booking, course, set_wise
+        patient = course[0]
+        self.who = setwise.Who(patient.id, patient.timezone, consented_channels(patient))
 
-    def book_or_move(self, current: Appointment | None) -> tuple[Appointment, str]:
+    def book_or_move(self, current: Appointment | None) -> tuple[int, str]:
         booking = self.booking
         assert booking.starts_at is not None  # read_booking requires it for book and move
         if current is None:
             return self._book(booking.starts_at)
         same_end = booking.ends_at is None or booking.ends_at == current.ends_at
         if booking.starts_at == current.starts_at and same_end:
-            return current, f"appointment {current.id} unchanged"
+            return current.id, f"appointment {current.id} unchanged"
+        if self.set_wise and setwise.move(
+            self.session,
+            self.schedule,
+            self.who,
+            current.id,
+            booking.starts_at,
+            booking.ends_at,
+            now=self.now,
+            actor=ACTOR,
+        ):
+            return current.id, f"appointment {current.id} moved"
         moved = move_appointment(
             self.session,
             self.schedule,
@@ -125,15 +142,25 @@ class _Changes:
             now=self.now,
             actor=ACTOR,
         )
-        return moved, f"appointment {moved.id} moved"
+        return moved.id, f"appointment {moved.id} moved"
 
-    def withdraw(self, current: Appointment | None) -> tuple[Appointment | None, str]:
+    def withdraw(self, current: Appointment | None) -> tuple[int | None, str]:
         no_show = self.booking.action == "no-show"
         if current is None:
             return None, "nothing open to cancel: recorded"
         if no_show and self.schedule.hl7.no_show == "keep":
-            return current, f"appointment {current.id}: no-show recorded, its messages kept"
+            return current.id, f"appointment {current.id}: no-show recorded, its messages kept"
         reason = "no-show (EHR)" if no_show else "appointment cancelled in the EHR"
+        if self.set_wise and setwise.cancel(
+            self.session,
+            self.schedule,
+            self.who,
+            current.id,
+            reason=reason,
+            now=self.now,
+            actor=ACTOR,
+        ):
+            return current.id, f"appointment {current.id}: {reason}"
         cancel_appointment(
             self.session,
             self.schedule,
@@ -142,22 +169,35 @@ class _Changes:
             now=self.now,
             actor=ACTOR,
         )
-        return current, f"appointment {current.id}: {reason}"
+        return current.id, f"appointment {current.id}: {reason}"
 
-    def _book(self, starts_at: datetime) -> tuple[Appointment, str]:
+    def _book(self, starts_at: datetime) -> tuple[int, str]:
         """Book, and on the patient's first such booking enroll in the rule's sequences: one
         `enroll_course` call, so the course has one set of appointments (as staff enrollment does).
 
         A sequence the patient was ever enrolled in is not restarted (staff may have ended it).
         """
         session, booking, (patient, rule) = self.session, self.booking, self.course
-        # Every enrollment the patient ever had, in one read: which sequences are known, and the
-        # open ones a booking re-plans (add_appointment would read those again otherwise).
-        query = select(Enrollment).where(Enrollment.patient_id == patient.id)
-        enrollments = list(session.scalars(query.order_by(Enrollment.id)))
+        # Every enrollment the patient ever had, with its events, in one read: which sequences
+        # are known, and the open ones a booking re-plans.
+        enrollments = setwise.enrollments(session, patient.id, only_open=False)
         known = {enrollment.sequence for enrollment in enrollments}
         missing = [name for name in rule.sequences if name not in known]
         if not missing:
+            opened = [e for e in enrollments if e.state in OPEN]
+            booked = self.set_wise and setwise.book(
+                session,
+                self.schedule,
+                self.who,
+                opened,
+                starts_at,
+                booking.ends_at,
+                location=booking.location_name,
+                now=self.now,
+                actor=ACTOR,
+            )
+            if booked:
+                return booked, f"appointment {booked} booked"
             appointment = add_appointment(
                 session,
                 self.schedule,
@@ -167,9 +207,8 @@ class _Changes:
                 location=booking.location_name,
                 now=self.now,
                 actor=ACTOR,
-                enrollments=[e for e in enrollments if e.state in OPEN],
             )
-            return appointment, f"appointment {appointment.id} booked"
+            return appointment.id, f"appointment {appointment.id} booked"
         course = enroll_course(
             session,
             self.schedule,
@@ -181,4 +220,7 @@ class _Changes:
             location=booking.location_name,
         )
         appointment = course.appointments[0]
-        return appointment, f"appointment {appointment.id} booked; enrolled in {', '.join(missing)}"
+        return (
+            appointment.id,
+            f"appointment {appointment.id} booked; enrolled in {', '.join(missing)}",
+        )

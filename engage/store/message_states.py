@@ -12,13 +12,15 @@ racing another worker or dispatcher learns exactly which rows are its own.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     ScalarSelect,
+    Table,
     any_,
     bindparam,
     case,
@@ -354,3 +356,44 @@ def claim_provider_record(
             .values(provider=provider, provider_id=free)
         )
     return free
+
+
+@dataclass(frozen=True)
+class Replanned:
+    """A scheduled message re-planned set-wise: `reschedule`'s change and its event; `moved`
+    False when only its step details change (no event, `updated_at` as the ORM sets it)."""
+
+    id: int
+    due_from: datetime
+    due_at: datetime
+    channel: str
+    occurrence: int
+    template: str
+    critical: bool
+    reason: str
+    moved: bool = True
+
+
+def reschedule_many(session: Session, rows: Sequence[Replanned], actor: str, at: datetime) -> None:
+    """`reschedule` for many messages: one UPDATE (still `scheduled` only) and one event INSERT."""
+    table, connection = cast(Table, Message.__table__), session.connection()
+    steps: dict[str, Any] = {k: bindparam(f"m_{k}") for k in ("occurrence", "template", "critical")}
+    times: dict[str, Any] = {k: bindparam(f"m_{k}") for k in ("due_at", "channel", "reason")}
+    for moved in (True, False):
+        chosen = [row for row in rows if row.moved is moved]
+        if chosen:
+            names = [*steps, *times] if moved else list(steps)
+            connection.execute(
+                update(table)
+                .where(table.c.id == bindparam("m_id"), table.c.state == S.SCHEDULED)
+                .values(**steps, **(times | {"updated_at": at} if moved else {})),
+                [{"m_id": r.id, **{f"m_{k}": getattr(r, k) for k in names}} for r in chosen],
+            )
+    fields = [(r, _event_fields(S.SCHEDULED, S.SCHEDULED, r.reason, actor, at)) for r in rows]
+    events = [
+        {**f, "message_id": r.id, "due_from": r.due_from, "due_to": r.due_at}
+        for r, f in fields
+        if r.moved
+    ]
+    if events:
+        connection.execute(insert(cast(Table, MessageEvent.__table__)), events)
