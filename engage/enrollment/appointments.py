@@ -16,7 +16,8 @@ from engage.enrollment.anchors import infusion_length, ranked_appointments
 from engage.enrollment.booking import LIVE, book_appointment, refuse_overlap
 from engage.enrollment.common import get_patient, open_enrollments, transaction
 from engage.enrollment.notices import CANCELLED, MOVED, earlier_notices, notify_change
-from engage.enrollment.service import AppointmentChange, follow_appointments
+from engage.enrollment.replan import Change
+from engage.enrollment.service import follow_appointments
 from engage.errors import Conflict, NotFound, PlanningError
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
@@ -49,7 +50,7 @@ def add_appointment(
     )
     if enrollments is None:
         enrollments = open_enrollments(session, patient_id)
-    added = AppointmentChange(now, actor, "appointment added")
+    added = Change(now, actor, "appointment added")
     follow_appointments(
         session, schedule, patient, enrollments, added, appointments=_ranked([*ranked, appointment])
     )
@@ -82,7 +83,7 @@ def move_appointment_in(
     appointment.starts_at, appointment.ends_at, appointment.updated_at = starts_at, ends_at, now
     # A confirmation was for the old time: the patient confirms the new one again.
     appointment.state, appointment.confirmed_at = AppointmentState.SCHEDULED, None
-    moved = AppointmentChange(now, actor, "appointment moved")
+    moved = Change(now, actor, "appointment moved")
     after = {"starts_at": starts_at, "ends_at": ends_at}
     _follow(session, schedule, appointment, MOVED, moved, before, after, ranked=_ranked(ranked))
     return appointment
@@ -103,7 +104,7 @@ def cancel_appointment_in(
     appointment = _get_open(session, appointment_id)
     before = appointment.state
     appointment.state, appointment.updated_at = AppointmentState.CANCELLED, now
-    cancelled = AppointmentChange(now, actor, reason, withdraw=UNSENT)
+    cancelled = Change(now, actor, reason, withdraw=UNSENT)
     after = {"state": appointment.state, "reason": reason}
     _follow(session, schedule, appointment, CANCELLED, cancelled, {"state": before}, after)
     return appointment
@@ -124,7 +125,7 @@ def _follow(
     schedule: Schedule,
     appointment: Appointment,
     notice: str,
-    change: AppointmentChange,
+    change: Change,
     before: dict[str, Any],
     after: dict[str, Any],
     *,

@@ -17,11 +17,8 @@ from sqlalchemy.orm import Session
 from engage.enrollment.anchors import infusion_length, ranked_appointments, split_events
 from engage.enrollment.booking import book_course
 from engage.enrollment.common import get_patient, get_sequence, open_enrollments, transaction
-from engage.enrollment.service import (
-    AppointmentChange,
-    follow_appointments,
-    start_enrollments,
-)
+from engage.enrollment.replan import Change
+from engage.enrollment.service import follow_appointments, start_enrollments
 from engage.errors import Conflict, PlanningError
 from engage.planning.planner import AnchorEvent
 from engage.schedule.models import Schedule
@@ -85,7 +82,7 @@ def enroll_course_in(
         session, schedule, patient, names, list(single), now=now, actor=actor, appointments=ranked
     )
     if booked and others:
-        added = AppointmentChange(now, actor, "appointment added")
+        added = Change(now, actor, "appointment added")
         follow_appointments(session, schedule, patient, others, added)
     return Course(enrollments, course, booked)
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engage.enrollment.common import OPEN, get_enrollment, get_patient, transaction
-from engage.enrollment.replan import locked, replan
+from engage.enrollment.replan import Change, locked, replan
 from engage.errors import Conflict, InvalidInput
 from engage.schedule.models import Schedule
 from engage.store.audit import audit_change
@@ -96,7 +96,7 @@ def _resume(
     _set_state(enrollment, EnrollmentState.ACTIVE, "", now)
     enrollment.paused_until = None
     patient = get_patient(session, enrollment.patient_id)
-    result = replan(session, schedule, enrollment, patient, now=now, actor=actor, reason="resumed")
+    result = replan(session, schedule, enrollment, patient, Change(now, actor, "resumed"))
     _audit_state(
         session,
         enrollment,

@@ -16,7 +16,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from engage.enrollment.common import get_patient, get_sequence, open_enrollments
-from engage.enrollment.replan import AlsoLock, locked, replan
+from engage.enrollment.replan import AlsoLock, Change, locked, replan
 from engage.schedule.models import NOTICE_ANCHORS, Schedule
 from engage.store.appointments import Appointment
 from engage.store.enrollments import Enrollment, EnrollmentEvent
@@ -62,9 +62,7 @@ def notify_change(
         schedule,
         enrollment,
         get_patient(session, appointment.patient_id),
-        now=now,
-        actor=actor,
-        reason=anchor.replace(".", " "),
+        Change(now, actor, anchor.replace(".", " ")),
         only=lambda _anchor, event_key: event_key == key,
         stored=(locked_by_enrollment or {}).get(enrollment.id),
     )

@@ -29,6 +29,18 @@ Selector = Callable[[str, str], bool]  # (step anchor, event key) -> is this pai
 
 
 @dataclass(frozen=True)
+class Change:
+    """What re-plans an enrollment: when, by whom, the reason its messages' events carry, and
+    which states of a message the plan no longer holds it withdraws (a cancelled appointment
+    withdraws every unsent one, not only the pending)."""
+
+    now: datetime
+    actor: str
+    reason: str
+    withdraw: frozenset[MessageState] = PENDING
+
+
+@dataclass(frozen=True)
 class Replanned:
     """How many rows a re-plan created, moved, withdrew (cancelled) and skipped (flag/suppress)."""
 
@@ -43,12 +55,9 @@ def replan(
     schedule: Schedule,
     enrollment: Enrollment,
     patient: Patient,
+    change: Change,
     *,
-    now: datetime,
-    actor: str,
-    reason: str,
     only: Selector | None = None,
-    withdraw: frozenset[MessageState] = PENDING,
     stored: Sequence[Message] | None = None,
 ) -> Replanned:
     """Plan `enrollment` again and reconcile its messages (those `only` selects, or all).
@@ -63,6 +72,7 @@ def replan(
         return only is None or only(anchors.get(step_id, ""), key)
 
     recipient = Recipient(patient.timezone, consented_channels(patient))
+    now, actor, reason = change.now, change.actor, change.reason
     planned = plan(sequence, recipient, anchor_events(enrollment), schedule.clinic.quiet_hours, now)
     if stored is None:
         stored = session.scalars(
@@ -82,7 +92,7 @@ def replan(
             if outcome:
                 counts[outcome] += 1
     for message in rows.values():
-        if message.state in withdraw:
+        if message.state in change.withdraw:
             transition(session, message, MessageState.CANCELLED, reason, actor, at=now)
             counts["cancelled"] += 1
     return Replanned(**counts)

@@ -23,6 +23,7 @@ from engage.enrollment.common import (
 )
 from engage.enrollment.replan import (
     AlsoLock,
+    Change,
     Selector,
     locked_messages,
     locked_messages_and,
@@ -33,7 +34,7 @@ from engage.schedule.models import REPEATING_ANCHORS, Schedule
 from engage.store.appointments import Appointment
 from engage.store.audit import audit
 from engage.store.enrollments import Enrollment, EnrollmentEvent, EnrollmentState
-from engage.store.messages import PENDING, Message, MessageState
+from engage.store.messages import Message
 from engage.store.patients import Patient
 
 BOOSTER = "booster"
@@ -109,16 +110,9 @@ def start_enrollments(
         enrollments.append(enrollment)
     session.flush()  # their ids, which their messages and audit rows name
     for enrollment in enrollments:
-        result = replan(
-            session,
-            schedule,
-            enrollment,
-            patient,
-            now=now,
-            actor=actor,
-            reason="planned",
-            stored=(),  # a new enrollment has no messages yet
-        )
+        planned = Change(now, actor, "planned")
+        # A new enrollment has no messages yet.
+        result = replan(session, schedule, enrollment, patient, planned, stored=())
         audit(
             session,
             actor=actor,
@@ -138,18 +132,6 @@ def start_enrollments(
 
 
 @dataclass(frozen=True)
-class AppointmentChange:
-    """A change of a patient's appointments as the enrollments follow it: when, by whom, the
-    reason the re-planned messages carry, and which states of a changed appointment's messages
-    it withdraws (a cancellation withdraws every unsent one, not only the pending)."""
-
-    now: datetime
-    actor: str
-    reason: str
-    withdraw: frozenset[MessageState] = PENDING
-
-
-@dataclass(frozen=True)
 class Followed:
     """What `follow_appointments` did: the changed event keys, and the messages of those keys it
     locked, both by enrollment id. The messages are the session's current objects: a later
@@ -166,7 +148,7 @@ def follow_appointments(
     schedule: Schedule,
     patient: Patient,
     enrollments: Sequence[Enrollment],
-    change: AppointmentChange,
+    change: Change,
     *,
     appointments: list[Appointment] | None = None,
     also: AlsoLock | None = None,
@@ -200,18 +182,7 @@ def follow_appointments(
             m.event_key in keys for m in mine
         ):
             continue
-        replan(
-            session,
-            schedule,
-            enrollment,
-            patient,
-            now=change.now,
-            actor=change.actor,
-            reason=change.reason,
-            only=_keyed(keys),
-            withdraw=change.withdraw,
-            stored=mine,
-        )
+        replan(session, schedule, enrollment, patient, change, only=_keyed(keys), stored=mine)
     return Followed(changed, stored, extra)
 
 
@@ -221,6 +192,10 @@ def _plans_from_appointments(schedule: Schedule, enrollment: Enrollment) -> bool
 
 def _keyed(keys: set[str]) -> Selector:
     return lambda _anchor, key: key in keys
+
+
+def _course_completed(anchor: str, _key: str) -> bool:
+    return anchor == COURSE_COMPLETED
 
 
 @transaction
@@ -245,21 +220,13 @@ def complete_course(
     patient.course_completed_at = at
     patient.updated_at = now
     booster_enrollment = None
+    completed = Change(now, actor, "course completed")
     for enrollment in open_enrollments(session, patient_id):
         if enrollment.sequence == booster:
             booster_enrollment = enrollment
         if set_event(enrollment, COURSE_COMPLETED, at):
             session.flush()
-            replan(
-                session,
-                schedule,
-                enrollment,
-                patient,
-                now=now,
-                actor=actor,
-                reason="course completed",
-                only=lambda anchor, _key: anchor == COURSE_COMPLETED,
-            )
+            replan(session, schedule, enrollment, patient, completed, only=_course_completed)
     if booster_enrollment is None and booster in schedule.sequences:
         booster_enrollment = start_enrollment(
             session,
