@@ -7,8 +7,9 @@ occurrence is that rank (the first infusion is occurrence 1).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -103,7 +104,19 @@ def ranked_appointments(session: Session, patient_id: int) -> list[Appointment]:
     )
 
 
-def appointment_events(appointments: list[Appointment]) -> list[AnchorEvent]:
+class Booked(Protocol):
+    """An appointment as its anchor events need it: a stored row, or a plain copy of one."""
+
+    @property
+    def event_key(self) -> str: ...
+    @property
+    def starts_at(self) -> datetime: ...
+    @property
+    def ends_at(self) -> datetime: ...
+
+
+def appointment_events(appointments: Sequence[Booked]) -> list[AnchorEvent]:
+    """The `infusion.start` and `infusion.end` events of ranked appointments (rank: occurrence)."""
     events = []
     for rank, appointment in enumerate(appointments, start=1):
         key = appointment.event_key
