@@ -20,6 +20,7 @@ from engage.enrollment.anchors import END, START
 from engage.enrollment.notices import SUPERSEDED
 from engage.enrollment.replan import appointment_id as keyed_appointment
 from engage.planning.planner import AnchorEvent, PlannedMessage, Recipient, plan
+from engage.planning.reasons import with_move
 from engage.schedule.models import REPEATING_ANCHORS, Schedule
 from engage.store.appointments import AppointmentState
 from engage.store.audit import AuditLog
@@ -223,7 +224,7 @@ class Change:
     def _row(self, enrolled: Enrolled, item: PlannedMessage, reason: str) -> dict[str, Any]:
         return {
             "state": _skip_state(item) if item.skip_reason else MessageState.SCHEDULED,
-            "reason": item.skip_reason or reason,
+            "reason": item.skip_reason or with_move(reason, item.moved),
             "patient_id": self.who.id,
             "enrollment_id": enrolled.id,
             "appointment_id": keyed_appointment(item.event_key),
@@ -243,11 +244,12 @@ class Change:
             self._move(message, _skip_state(item), item.skip_reason)
             return
         steps = (item.occurrence, item.template, item.critical)
+        why = with_move(reason, item.moved)
         moved = (message.due_at, message.channel) != (item.due_at, item.channel)
         if not moved and steps == (message.occurrence, message.template, message.critical):
             return
         self.replanned.append(
-            Replanned(message.id, message.due_at, item.due_at, item.channel, *steps, reason, moved)
+            Replanned(message.id, message.due_at, item.due_at, item.channel, *steps, why, moved)
         )
 
     def _move(self, message: Stored, to: MessageState, reason: str) -> None:

@@ -86,7 +86,9 @@ def _dispatch(engine: sa.Engine, patient: str) -> None:
             session.scalars(
                 sa.select(Message.id)
                 .where(Message.patient_id == pid, Message.state == MessageState.SCHEDULED)
-                .order_by(Message.due_at, Message.step_id, Message.appointment_id, Message.event_key)
+                .order_by(
+                    Message.due_at, Message.step_id, Message.appointment_id, Message.event_key
+                )
                 .limit(2)
             )
         )
@@ -172,9 +174,9 @@ def _rows(engine: sa.Engine, ref: str) -> dict[str, Any]:
             (
                 a.action,
                 a.entity,
-                rank.get(int(a.entity_id)) if a.entity == "appointment" else enrollments.get(
-                    int(a.entity_id)
-                ),
+                rank.get(int(a.entity_id))
+                if a.entity == "appointment"
+                else enrollments.get(int(a.entity_id)),
                 a.before,
                 a.after,
                 a.at,
@@ -208,15 +210,20 @@ def _rows(engine: sa.Engine, ref: str) -> dict[str, Any]:
         )
         return {
             "appointments": [
-                (a.starts_at, a.ends_at, a.location, str(a.state), a.confirmed_at, when(a.updated_at))
+                (
+                    a.starts_at,
+                    a.ends_at,
+                    a.location,
+                    str(a.state),
+                    a.confirmed_at,
+                    when(a.updated_at),
+                )
                 for a in appointments
             ],
             "enrollment_events": enrollment_events,
             "messages": message_rows,
             "audits": audits,
-            "journal": [
-                (n, t, s, c, _ids_out(r, rank_of=rank)) for n, t, s, c, r in journal
-            ],
+            "journal": [(n, t, s, c, _ids_out(r, rank_of=rank)) for n, t, s, c, r in journal],
         }
 
 
