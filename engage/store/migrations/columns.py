@@ -88,3 +88,8 @@ def boolean(name: str, *, nullable: bool = False) -> sa.Column[object]:
 def json_value(name: str, *, nullable: bool = False) -> sa.Column[object]:
     """A JSON document (`json` on PostgreSQL, text on SQLite)."""
     return sa.Column(name, sa.JSON(), nullable=nullable)
+
+
+def index(table: str, *columns: str) -> None:
+    """`op.create_index` of `columns` of `table`, named `ix_<table>_<columns>`."""
+    op.create_index(f"ix_{table}_{'_'.join(columns)}", table, list(columns))

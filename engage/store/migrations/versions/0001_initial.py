@@ -13,6 +13,7 @@ from engage.store.migrations.columns import (
     MESSAGE_STATES,
     boolean,
     fk,
+    index,
     instant,
     integer,
     json_value,
@@ -70,7 +71,7 @@ def upgrade() -> None:
         *stamps(),
         fk("enrollment", "patient_id", "patient"),
     )
-    op.create_index("ix_enrollment_patient_id", "enrollment", ["patient_id"])
+    index("enrollment", "patient_id")
     op.create_table(
         "enrollment_event",
         *key("enrollment_event"),
@@ -97,7 +98,7 @@ def upgrade() -> None:
         *stamps(),
         fk("appointment", "patient_id", "patient"),
     )
-    op.create_index("ix_appointment_patient_id", "appointment", ["patient_id"])
+    index("appointment", "patient_id")
     op.create_table(
         "message",
         *key("message"),
@@ -134,10 +135,10 @@ def upgrade() -> None:
             name="uq_message_enrollment_id_step_id_event_key",
         ),
     )
-    op.create_index("ix_message_state_due_at", "message", ["state", "due_at"])
-    op.create_index("ix_message_patient_id", "message", ["patient_id"])
-    op.create_index("ix_message_appointment_id", "message", ["appointment_id"])
-    op.create_index("ix_message_provider_id", "message", ["provider_id"])
+    index("message", "state", "due_at")
+    index("message", "patient_id")
+    index("message", "appointment_id")
+    index("message", "provider_id")
     op.create_table(
         "message_event",
         *key("message_event"),
@@ -149,7 +150,7 @@ def upgrade() -> None:
         string("actor", 64),
         fk("message_event", "message_id", "message"),
     )
-    op.create_index("ix_message_event_message_id", "message_event", ["message_id"])
+    index("message_event", "message_id")
     op.create_table(
         "audit_log",
         *key("audit_log"),
@@ -161,7 +162,7 @@ def upgrade() -> None:
         json_value("before", nullable=True),
         json_value("after", nullable=True),
     )
-    op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    index("audit_log", "at")
 
 
 def downgrade() -> None:

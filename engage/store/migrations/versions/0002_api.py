@@ -5,7 +5,17 @@ and the SMS patients send in.
 import sqlalchemy as sa
 from alembic import op
 
-from engage.store.migrations.columns import ROLES, fk, instant, integer, key, one_of, string, text
+from engage.store.migrations.columns import (
+    ROLES,
+    fk,
+    index,
+    instant,
+    integer,
+    key,
+    one_of,
+    string,
+    text,
+)
 
 revision, down_revision = "0002", "0001"
 
@@ -41,9 +51,9 @@ def upgrade() -> None:
         instant("received_at"),
         fk("inbound_message", "patient_id", "patient"),
     )
-    op.create_index("ix_inbound_message_patient_id", "inbound_message", ["patient_id"])
-    op.create_index("ix_inbound_message_from_hash", "inbound_message", ["from_hash"])
-    op.create_index("ix_inbound_message_received_at", "inbound_message", ["received_at"])
+    index("inbound_message", "patient_id")
+    index("inbound_message", "from_hash")
+    index("inbound_message", "received_at")
 
 
 def downgrade() -> None:

@@ -5,7 +5,7 @@ filler's appointment ids with the newest message applied to each.
 import sqlalchemy as sa
 from alembic import op
 
-from engage.store.migrations.columns import fk, instant, integer, key, one_of, string, text
+from engage.store.migrations.columns import fk, index, instant, integer, key, one_of, string, text
 
 revision, down_revision = "0003", "0002"
 
@@ -30,9 +30,9 @@ def upgrade() -> None:
         instant("updated_at"),
         sa.UniqueConstraint("sender", "control_id", name="uq_hl7_message_sender_control_id"),
     )
-    op.create_index("ix_hl7_message_message_type", "hl7_message", ["message_type"])
-    op.create_index("ix_hl7_message_received_at", "hl7_message", ["received_at"])
-    op.create_index("ix_hl7_message_state", "hl7_message", ["state"])
+    index("hl7_message", "message_type")
+    index("hl7_message", "received_at")
+    index("hl7_message", "state")
     op.create_table(
         "hl7_appointment",
         *key("hl7_appointment"),
@@ -48,8 +48,8 @@ def upgrade() -> None:
         fk("hl7_appointment", "patient_id", "patient"),
         fk("hl7_appointment", "message_id", "hl7_message"),
     )
-    op.create_index("ix_hl7_appointment_appointment_id", "hl7_appointment", ["appointment_id"])
-    op.create_index("ix_hl7_appointment_patient_id", "hl7_appointment", ["patient_id"])
+    index("hl7_appointment", "appointment_id")
+    index("hl7_appointment", "patient_id")
 
 
 def downgrade() -> None:

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from engage.store.migrations.columns import ROLES, fk, instant, integer, key, one_of, string
+from engage.store.migrations.columns import ROLES, fk, index, instant, integer, key, one_of, string
 
 revision, down_revision = "0005", "0004"
 
@@ -32,7 +32,7 @@ def upgrade() -> None:
         fk("console_session", "user_id", "console_user"),
         sa.UniqueConstraint("token_hash", name="uq_console_session_token_hash"),
     )
-    op.create_index("ix_console_session_user_id", "console_session", ["user_id"])
+    index("console_session", "user_id")
     op.create_table(
         "login_failure",
         *key("login_failure"),
@@ -40,8 +40,8 @@ def upgrade() -> None:
         string("username", 64),
         string("source", 64),
     )
-    op.create_index("ix_login_failure_username_at", "login_failure", ["username", "at"])
-    op.create_index("ix_login_failure_source_at", "login_failure", ["source", "at"])
+    index("login_failure", "username", "at")
+    index("login_failure", "source", "at")
 
 
 def downgrade() -> None:

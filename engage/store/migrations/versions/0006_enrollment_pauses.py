@@ -4,11 +4,13 @@
 
 from alembic import op
 
+from engage.store.migrations.columns import index
+
 revision, down_revision = "0006", "0005"
 
 
 def upgrade() -> None:
-    op.create_index("ix_enrollment_state_paused_until", "enrollment", ["state", "paused_until"])
+    index("enrollment", "state", "paused_until")
 
 
 def downgrade() -> None:

@@ -4,13 +4,15 @@
 
 from alembic import op
 
+from engage.store.migrations.columns import index
+
 revision, down_revision = "0009", "0008"
 
 
 def upgrade() -> None:
-    op.create_index("ix_appointment_starts_at", "appointment", ["starts_at"])
-    op.create_index("ix_audit_log_entity_entity_id", "audit_log", ["entity", "entity_id"])
-    op.create_index("ix_inbound_message_keyword_id", "inbound_message", ["keyword", "id"])
+    index("appointment", "starts_at")
+    index("audit_log", "entity", "entity_id")
+    index("inbound_message", "keyword", "id")
 
 
 def downgrade() -> None:

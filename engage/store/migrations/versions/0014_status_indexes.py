@@ -5,13 +5,15 @@ reasons and the dispatcher's last change over the window), so none of them scans
 
 from alembic import op
 
+from engage.store.migrations.columns import index
+
 revision, down_revision = "0014", "0013"
 
 
 def upgrade() -> None:
-    op.create_index("ix_message_sent_at", "message", ["sent_at"])
-    op.create_index("ix_message_event_at", "message_event", ["at"])
-    op.create_index("ix_message_event_actor_at", "message_event", ["actor", "at"])
+    index("message", "sent_at")
+    index("message_event", "at")
+    index("message_event", "actor", "at")
 
 
 def downgrade() -> None:
