@@ -107,12 +107,11 @@ def ranked_appointments(session: Session, patient_id: int) -> list[Appointment]:
 class Booked(Protocol):
     """An appointment as its anchor events need it: a stored row, or a plain copy of one."""
 
+    starts_at: datetime
+    ends_at: datetime
+
     @property
     def event_key(self) -> str: ...
-    @property
-    def starts_at(self) -> datetime: ...
-    @property
-    def ends_at(self) -> datetime: ...
 
 
 def appointment_events(appointments: Sequence[Booked]) -> list[AnchorEvent]:
