@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engage import enrollment as service
 from engage.api import errors
 from engage.api.fields import Id
-from engage.api.params import READ, WRITE, Db, Now, Plan, RequestBody, Sessions, Staff
+from engage.api.params import READ, WRITE, Db, Now, Plan, RequestBody, Sessions, Staff, creates
 from engage.api.patients import load_patient, patient_rows
 from engage.api.walltime import WallTime, instant
 from engage.enrollment import common
@@ -72,12 +72,7 @@ def times(body: AppointmentCreate | AppointmentMove, zone: str) -> tuple[datetim
     return starts_at, ends_at
 
 
-@router.post(
-    "/patients/{patient_id}/appointments",
-    status_code=201,
-    response_model=AppointmentOut,
-    responses=WRITE,
-)
+@creates(router, "/patients/{patient_id}/appointments", AppointmentOut)
 def add(
     patient_id: Id, body: AppointmentCreate, who: Staff, session: Db, plan: Plan, now: Now
 ) -> AppointmentOut:

@@ -21,7 +21,7 @@ from engage.api import errors
 from engage.api.appointments import AppointmentMove, AppointmentOut, Cancel, times
 from engage.api.enrollments import EnrollmentOut, EventIn, anchor_events, enrollment_out
 from engage.api.fields import Id
-from engage.api.params import WRITE, Db, Now, Plan, RequestBody, Staff, Templates
+from engage.api.params import WRITE, Db, Now, Plan, RequestBody, Staff, Templates, creates
 from engage.api.patients import load_patient
 from engage.api.walltime import WallTime, instant
 from engage.enrollment import common
@@ -84,9 +84,7 @@ def _course_of(
     return _slots(body, zone), anchor_events(body.events, zone)
 
 
-@router.post(
-    "/patients/{patient_id}/course", status_code=201, response_model=CourseOut, responses=WRITE
-)
+@creates(router, "/patients/{patient_id}/course", CourseOut)
 def enroll_course(
     patient_id: Id, body: CourseCreate, who: Staff, session: Db, plan: Plan, now: Now
 ) -> CourseOut:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from engage import enrollment as service
 from engage.api import errors
 from engage.api.fields import Id, Moment
-from engage.api.params import READ, WRITE, Db, Now, Plan, RequestBody, Staff
+from engage.api.params import READ, WRITE, Db, Now, Plan, RequestBody, Staff, creates
 from engage.api.patients import load_patient, patient_rows
 from engage.api.walltime import WallTime, instant
 from engage.enrollment import common
@@ -104,12 +104,7 @@ def anchor_events(given: list[EventIn], zone: str) -> list[AnchorEvent]:
     return [AnchorEvent(e.name, instant(e.at, zone, f"events.{n}.at")) for n, e in enumerate(given)]
 
 
-@router.post(
-    "/patients/{patient_id}/enrollments",
-    status_code=201,
-    response_model=EnrollmentOut,
-    responses=WRITE,
-)
+@creates(router, "/patients/{patient_id}/enrollments", EnrollmentOut)
 def enroll(
     patient_id: Id, body: EnrollmentCreate, who: Staff, session: Db, plan: Plan, now: Now
 ) -> EnrollmentOut:

@@ -7,9 +7,11 @@ strings are stripped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import APIRouter, Depends
+from fastapi.types import DecoratedCallable
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +28,13 @@ Templates = Annotated[Any, Depends(deps.templates)]
 Now = Annotated[Any, Depends(deps.now)]
 READ = errors.responses(404, 422)  # what a route that reads a record (or a patient's) may answer
 WRITE = errors.responses(404, 409, 422)  # what a route that changes a record may answer
+
+
+def creates(
+    router: APIRouter, path: str, model: Any
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """The route that creates a record of a patient's: 201 with `model`, and a write's answers."""
+    return router.post(path, status_code=201, response_model=model, responses=WRITE)
 
 
 class RequestBody(BaseModel):
