@@ -14,9 +14,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engage.enrollment.bulk_plan import FreshCourse, PlannedEnrollment, placeholder
-from engage.enrollment.replan import appointment_id
+from engage.enrollment.replan import planned_row
 from engage.planning.planner import PlannedMessage
-from engage.planning.reasons import with_move
 from engage.store.appointments import Appointment, AppointmentState
 from engage.store.audit import AuditLog
 from engage.store.bulk_insert import insert_returning_ids, insert_rows
@@ -127,26 +126,7 @@ def _message_row(
     key_of: dict[str, str],
 ) -> dict[str, Any]:
     key = key_of.get(item.event_key, item.event_key)
-    skipped = bool(item.skip_reason)
-    state = MessageState.SCHEDULED
-    if skipped:  # as replan records a skipped step: critical ones need a person
-        state = MessageState.FLAGGED if item.critical else MessageState.SUPPRESSED
-    return {
-        "state": state,
-        "reason": item.skip_reason or with_move(PLANNED, item.moved),
-        "patient_id": patient_id,
-        "enrollment_id": enrollment_id,
-        "appointment_id": appointment_id(key),
-        "sequence": planned.sequence,
-        "step_id": item.step_id,
-        "event_key": key,
-        "occurrence": item.occurrence,
-        "channel": item.channel,
-        "template": item.template,
-        "critical": item.critical,
-        "due_at": item.due_at,
-        "attempts": 0,
-    }
+    return planned_row(patient_id, enrollment_id, planned.sequence, item, PLANNED, key)
 
 
 def _enrollment_audit(

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import Session
@@ -155,6 +156,37 @@ def _skip_state(item: PlannedMessage) -> MessageState:
     return MessageState.FLAGGED if item.critical else MessageState.SUPPRESSED
 
 
+def planned_row(
+    patient_id: int,
+    enrollment_id: int,
+    sequence: str,
+    item: PlannedMessage,
+    reason: str,
+    event_key: str | None = None,
+) -> dict[str, Any]:
+    """The columns of the row a planned message becomes, as every path storing one writes them
+    (re-plan, bulk enrollment, the HL7 set-wise path): a skipped step flagged (critical) or
+    suppressed with its skip reason, else scheduled with `reason` and the planner's note of a
+    moved time. `event_key` stands for the item's (bulk enrollment's real appointment keys)."""
+    key = item.event_key if event_key is None else event_key
+    return {
+        "state": _skip_state(item) if item.skip_reason else MessageState.SCHEDULED,
+        "reason": item.skip_reason or with_move(reason, item.moved),
+        "patient_id": patient_id,
+        "enrollment_id": enrollment_id,
+        "appointment_id": appointment_id(key),
+        "sequence": sequence,
+        "step_id": item.step_id,
+        "event_key": key,
+        "occurrence": item.occurrence,
+        "channel": item.channel,
+        "template": item.template,
+        "critical": item.critical,
+        "due_at": item.due_at,
+        "attempts": 0,
+    }
+
+
 def _create(
     session: Session,
     enrollment: Enrollment,
@@ -164,26 +196,8 @@ def _create(
     actor: str,
     reason: str,
 ) -> Message:
-    skipped = bool(item.skip_reason)
-    return create(
-        session,
-        _skip_state(item) if skipped else MessageState.SCHEDULED,
-        item.skip_reason or with_move(reason, item.moved),
-        actor,
-        now,
-        patient_id=enrollment.patient_id,
-        enrollment_id=enrollment.id,
-        appointment_id=appointment_id(item.event_key),
-        sequence=enrollment.sequence,
-        step_id=item.step_id,
-        event_key=item.event_key,
-        occurrence=item.occurrence,
-        channel=item.channel,
-        template=item.template,
-        critical=item.critical,
-        due_at=item.due_at,
-        attempts=0,
-    )
+    row = planned_row(enrollment.patient_id, enrollment.id, enrollment.sequence, item, reason)
+    return create(session, row.pop("state"), row.pop("reason"), actor, now, **row)
 
 
 def _update(
