@@ -11,7 +11,8 @@ Throughput: `connections` peers send as fast as ACKs come back; the CPU seconds 
 and its PostgreSQL backends spent on them, per message (the machine is shared: CPU per message
 says more than wall time). Latency: one peer paced at `paced_rate` messages/s, each ACK's round
 trip timed at the peer. Statements per SIU: the same script applied in this process through
-`Intake` on other patients, every SQL statement counted (the pool's pre-ping not included).
+`Intake` on other patients, every SQL statement counted, COPY included (the pool's pre-ping
+not included).
 `python -m bench.hl7 [messages] [connections]` runs it alone at a small size.
 """
 
@@ -24,7 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import psycopg
 from hl7.client import MLLPClient
 
 from bench.procs import ROOT, Group, group, group_cpu_seconds
@@ -166,10 +169,22 @@ def _statements(url: str, refs: list[str]) -> float:
         count[0] += 1
 
     event.listen(engine, "before_cursor_execute", counted)
-    intake = Intake(engine, load_schedule(ROOT / "schedules.yaml"))
-    stream = _stream(refs)
-    codes = [intake.handle(message).code for message in stream]
-    engine.dispose()
+    # Bulk writes (engage.store.bulk_insert) COPY through the driver's own cursor, which
+    # SQLAlchemy's event does not see: each COPY is a statement too.
+    copy = psycopg.Cursor.copy
+
+    def copied(cursor: psycopg.Cursor[Any], *args: Any, **kwargs: Any) -> Any:
+        counted()
+        return copy(cursor, *args, **kwargs)
+
+    psycopg.Cursor.copy = copied  # type: ignore[method-assign]
+    try:
+        intake = Intake(engine, load_schedule(ROOT / "schedules.yaml"))
+        stream = _stream(refs)
+        codes = [intake.handle(message).code for message in stream]
+    finally:
+        psycopg.Cursor.copy = copy  # type: ignore[method-assign]
+        engine.dispose()
     if any(code != "AA" for code in codes):
         raise RuntimeError(f"statement count: answers {sorted(set(codes))}, expected AA")
     return count[0] / len(stream)

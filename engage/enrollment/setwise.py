@@ -18,11 +18,15 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from engage.enrollment.anchors import infusion_length
+from engage.enrollment.anchors import END, START, infusion_length
 from engage.enrollment.booking import LIVE
+from engage.enrollment.bulk_plan import Newcomer, plan_fresh
+from engage.enrollment.bulk_store import store_courses
 from engage.enrollment.common import OPEN
 from engage.enrollment.notices import CANCELLED, MOVED
 from engage.enrollment.setwise_change import Appt, Change, Enrolled, Event, Who
+from engage.errors import PlanningError
+from engage.planning.planner import AnchorEvent
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
 from engage.store.enrollments import Enrollment, EnrollmentEvent
@@ -31,7 +35,8 @@ from engage.store.messages import PENDING, UNSENT
 _APPOINTMENT = cast(Table, Appointment.__table__)
 _ENROLLMENT = cast(Table, Enrollment.__table__)
 _EVENT = cast(Table, EnrollmentEvent.__table__)
-__all__ = ["Enrolled", "Who", "appointments", "book", "cancel", "enrollments", "move"]
+__all__ = ["Enrolled", "Newcomer", "Who", "appointments", "book", "cancel", "enroll_first"]
+__all__ += ["enrollments", "move"]
 
 
 def appointments(session: Session, patient_id: int) -> list[Appt]:
@@ -94,6 +99,36 @@ def book(
     change.follow(among, _ranked([*ranked, booked]), "appointment added", PENDING)
     change.write()
     return new_id
+
+
+def enroll_first(
+    session: Session,
+    schedule: Schedule,
+    patient: Newcomer,
+    sequences: list[str],
+    starts_at: datetime,
+    ends_at: datetime | None,
+    *,
+    location: str,
+    now: datetime,
+    actor: str,
+) -> int | None:
+    """`enroll_course_in` for a patient with no open enrollment and no booked appointment (a
+    first infusion booking): bulk enrollment's in-memory plan and set-wise store; the new
+    appointment's id."""
+    if appointments(session, patient.id):
+        return None
+    events = [AnchorEvent(START, starts_at), *([AnchorEvent(END, ends_at)] if ends_at else [])]
+    try:
+        course = plan_fresh(schedule, patient, sequences, events, now=now, location=location)
+    except (PlanningError, ValueError):
+        return None
+    if course is None:
+        return None
+    store_courses(session, [course], now=now, actor=actor)
+    t = _APPOINTMENT
+    query = select(t.c.id).where(t.c.patient_id == patient.id, t.c.starts_at == course.slots[0][0])
+    return int(session.connection().execute(query).scalar_one())
 
 
 def move(

@@ -209,6 +209,22 @@ class _Changes:
                 actor=ACTOR,
             )
             return appointment.id, f"appointment {appointment.id} booked"
+        fresh = self.set_wise and not any(e.state in OPEN for e in enrollments)
+        first = fresh and setwise.enroll_first(
+            session,
+            self.schedule,
+            setwise.Newcomer(
+                patient.id, patient.timezone, self.who.channels, patient.course_completed_at
+            ),
+            missing,
+            starts_at,
+            booking.ends_at,
+            location=booking.location_name,
+            now=self.now,
+            actor=ACTOR,
+        )
+        if first:
+            return first, f"appointment {first} booked; enrolled in {', '.join(missing)}"
         course = enroll_course(
             session,
             self.schedule,
