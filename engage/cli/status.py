@@ -121,16 +121,15 @@ PING_TIMEOUT = 0.5  # local workers answer in milliseconds; a ping waits it out
 
 
 def _gather(settings: Settings, span: timedelta, broker: Future[BrokerView]) -> Snapshot:
-    # Imported here, while the broker thread pings: SQLAlchemy and the models are most of it.
+    # Imported here, while the broker thread pings: SQLAlchemy Core (not the ORM, whose model
+    # registry engage.store would import) is most of it.
+    from engage.ops.reads_engine import reads_engine
     from engage.ops.status import gather
-    from engage.store.db import make_engine, session_factory
 
     # The database alone, not engage.runtime (which builds channels and their SDKs).
-    engine = make_engine(settings.database_url)
+    engine = reads_engine(settings.database_url)
     try:
-        return gather(
-            settings, session_factory(engine), datetime.now(UTC), window=span, broker=broker
-        )
+        return gather(settings, engine.connect, datetime.now(UTC), window=span, broker=broker)
     finally:
         engine.dispose()
 

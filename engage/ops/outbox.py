@@ -1,20 +1,30 @@
-"""Read-only questions about the outbox that metrics and `engage status` both ask."""
+"""Read-only questions about the outbox that metrics and `engage status` both ask.
+
+Asked in SQLAlchemy Core over `engage.ops.outbox_tables`, not the ORM models, so `engage status`
+starts without the model registry; `reads` is a Session or a Connection alike.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, func, select, text
 
-from engage.store.messages import Message, MessageEvent, MessageState
+from engage.ops import outbox_tables as t
+from engage.ops.outbox_tables import aware, utc
 
-S = MessageState
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    Reads = Session | Connection
+
+M, E = t.message.c, t.message_event.c
 # Due and not yet handed to a provider: waiting for a dispatcher, in the broker, or mid-call.
-UNSENT = (S.SCHEDULED, S.QUEUED, S.SENDING)
-FAILURES = (S.FAILED, S.UNDELIVERED, S.FLAGGED)
+UNSENT = (t.SCHEDULED, t.QUEUED, t.SENDING)
+FAILURES = (t.FAILED, t.UNDELIVERED, t.FLAGGED)
 
 
 # Every read below but counts_by_state is an index range over a few thousand rows at most, yet
@@ -25,11 +35,12 @@ FAILURES = (S.FAILED, S.UNDELIVERED, S.FLAGGED)
 _SMALL_READS = ("SET LOCAL jit = off", "SET LOCAL max_parallel_workers_per_gather = 0")
 
 
-def plan_as_small_reads(session: Session) -> None:
+def plan_as_small_reads(reads: Reads) -> None:
     """Tell PostgreSQL that this transaction's reads are small (no parallel workers, no JIT)."""
-    if session.get_bind().dialect.name == "postgresql":
+    bind = reads if isinstance(reads, Connection) else reads.get_bind()
+    if bind.dialect.name == "postgresql":
         for statement in _SMALL_READS:
-            session.execute(text(statement))
+            reads.execute(text(statement))
 
 
 @dataclass(frozen=True)
@@ -41,86 +52,74 @@ class Backlog:
     oldest_due: datetime | None
 
 
-def counts_by_state(session: Session) -> dict[tuple[str, str], int]:
+def counts_by_state(reads: Reads) -> dict[tuple[str, str], int]:
     """Messages per (state, channel), all time (the outbox keeps every row)."""
-    rows = session.execute(
-        select(Message.state, Message.channel, func.count()).group_by(
-            Message.state, Message.channel
-        )
-    )
+    rows = reads.execute(select(M.state, M.channel, func.count()).group_by(M.state, M.channel))
     return {(str(state), channel): int(n) for state, channel, n in rows}
 
 
-def backlog(session: Session, now: datetime) -> list[Backlog]:
+def backlog(reads: Reads, now: datetime) -> list[Backlog]:
     """Per channel: messages due by `now` that no provider has accepted yet."""
-    rows = session.execute(
-        select(Message.channel, func.count(), func.min(Message.due_at))
-        .where(Message.state.in_(UNSENT), Message.due_at <= now)
-        .group_by(Message.channel)
-        .order_by(Message.channel)
+    rows = reads.execute(
+        select(M.channel, func.count(), func.min(M.due_at))
+        .where(M.state.in_(UNSENT), M.due_at <= utc(now))
+        .group_by(M.channel)
+        .order_by(M.channel)
     )
-    return [Backlog(channel, int(n), _aware(oldest)) for channel, n, oldest in rows]
+    return [Backlog(channel, int(n), aware(oldest)) for channel, n, oldest in rows]
 
 
 NOT_REACHED = UNSENT + FAILURES  # not (yet) with the patient, whatever the reason
 
 
-def critical_not_reached(session: Session, due_before: datetime) -> int:
+def critical_not_reached(reads: Reads, due_before: datetime) -> int:
     """Safety-critical messages due before `due_before` that have not reached the patient."""
     query = (
         select(func.count())
-        .select_from(Message)
-        .where(Message.critical, Message.state.in_(NOT_REACHED), Message.due_at < due_before)
+        .select_from(t.message)
+        .where(M.critical, M.state.in_(NOT_REACHED), M.due_at < utc(due_before))
     )
-    return int(session.execute(query).scalar_one())
+    return int(reads.execute(query).scalar_one())
 
 
-def lateness_seconds(session: Session, since: datetime, limit: int = 100_000) -> list[float]:
+def lateness_seconds(reads: Reads, since: datetime, limit: int = 100_000) -> list[float]:
     """Sent minus due, in seconds, for messages sent since `since` (newest `limit` of them)."""
-    rows = session.execute(
-        select(Message.sent_at, Message.due_at)
-        .where(Message.sent_at >= since, Message.sent_at.is_not(None))
-        .order_by(Message.sent_at.desc())
+    rows = reads.execute(
+        select(M.sent_at, M.due_at)
+        .where(M.sent_at >= utc(since), M.sent_at.is_not(None))
+        .order_by(M.sent_at.desc())
         .limit(limit)
     )
+    # Both columns alike on either backend (naive on SQLite), so their difference is exact.
     return [max(0.0, (sent - due).total_seconds()) for sent, due in rows if sent and due]
 
 
 def transitions_by_channel(
-    session: Session, since: datetime, to_states: Sequence[MessageState]
+    reads: Reads, since: datetime, to_states: Sequence[str]
 ) -> dict[tuple[str, str], int]:
     """(channel, to_state) -> how many messages entered those states since `since`."""
-    rows = session.execute(
-        select(Message.channel, MessageEvent.to_state, func.count())
-        .join(Message, Message.id == MessageEvent.message_id)
-        .where(MessageEvent.at >= since, MessageEvent.to_state.in_([s.value for s in to_states]))
-        .group_by(Message.channel, MessageEvent.to_state)
+    rows = reads.execute(
+        select(M.channel, E.to_state, func.count())
+        .join(t.message, M.id == E.message_id)
+        .where(E.at >= utc(since), E.to_state.in_([str(s) for s in to_states]))
+        .group_by(M.channel, E.to_state)
     )
     return {(channel, state): int(n) for channel, state, n in rows}
 
 
-def top_failure_reasons(session: Session, since: datetime, limit: int = 5) -> list[tuple[str, int]]:
+def top_failure_reasons(reads: Reads, since: datetime, limit: int = 5) -> list[tuple[str, int]]:
     """The commonest reasons among messages that failed, bounced or were flagged since `since`."""
-    rows = session.execute(
-        select(MessageEvent.reason, func.count().label("n"))
-        .where(MessageEvent.at >= since, MessageEvent.to_state.in_([s.value for s in FAILURES]))
-        .group_by(MessageEvent.reason)
-        .order_by(func.count().desc(), MessageEvent.reason)
+    rows = reads.execute(
+        select(E.reason, func.count().label("n"))
+        .where(E.at >= utc(since), E.to_state.in_(FAILURES))
+        .group_by(E.reason)
+        .order_by(func.count().desc(), E.reason)
         .limit(limit)
     )
     return [(reason or "(no reason)", int(n)) for reason, n in rows]
 
 
-def last_event_at(session: Session, actor: str) -> datetime | None:
+def last_event_at(reads: Reads, actor: str) -> datetime | None:
     """When `actor` last changed a message: a liveness hint when no heartbeat is stored."""
-    value = session.execute(
-        select(func.max(MessageEvent.at)).where(MessageEvent.actor == actor)
-    ).scalar_one()
-    return _aware(value)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # Aggregates bypass the column type on SQLite, so min()/max() may come back naive (UTC).
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    value = reads.execute(select(func.max(E.at)).where(E.actor == actor)).scalar_one()
+    return aware(value)

@@ -9,13 +9,15 @@ never imports `workers`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from celery import Celery
 from kombu.entity import Exchange, Queue
 
 from engage.ops.redis_transport import TRANSPORT as REDIS_TRANSPORT
 from engage.settings import Settings
+
+if TYPE_CHECKING:  # imported by make_celery: `engage status` reads the broker with kombu alone
+    from celery import Celery
 
 QUEUES = ("dispatch", "sms", "email")
 
@@ -65,6 +67,12 @@ def broker_options(settings: Settings) -> tuple[str, dict[str, object]]:
     }
 
 
+def broker_transport(url: str) -> str | None:
+    """The kombu transport for a broker URL: Redis through our fixed one (see
+    engage.ops.redis_transport), others as the URL says."""
+    return REDIS_TRANSPORT if url.startswith(("redis://", "rediss://")) else None
+
+
 def _connection_settings() -> dict[str, Any]:
     """How a worker behaves when the broker goes away: reconnect for ever, never exit quietly."""
     return {
@@ -83,11 +91,12 @@ def _connection_settings() -> dict[str, Any]:
 
 def make_celery(settings: Settings) -> Celery:
     """The Celery app for these settings; tasks come from `workers.tasks` (named, not imported)."""
+    from celery import Celery
+
     broker, options = broker_options(settings)
     celery = Celery("engage", broker=broker, include=["workers.tasks"])
     celery.conf.update(
-        # Redis through our fixed transport (see engage.ops.redis_transport); others as is.
-        broker_transport=REDIS_TRANSPORT if broker.startswith(("redis://", "rediss://")) else None,
+        broker_transport=broker_transport(broker),
         broker_transport_options=options,
         **_connection_settings(),
         task_acks_late=True,  # a task lost with its worker is redelivered...

@@ -9,30 +9,27 @@ importing Celery for it is most of a cold start), so the command costs the slowe
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from engage.delivery.claim import DISPATCHER
 from engage.ops import outbox
+from engage.ops import outbox_tables as t
 from engage.ops.broker_view import BrokerView, look_at_broker
 from engage.ops.heartbeat import Beat, beats
-from engage.schedule.models import CHANNELS
 from engage.settings import Settings
-from engage.store.messages import MessageState
 
-if TYPE_CHECKING:  # engage.ops.broker imports Celery: only the broker thread needs it
+if TYPE_CHECKING:  # engage.ops.broker imports kombu: only the broker thread needs it
     from engage.ops.broker import QueueDepths
+    from engage.ops.outbox import Reads
 
-S = MessageState
 WINDOW = timedelta(hours=1)
 # A dispatcher ticks every second or so; three missed beats of a slow tick still count as alive.
 ALIVE_WITHIN = timedelta(seconds=30)
-ACTIVITY = (S.SENT, S.DELIVERED, S.FAILED, S.UNDELIVERED, S.FLAGGED)
+ACTIVITY = (t.SENT, t.DELIVERED, t.FAILED, t.UNDELIVERED, t.FLAGGED)
 
 
 @dataclass(frozen=True)
@@ -133,7 +130,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 def gather(
     settings: Settings,
-    sessions: sessionmaker[Session],
+    sessions: Callable[[], AbstractContextManager[Reads]],
     now: datetime,
     *,
     window: timedelta = WINDOW,
@@ -144,6 +141,7 @@ def gather(
 
     `broker`: the broker's answer already under way (`look_at_broker` on a thread), so a caller
     can start the ping before importing what the database side needs; else started here.
+    `sessions`: a sessionmaker, or `engine.connect` (no ORM needed).
     """
     since = now - window
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="status-broker") as pool:
@@ -155,7 +153,7 @@ def gather(
             lateness = outbox.lateness_seconds(session, since)
             moves = outbox.transitions_by_channel(session, since, ACTIVITY)
             failures = outbox.top_failure_reasons(session, since)
-            last_event = outbox.last_event_at(session, DISPATCHER)
+            last_event = outbox.last_event_at(session, t.DISPATCHER)
         dispatchers = _dispatcher_beats(settings, now)
         queues, workers = broker.result()
     if not workers and queues.reachable:
@@ -181,14 +179,14 @@ def gather(
 
 
 def _activity(moves: dict[tuple[str, str], int], extra: set[str]) -> tuple[ChannelActivity, ...]:
-    channels = sorted(set(CHANNELS) | extra | {channel for channel, _ in moves})
+    channels = sorted(set(t.CHANNELS) | extra | {channel for channel, _ in moves})
     return tuple(
         ChannelActivity(
             channel=c,
-            sent=moves.get((c, S.SENT.value), 0),
-            delivered=moves.get((c, S.DELIVERED.value), 0),
-            failed=moves.get((c, S.FAILED.value), 0) + moves.get((c, S.UNDELIVERED.value), 0),
-            flagged=moves.get((c, S.FLAGGED.value), 0),
+            sent=moves.get((c, t.SENT), 0),
+            delivered=moves.get((c, t.DELIVERED), 0),
+            failed=moves.get((c, t.FAILED), 0) + moves.get((c, t.UNDELIVERED), 0),
+            flagged=moves.get((c, t.FLAGGED), 0),
         )
         for c in channels
     )
