@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, and_, insert, select, update
 from sqlalchemy.orm import Session
 
 from engage.enrollment.anchors import END, START, infusion_length
@@ -31,12 +31,37 @@ from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
 from engage.store.enrollments import Enrollment, EnrollmentEvent
 from engage.store.messages import PENDING, UNSENT
+from engage.store.patients import CHANNEL_ORDER, Consent, Patient
 
 _APPOINTMENT = cast(Table, Appointment.__table__)
 _ENROLLMENT = cast(Table, Enrollment.__table__)
 _EVENT = cast(Table, EnrollmentEvent.__table__)
+_PATIENT = cast(Table, Patient.__table__)
+_CONSENT = cast(Table, Consent.__table__)
 __all__ = ["Enrolled", "Newcomer", "Who", "appointments", "book", "cancel", "enroll_first"]
+__all__ += ["patient_by_ref"]
 __all__ += ["enrollments", "move"]
+
+
+def patient_by_ref(session: Session, ref: str) -> Newcomer | None:
+    """The patient whose external_ref is `ref`, as planning needs them, in one read (its
+    channels as `consented_channels` gives them: granted, an address on file, preferred first)."""
+    p, c = _PATIENT, _CONSENT
+    query = (
+        select(p.c.id, p.c.timezone, p.c.preferred_channel, p.c.phone, p.c.email)
+        .add_columns(p.c.course_completed_at, c.c.channel)
+        .select_from(p.outerjoin(c, and_(c.c.patient_id == p.c.id, c.c.granted.is_(True))))
+        .where(p.c.external_ref == ref)
+    )
+    rows = session.connection().execute(query).all()
+    if not rows:
+        return None
+    pid, zone, preferred, phone, email, completed, _ = rows[0]
+    granted = {row[-1] for row in rows}
+    addresses = {"sms": phone, "email": email}
+    order = (preferred, *(channel for channel in CHANNEL_ORDER if channel != preferred))
+    channels = tuple(ch for ch in order if ch in granted and addresses.get(ch))
+    return Newcomer(pid, zone, channels, completed)
 
 
 def appointments(session: Session, patient_id: int) -> list[Appt]:

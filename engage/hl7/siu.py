@@ -22,7 +22,6 @@ from engage.enrollment.appointments import add_appointment, cancel_appointment, 
 from engage.enrollment.common import OPEN
 from engage.enrollment.course import Slot, enroll_course
 from engage.errors import InvalidInput, NotFound
-from engage.hl7.adt import by_ref
 from engage.hl7.booking import Booking, read_booking
 from engage.hl7.fields import Header, required
 from engage.hl7.identity import identifier
@@ -31,7 +30,6 @@ from engage.schedule.hl7 import Hl7Infusion
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
 from engage.store.hl7 import Hl7Appointment, Hl7Message, Hl7State
-from engage.store.patients import Patient, consented_channels
 
 CLOSED = (AppointmentState.CANCELLED, AppointmentState.COMPLETED)
 
@@ -57,7 +55,7 @@ def apply_siu(
     if head.sent_at is None:
         raise InvalidInput("MSH-7", "no readable message time: order cannot be checked")
     ref = identifier(required(message, "PID"), 3, schedule.hl7.identifier_authority, "PID-3")
-    patient = by_ref(session, ref)
+    patient = setwise.patient_by_ref(session, ref)
     if patient is None:
         raise NotFound("PID-3: patient not known to engage (its ADT^A04 comes first)")
     link, linked = _link(session, booking.filler_id)
@@ -106,13 +104,15 @@ class _Changes:
         schedule: Schedule,
         now: datetime,
         booking: Booking,
-        course: tuple[Patient, Hl7Infusion],  # the patient, and the rule the booking matched
+        course: tuple[
+            setwise.Newcomer, Hl7Infusion
+        ],  # the patient, and the rule the booking matched
         set_wise: bool,
     ) -> None:
         self.session, self.schedule, self.now = session, schedule, now
         self.booking, self.course, self.set_wise = booking, course, set_wise
         patient = course[0]
-        self.who = setwise.Who(patient.id, patient.timezone, consented_channels(patient))
+        self.who = setwise.Who(patient.id, patient.timezone, patient.channels)
 
     def book_or_move(self, current: Appointment | None) -> tuple[int, str]:
         booking = self.booking
@@ -213,9 +213,7 @@ class _Changes:
         first = fresh and setwise.enroll_first(
             session,
             self.schedule,
-            setwise.Newcomer(
-                patient.id, patient.timezone, self.who.channels, patient.course_completed_at
-            ),
+            patient,
             missing,
             starts_at,
             booking.ends_at,
