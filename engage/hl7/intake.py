@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import hl7
 import phonenumbers
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,7 @@ from engage.hl7 import ack
 from engage.hl7.adt import apply_adt
 from engage.hl7.fields import Header, NotHl7, header, parse
 from engage.hl7.outcome import Outcome
-from engage.hl7.siu import apply_siu
+from engage.hl7.siu import apply_siu, write_link
 from engage.hl7.util import decode
 from engage.logs import get_logger
 from engage.schedule.models import Schedule
@@ -37,6 +38,7 @@ from engage.store.audit import audit
 from engage.store.hl7 import Hl7Message, Hl7State
 
 log = get_logger("engage.hl7")
+_JOURNAL = cast(Table, Hl7Message.__table__)
 _RETRIES = 3  # a unique-key race with another connection is retried, then reported
 
 
@@ -92,16 +94,16 @@ class Intake:
                 found = _journal_row(session, head) if look_up else None
                 if found is not None:
                     return _replay(message, found)
-                row = self._row(head, text, Hl7State.APPLIED, "AA")
-                outcome = self.apply(session, message, head, row)
-                row.state, row.reason = outcome.state, outcome.reason[:2000]
+                outcome = self.apply(session, message, head)
                 # Inserted last, with its outcome: one INSERT, no UPDATE after it. A resent
-                # copy still applies once: its insert clashes on (sender, MSH-10) at commit,
-                # everything it did rolls back, and the retry answers from the first copy.
-                session.add(row)
+                # copy still applies once: its insert clashes on (sender, MSH-10), everything
+                # it did rolls back, and the retry answers from the first copy.
+                journal_id = self._insert(session, head, text, outcome)
+                if outcome.link is not None:
+                    write_link(session, outcome.link, journal_id)
         except EngageError as exc:  # everything it did is rolled back; the row stays, alone
             return self._dead_letter(message, head, text, exc)
-        _log(head, row.id, "AA", outcome.state)
+        _log(head, journal_id, "AA", outcome.state)
         return Reply(ack.accept(message), "AA", head.message_type)
 
     def _row(self, head: Header, text: str, state: Hl7State, code: str) -> Hl7Message:
@@ -110,9 +112,14 @@ class Intake:
             **asdict(head), raw=text, state=state, ack_code=code, received_at=self.clock()
         )
 
-    def apply(
-        self, session: Session, message: hl7.Message, head: Header, row: Hl7Message
-    ) -> Outcome:
+    def _insert(self, session: Session, head: Header, text: str, outcome: Outcome) -> int:
+        """The journal row of an applied message, in Core (no ORM object to flush); its id."""
+        values = {**asdict(head), "raw": text, "state": outcome.state, "ack_code": "AA"}
+        values |= {"reason": outcome.reason[:2000], "received_at": self.clock()}
+        statement = insert(_JOURNAL).values(**values).returning(_JOURNAL.c.id)
+        return int(session.connection().execute(statement).scalar_one())
+
+    def apply(self, session: Session, message: hl7.Message, head: Header) -> Outcome:
         """Apply a parsed message inside `session` (raising EngageError when it cannot be)."""
         kind = head.message_type.partition("^")[0]
         event = head.message_type.partition("^")[2]
@@ -121,9 +128,7 @@ class Intake:
             if kind == "ADT":
                 return apply_adt(session, self.schedule, message, event, self.region, now)
             if kind == "SIU":
-                return apply_siu(
-                    session, self.schedule, message, head, row, now, set_wise=self.set_wise
-                )
+                return apply_siu(session, self.schedule, message, head, now, set_wise=self.set_wise)
         except (KeyError, IndexError, ValueError, TypeError) as exc:
             # python-hl7 raises these for shapes it cannot walk: a field engage cannot read.
             raise InvalidInput("message", f"unreadable structure ({type(exc).__name__})") from None
@@ -223,7 +228,9 @@ def reapply(intake: Intake, journal_id: int, actor: str) -> Hl7Message:
             row = _dead_letter_row(session, journal_id)
             message = parse(row.raw)
             head = header(message, intake.zone)
-            outcome = intake.apply(session, message, head, row)
+            outcome = intake.apply(session, message, head)
+            if outcome.link is not None:
+                write_link(session, outcome.link, row.id)
             row.state = outcome.state
             row.reason = f"re-applied by {actor}: {outcome.reason}"[:2000]
             row.attempts += 1

@@ -11,27 +11,31 @@ books again (a new engage appointment: a cancelled one stays cancelled, as its a
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import hl7
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from engage.enrollment import setwise
 from engage.enrollment.appointments import add_appointment, cancel_appointment, move_appointment
 from engage.enrollment.common import OPEN
 from engage.enrollment.course import Slot, enroll_course
+from engage.enrollment.setwise_change import Appt
 from engage.errors import InvalidInput, NotFound
 from engage.hl7.booking import Booking, read_booking
 from engage.hl7.fields import Header, required
 from engage.hl7.identity import identifier
-from engage.hl7.outcome import ACTOR, Outcome
+from engage.hl7.outcome import ACTOR, Link, Outcome
 from engage.schedule.hl7 import Hl7Infusion
 from engage.schedule.models import Schedule
 from engage.store.appointments import Appointment, AppointmentState
-from engage.store.hl7 import Hl7Appointment, Hl7Message, Hl7State
+from engage.store.hl7 import Hl7Appointment, Hl7State
 
 CLOSED = (AppointmentState.CANCELLED, AppointmentState.COMPLETED)
+_LINK = cast(Table, Hl7Appointment.__table__)
+_APPOINTMENT = cast(Table, Appointment.__table__)
 
 
 def apply_siu(
@@ -39,7 +43,6 @@ def apply_siu(
     schedule: Schedule,
     message: hl7.Message,
     head: Header,
-    journal: Hl7Message,
     now: datetime,
     *,
     set_wise: bool = True,
@@ -58,8 +61,8 @@ def apply_siu(
     patient = setwise.patient_by_ref(session, ref)
     if patient is None:
         raise NotFound("PID-3: patient not known to engage (its ADT^A04 comes first)")
-    link, linked = _link(session, booking.filler_id)
-    if link is not None and head.sent_at < link.version:
+    link_id, version, linked = _link(session, booking.filler_id)
+    if version is not None and head.sent_at < version:
         return Outcome(Hl7State.STALE, "older (MSH-7) than the message already applied")
     if linked is not None and linked.state == AppointmentState.COMPLETED:
         return Outcome.ignored("the infusion took place: later changes are not applied to it")
@@ -72,27 +75,43 @@ def apply_siu(
     else:
         appointment, reason = changes.withdraw(current)
         status = "cancelled" if booking.action == "cancel" else "no-show"
-    if link is None:
-        link = Hl7Appointment(filler_id=booking.filler_id, patient_id=patient.id)
-        session.add(link)
-    link.appointment_id = appointment if appointment is not None else link.appointment_id
-    link.status, link.version, link.message, link.updated_at = status, head.sent_at, journal, now
-    return Outcome.applied(reason)
+    link = Link(link_id, booking.filler_id, patient.id, appointment, status, head.sent_at, now)
+    return Outcome(Hl7State.APPLIED, reason, link)
 
 
-def _link(session: Session, filler_id: str) -> tuple[Hl7Appointment | None, Appointment | None]:
-    """The appointment's link and the engage appointment it points at, in one query.
+def _link(session: Session, filler_id: str) -> tuple[int | None, datetime | None, Appt | None]:
+    """The appointment's link (its id and version) and the engage appointment it points at, in
+    one query.
 
     FOR UPDATE of the link: two connections carrying the same appointment apply one after the
     other (PostgreSQL; SQLite has one writer anyway)."""
+    link, booked = _LINK, _APPOINTMENT
     query = (
-        select(Hl7Appointment, Appointment)
-        .outerjoin(Appointment, Appointment.id == Hl7Appointment.appointment_id)
-        .where(Hl7Appointment.filler_id == filler_id)
-        .with_for_update(of=Hl7Appointment)
+        select(link.c.id, link.c.version, booked.c.id, booked.c.starts_at, booked.c.ends_at)
+        .add_columns(booked.c.state)
+        .select_from(link.outerjoin(booked, booked.c.id == link.c.appointment_id))
+        .where(link.c.filler_id == filler_id)
+        .with_for_update(of=link)
     )
-    row = session.execute(query).first()
-    return (None, None) if row is None else (row[0], row[1])
+    row = session.connection().execute(query).first()
+    if row is None:
+        return None, None, None
+    link_id, version, *appointment = row
+    return link_id, version, None if appointment[0] is None else Appt(*appointment)
+
+
+def write_link(session: Session, link: Link, journal_id: int) -> None:
+    """Record the applied SIU on its appointment's link (inserted on its first message)."""
+    values = {"status": link.status, "version": link.version, "message_id": journal_id}
+    values |= {"updated_at": link.at}
+    if link.appointment_id is not None:
+        values["appointment_id"] = link.appointment_id
+    if link.link_id is None:
+        statement = insert(_LINK).values(filler_id=link.filler_id, patient_id=link.patient_id)
+        session.connection().execute(statement.values(**values))
+    else:
+        update_ = update(_LINK).where(_LINK.c.id == link.link_id).values(**values)
+        session.connection().execute(update_)
 
 
 class _Changes:
@@ -114,7 +133,7 @@ class _Changes:
         patient = course[0]
         self.who = setwise.Who(patient.id, patient.timezone, patient.channels)
 
-    def book_or_move(self, current: Appointment | None) -> tuple[int, str]:
+    def book_or_move(self, current: Appt | None) -> tuple[int, str]:
         booking = self.booking
         assert booking.starts_at is not None  # read_booking requires it for book and move
         if current is None:
@@ -144,7 +163,7 @@ class _Changes:
         )
         return moved.id, f"appointment {moved.id} moved"
 
-    def withdraw(self, current: Appointment | None) -> tuple[int | None, str]:
+    def withdraw(self, current: Appt | None) -> tuple[int | None, str]:
         no_show = self.booking.action == "no-show"
         if current is None:
             return None, "nothing open to cancel: recorded"
